@@ -1,0 +1,3 @@
+//! The `plinth` command. (Stub: replaced by the diagnostics work.)
+
+fn main() {}

@@ -1,0 +1,1 @@
+//! Proto names to Rust identifiers. (Stub: replaced by the emission work.)

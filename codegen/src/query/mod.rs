@@ -1,0 +1,1 @@
+//! View queries. (Stub: replaced by the query work.)

@@ -1,0 +1,132 @@
+//! What a handler knows about the call besides its input: the entity id, the
+//! request metadata, and for subscriptions the CloudEvents attributes.
+
+/// Request metadata: HTTP headers or gRPC metadata (keys lower-case), and the
+/// CloudEvents attributes (`ce-*`) of subscribed messages.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Metadata {
+    entries: Vec<(String, String)>,
+}
+
+impl Metadata {
+    /// Empty metadata.
+    pub fn new() -> Metadata {
+        Metadata::default()
+    }
+
+    /// Add an entry (keys are stored lower-case).
+    pub fn insert(&mut self, key: impl Into<String>, value: impl Into<String>) {
+        self.entries.push((key.into().to_ascii_lowercase(), value.into()));
+    }
+
+    /// The same metadata with one more entry.
+    pub fn with(mut self, key: impl Into<String>, value: impl Into<String>) -> Metadata {
+        self.insert(key, value);
+        self
+    }
+
+    /// The first value of `key` (case-insensitive).
+    pub fn get(&self, key: &str) -> Option<&str> {
+        self.entries
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(key))
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// Every entry, in insertion order.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.entries.iter().map(|(k, v)| (k.as_str(), v.as_str()))
+    }
+}
+
+/// The context of an entity command.
+#[derive(Debug, Clone)]
+pub struct CommandContext {
+    entity_id: String,
+    metadata: Metadata,
+}
+
+impl CommandContext {
+    /// A context for the entity `entity_id` (the runtime builds these; tests may too).
+    pub fn new(entity_id: impl Into<String>) -> CommandContext {
+        CommandContext { entity_id: entity_id.into(), metadata: Metadata::new() }
+    }
+
+    /// The same context with this metadata.
+    pub fn with_metadata(mut self, metadata: Metadata) -> CommandContext {
+        self.metadata = metadata;
+        self
+    }
+
+    /// The entity id: from the command's id fields, or generated.
+    pub fn entity_id(&self) -> &str {
+        &self.entity_id
+    }
+
+    /// The request metadata.
+    pub fn metadata(&self) -> &Metadata {
+        &self.metadata
+    }
+}
+
+/// The context of an action call or subscription delivery.
+#[derive(Debug, Clone, Default)]
+pub struct ActionContext {
+    metadata: Metadata,
+}
+
+impl ActionContext {
+    /// A context with this metadata (the runtime builds these; tests may too).
+    pub fn new(metadata: Metadata) -> ActionContext {
+        ActionContext { metadata }
+    }
+
+    /// The request metadata (for subscriptions, the CloudEvents attributes).
+    pub fn metadata(&self) -> &Metadata {
+        &self.metadata
+    }
+
+    /// For subscribed messages: the id of the entity the message is about
+    /// (`ce-subject`).
+    pub fn event_subject(&self) -> Option<&str> {
+        self.metadata.get("ce-subject")
+    }
+}
+
+/// The context of a view update handler.
+#[derive(Debug, Clone)]
+pub struct UpdateContext {
+    subject: String,
+    metadata: Metadata,
+}
+
+impl UpdateContext {
+    /// A context for the row of `subject` (the runtime builds these; tests may too).
+    pub fn new(subject: impl Into<String>, metadata: Metadata) -> UpdateContext {
+        UpdateContext { subject: subject.into(), metadata }
+    }
+
+    /// The id of the source entity, which is also the row key.
+    pub fn subject(&self) -> &str {
+        &self.subject
+    }
+
+    /// The CloudEvents attributes of the update.
+    pub fn metadata(&self) -> &Metadata {
+        &self.metadata
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn metadata_keys_are_case_insensitive() {
+        let metadata = Metadata::new().with("CE-Subject", "cart-1");
+        assert_eq!(metadata.get("ce-subject"), Some("cart-1"));
+        let ctx = ActionContext::new(metadata);
+        assert_eq!(ctx.event_subject(), Some("cart-1"));
+        assert_eq!(CommandContext::new("c1").entity_id(), "c1");
+    }
+}

@@ -1,0 +1,42 @@
+//! Plinth: a proto-first service runtime.
+//!
+//! A service is described in `.proto` files annotated with Plinth's options;
+//! `plinth-codegen` turns them into typed traits at build time. Users implement
+//! the traits; this crate serves them over gRPC and HTTP/JSON and keeps their
+//! state durable.
+//!
+//! - [`Effect`] / [`EventEffect`]: what entity command handlers return.
+//! - [`Status`]: the error a handler returns to its caller.
+//! - [`CommandContext`], [`ActionContext`], [`UpdateContext`]: what a handler knows
+//!   about the call.
+//! - [`include_protos!`]: pulls the generated code into a crate.
+
+pub mod codegen;
+pub mod component;
+pub mod context;
+pub mod effect;
+pub mod status;
+pub mod storage;
+
+pub use component::{Component, Registration};
+pub use context::{ActionContext, CommandContext, Metadata, UpdateContext};
+pub use effect::{DeferredCall, Effect, EventEffect, RowUpdate, StateChange};
+pub use status::{Code, Status};
+
+/// A stream of replies of a server-streaming action method.
+pub type ReplyStream<R> = codegen::ReplyStream<R>;
+
+/// Include the code `plinth-codegen` generated in `build.rs`: one module per
+/// proto package (`customer.api` becomes `customer::api`), holding the messages
+/// and the generated traits and components.
+///
+/// ```ignore
+/// plinth::include_protos!();
+/// use customer::api::CustomerEntity;
+/// ```
+#[macro_export]
+macro_rules! include_protos {
+    () => {
+        include!(concat!(env!("OUT_DIR"), "/plinth_generated.rs"));
+    };
+}
