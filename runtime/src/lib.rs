@@ -14,6 +14,7 @@
 pub mod codegen;
 pub mod component;
 pub mod context;
+pub mod dispatch;
 pub mod effect;
 pub mod status;
 pub mod storage;
