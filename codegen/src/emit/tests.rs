@@ -1,0 +1,1 @@
+//! Emission over hand-built models.
