@@ -67,7 +67,7 @@ pub(crate) fn build(ctx: &mut Ctx<'_>, service: &ServiceDescriptor) -> Option<Bu
         return None;
     }
     let file = service.parent_file();
-    let kind = kind(ctx, service, &decl)?;
+    let kind = kind(ctx, service, &decl);
     let file_acl = file_acl(ctx, service);
     let mut methods = Vec::new();
     let mut extras = Vec::new();
@@ -102,11 +102,7 @@ pub(crate) fn build(ctx: &mut Ctx<'_>, service: &ServiceDescriptor) -> Option<Bu
     })
 }
 
-fn kind(
-    ctx: &mut Ctx<'_>,
-    service: &ServiceDescriptor,
-    decl: &ComponentDecl,
-) -> Option<ComponentKind> {
+fn kind(ctx: &mut Ctx<'_>, service: &ServiceDescriptor, decl: &ComponentDecl) -> ComponentKind {
     let file = service.parent_file();
     let type_id = |ctx: &mut Ctx<'_>, id: &str, what: &str| {
         if id.is_empty() {
@@ -120,35 +116,39 @@ fn kind(
         }
         id.to_owned()
     };
-    Some(match &decl.kind {
-        KindDecl::ValueEntity { type_id: id, state } => {
-            let id = type_id(ctx, id, "value entity");
-            let state = ctx.resolve(&file, state, "state", &decl.loc)?;
-            ComponentKind::ValueEntity {
-                type_id: id,
-                state: type_ref(&state),
-            }
-        }
-        KindDecl::Workflow { type_id: id, state } => {
-            let id = type_id(ctx, id, "workflow");
-            let state = ctx.resolve(&file, state, "state", &decl.loc)?;
-            ComponentKind::Workflow {
-                type_id: id,
-                state: type_ref(&state),
-            }
-        }
+    // An unresolved name is reported and stands in as written, so that the
+    // methods are still checked (the model is not returned when anything failed).
+    let resolve = |ctx: &mut Ctx<'_>, name: &str, what: &str| match ctx
+        .resolve(&file, name, what, &decl.loc)
+    {
+        Some(message) => type_ref(&message),
+        None => TypeRef {
+            full_name: name.to_owned(),
+            package: String::new(),
+            path: vec![name.to_owned()],
+        },
+    };
+    match &decl.kind {
+        KindDecl::ValueEntity { type_id: id, state } => ComponentKind::ValueEntity {
+            type_id: type_id(ctx, id, "value entity"),
+            state: resolve(ctx, state, "state"),
+        },
+        KindDecl::Workflow { type_id: id, state } => ComponentKind::Workflow {
+            type_id: type_id(ctx, id, "workflow"),
+            state: resolve(ctx, state, "state"),
+        },
         KindDecl::EventSourcedEntity {
             type_id: id,
             state,
             events,
             snapshot_every,
         } => {
-            let id = type_id(ctx, id, "event-sourced entity");
-            let state = ctx.resolve(&file, state, "state", &decl.loc);
+            let type_id = type_id(ctx, id, "event-sourced entity");
+            let state = resolve(ctx, state, "state");
             if events.is_empty() {
                 ctx.error(
                     ErrorKind::InvalidEvents,
-                    &decl.loc,
+                    &decl.loc.clone().at("event_sourced_entity"),
                     "no events",
                     format!(
                         "event-sourced entity `{}` declares no events",
@@ -158,40 +158,34 @@ fn kind(
                 );
             }
             let mut resolved: Vec<TypeRef> = Vec::new();
-            let mut ok = true;
             for event in events {
-                match ctx.resolve(&file, event, "event", &decl.loc) {
-                    Some(m) if resolved.iter().any(|r| r.full_name == m.full_name()) => {
-                        ok = false;
-                        ctx.error(
-                            ErrorKind::InvalidEvents,
-                            &decl.loc.clone().at(event.clone()),
-                            "listed again",
-                            format!(
-                                "event `{}` is listed twice in `{}`",
-                                m.full_name(),
-                                service.name()
-                            ),
-                            "list each event message once",
-                        );
-                    }
-                    Some(m) => resolved.push(type_ref(&m)),
-                    None => ok = false,
+                let event_ref = resolve(ctx, event, "event");
+                if resolved.iter().any(|r| r.full_name == event_ref.full_name) {
+                    ctx.error(
+                        ErrorKind::InvalidEvents,
+                        &decl.loc.clone().at(event.clone()),
+                        "listed again",
+                        format!(
+                            "event `{}` is listed twice in `{}`",
+                            event_ref.full_name,
+                            service.name()
+                        ),
+                        "list each event message once",
+                    );
+                } else {
+                    resolved.push(event_ref);
                 }
             }
-            if !ok || events.is_empty() {
-                return None;
-            }
             ComponentKind::EventSourcedEntity {
-                type_id: id,
-                state: type_ref(&state?),
+                type_id,
+                state,
                 events: resolved,
                 snapshot_every: *snapshot_every,
             }
         }
         KindDecl::Action => ComponentKind::Action,
         KindDecl::View => ComponentKind::View { tables: Vec::new() },
-    })
+    }
 }
 
 fn file_acl(ctx: &Ctx<'_>, service: &ServiceDescriptor) -> Option<Acl> {
@@ -242,13 +236,25 @@ fn method(
         subscription(ctx, method, m.subscribe.as_ref(), decl.subscribe.as_ref());
     if let (Some(_), Some(at)) = (&subscribe, &subscribe_loc) {
         if !is_view && !is_action {
-            misplaced(ctx, at, name, "subscription", "actions and views");
+            misplaced(
+                ctx,
+                &at.clone().at("subscribe"),
+                name,
+                "subscription",
+                "actions and views",
+            );
         }
     }
     let mut view = None;
     if let Some(update) = &m.update {
         if !is_view {
-            misplaced(ctx, &update.loc, name, "view update", "views");
+            misplaced(
+                ctx,
+                &update.loc.clone().at("update"),
+                name,
+                "view update",
+                "views",
+            );
         }
         let deletes = subscribe.as_ref().is_some_and(|s| s.handle_deletes);
         let differs = method.input().full_name() != method.output().full_name();
@@ -257,7 +263,7 @@ fn method(
         if is_view && differs && !transform && !deletes {
             ctx.error(
                 ErrorKind::InvalidView,
-                &update.loc,
+                &update.loc.clone().at("update"),
                 "input is stored as the row",
                 format!(
                     "update output type ≠ table row type without transform_updates: rpc `{name}` takes `{}` but table `{}` stores `{}`",
@@ -275,7 +281,7 @@ fn method(
     }
     if let Some((sql, stream_updates, at)) = &m.query {
         if !is_view {
-            misplaced(ctx, at, name, "view query", "views");
+            misplaced(ctx, &at.clone().at("query"), name, "view query", "views");
         }
         view = Some(ViewRole::Query {
             sql: sql.clone(),
@@ -284,7 +290,7 @@ fn method(
     }
     if let Some((_, at)) = &m.publish {
         if !is_action {
-            misplaced(ctx, at, name, "publish", "actions");
+            misplaced(ctx, &at.clone().at("publish"), name, "publish", "actions");
         }
     }
     let method_model = Method {
@@ -429,7 +435,7 @@ fn id_spec(ctx: &mut Ctx<'_>, method: &MethodDescriptor, m: &MethodDecl, loc: &L
         if let Some(first) = marked.first() {
             ctx.error(
                 ErrorKind::IdAndGenerator,
-                generator,
+                &generator.clone().at("id_generator"),
                 "id generated here",
                 format!(
                     "rpc `{}` generates its id but its input `{}` also marks `{}` as the id",
@@ -447,7 +453,7 @@ fn id_spec(ctx: &mut Ctx<'_>, method: &MethodDescriptor, m: &MethodDecl, loc: &L
         [] => {
             ctx.error(
                 ErrorKind::MissingId,
-                loc,
+                &loc.clone().at(method.name()),
                 "no entity id",
                 format!(
                     "rpc `{}` of a stateful component has no id: its input `{}` marks no id field and it declares no id generator",
