@@ -15,15 +15,15 @@
 
 mod builder;
 pub mod compile;
-mod error;
 pub mod emit;
+mod error;
 pub mod model;
 pub mod naming;
 pub mod query;
 
 pub use builder::{Builder, configure};
 pub use compile::{Compiled, compile};
-pub use error::{Error, Result, Sources};
+pub use error::{Error, ErrorKind, Problem, Result, Sources};
 
 use prost_reflect::DescriptorPool;
 
