@@ -22,11 +22,12 @@ pub const PROST_TYPES_PATH: &str = "::plinth::codegen::prost_types";
 /// a `_` prefix.
 pub fn sanitize(ident: &str) -> String {
     match ident {
-        "as" | "break" | "const" | "continue" | "else" | "enum" | "false" | "fn" | "for" | "if" | "impl" | "in"
-        | "let" | "loop" | "match" | "mod" | "move" | "mut" | "pub" | "ref" | "return" | "static" | "struct"
-        | "trait" | "true" | "type" | "unsafe" | "use" | "where" | "while" | "dyn" | "abstract" | "become"
-        | "box" | "do" | "final" | "macro" | "override" | "priv" | "typeof" | "unsized" | "virtual" | "yield"
-        | "async" | "await" | "try" | "gen" => format!("r#{ident}"),
+        "as" | "break" | "const" | "continue" | "else" | "enum" | "false" | "fn" | "for" | "if"
+        | "impl" | "in" | "let" | "loop" | "match" | "mod" | "move" | "mut" | "pub" | "ref"
+        | "return" | "static" | "struct" | "trait" | "true" | "type" | "unsafe" | "use"
+        | "where" | "while" | "dyn" | "abstract" | "become" | "box" | "do" | "final" | "macro"
+        | "override" | "priv" | "typeof" | "unsized" | "virtual" | "yield" | "async" | "await"
+        | "try" | "gen" => format!("r#{ident}"),
         "_" | "super" | "self" | "Self" | "extern" | "crate" => format!("{ident}_"),
         s if s.starts_with(|c: char| c.is_numeric()) => format!("_{ident}"),
         _ => ident.to_owned(),
@@ -59,20 +60,30 @@ pub fn ident(name: &str) -> Ident {
 
 /// The module path of a proto package: `customer.api` → `["customer", "api"]`.
 pub fn package_modules(package: &str) -> Vec<String> {
-    package.split('.').filter(|part| !part.is_empty()).map(snake).collect()
+    package
+        .split('.')
+        .filter(|part| !part.is_empty())
+        .map(snake)
+        .collect()
 }
 
 /// The name of the file holding a package's code (`customer.api.rs`; `_.rs`
 /// for files without a package), as prost-build names it.
 pub fn package_file_name(package: &str) -> String {
     let modules = package_modules(package);
-    if modules.is_empty() { "_.rs".to_owned() } else { format!("{}.rs", modules.join(".")) }
+    if modules.is_empty() {
+        "_.rs".to_owned()
+    } else {
+        format!("{}.rs", modules.join("."))
+    }
 }
 
 /// The path from a package's module up to the root of the generated tree:
 /// `super::super` for `customer.api`, empty for the root.
 pub fn path_to_root(package: &str) -> TokenStream {
-    let supers = package_modules(package).into_iter().map(|_| quote!(super::));
+    let supers = package_modules(package)
+        .into_iter()
+        .map(|_| quote!(super::));
     quote!(#(#supers)*)
 }
 
@@ -118,7 +129,11 @@ pub fn type_path_string(from: &str, ty: &TypeRef) -> String {
         local.next();
         target.next();
     }
-    let (last, outer) = ty.path.split_last().map(|(l, o)| (l.as_str(), o)).unwrap_or(("", &[]));
+    let (last, outer) = ty
+        .path
+        .split_last()
+        .map(|(l, o)| (l.as_str(), o))
+        .unwrap_or(("", &[]));
     local
         .map(|_| "super".to_owned())
         .chain(target.map(snake))
@@ -148,13 +163,22 @@ pub fn type_path(from: &str, ty: &TypeRef) -> TokenStream {
             }
         }
     });
-    if leading { quote!(#(::#segments)*) } else { quote!(#(#segments)::*) }
+    if leading {
+        quote!(#(::#segments)*)
+    } else {
+        quote!(#(#segments)::*)
+    }
 }
 
 /// The Rust name of a message as a single UpperCamel identifier, nesting
 /// included: `Outer.Inner` → `OuterInner` (event enum variants).
 pub fn flat_type_name(ty: &TypeRef) -> String {
-    sanitize(&ty.path.iter().map(|part| part.to_upper_camel_case()).collect::<String>())
+    sanitize(
+        &ty.path
+            .iter()
+            .map(|part| part.to_upper_camel_case())
+            .collect::<String>(),
+    )
 }
 
 /// The name of a component's trait: the component name in UpperCamelCase with
@@ -164,7 +188,11 @@ pub fn flat_type_name(ty: &TypeRef) -> String {
 pub fn trait_name(component_name: &str, suffix: &str) -> String {
     let last = component_name.rsplit('.').next().unwrap_or(component_name);
     let base = last.to_upper_camel_case();
-    let name = if base.ends_with(suffix) { base } else { format!("{base}{suffix}") };
+    let name = if base.ends_with(suffix) {
+        base
+    } else {
+        format!("{base}{suffix}")
+    };
     sanitize(&name)
 }
 
@@ -173,7 +201,10 @@ mod tests {
     use super::*;
 
     fn ty(full: &str, package: &str) -> TypeRef {
-        let rest = full.strip_prefix(package).unwrap_or(full).trim_start_matches('.');
+        let rest = full
+            .strip_prefix(package)
+            .unwrap_or(full)
+            .trim_start_matches('.');
         TypeRef {
             full_name: full.to_owned(),
             package: package.to_owned(),
@@ -200,17 +231,29 @@ mod tests {
     #[test]
     fn type_paths_are_relative_to_the_package() {
         let state = ty("customer.domain.CustomerState", "customer.domain");
-        assert_eq!(type_path_string("customer.api", &state), "super::domain::CustomerState");
+        assert_eq!(
+            type_path_string("customer.api", &state),
+            "super::domain::CustomerState"
+        );
         assert_eq!(type_path_string("customer.domain", &state), "CustomerState");
-        assert_eq!(type_path_string("", &state), "customer::domain::CustomerState");
-        assert_eq!(type_path_string("shop", &state), "super::customer::domain::CustomerState");
+        assert_eq!(
+            type_path_string("", &state),
+            "customer::domain::CustomerState"
+        );
+        assert_eq!(
+            type_path_string("shop", &state),
+            "super::customer::domain::CustomerState"
+        );
         let nested = ty("a.b.Outer.Inner", "a.b");
         assert_eq!(type_path_string("a.b", &nested), "outer::Inner");
         let rootless = ty("Thing", "");
         assert_eq!(type_path_string("a.b", &rootless), "super::super::Thing");
         let keyword = ty("x.type.Self", "x.type");
         assert_eq!(type_path_string("x", &keyword), "r#type::Self_");
-        assert_eq!(type_path(&"x".to_owned(), &keyword).to_string(), "r#type :: Self_");
+        assert_eq!(
+            type_path(&"x".to_owned(), &keyword).to_string(),
+            "r#type :: Self_"
+        );
     }
 
     #[test]
@@ -219,13 +262,19 @@ mod tests {
         assert_eq!(type_path_string("a", &empty), "()");
         assert_eq!(type_path("a", &empty).to_string(), "()");
         let timestamp = ty("google.protobuf.Timestamp", "google.protobuf");
-        assert_eq!(type_path_string("a", &timestamp), "::plinth::codegen::prost_types::Timestamp");
+        assert_eq!(
+            type_path_string("a", &timestamp),
+            "::plinth::codegen::prost_types::Timestamp"
+        );
         assert_eq!(
             type_path("a", &timestamp).to_string(),
             ":: plinth :: codegen :: prost_types :: Timestamp"
         );
         let string = ty("google.protobuf.StringValue", "google.protobuf");
-        assert_eq!(type_path_string("a", &string), "::plinth::codegen::prost::alloc::string::String");
+        assert_eq!(
+            type_path_string("a", &string),
+            "::plinth::codegen::prost::alloc::string::String"
+        );
         let bytes = ty("google.protobuf.BytesValue", "google.protobuf");
         assert_eq!(
             type_path("a", &bytes).to_string(),
@@ -236,7 +285,10 @@ mod tests {
     #[test]
     fn trait_names_get_one_kind_suffix() {
         assert_eq!(trait_name("Customer", "Entity"), "CustomerEntity");
-        assert_eq!(trait_name("customer.domain.CustomerEntity", "Entity"), "CustomerEntity");
+        assert_eq!(
+            trait_name("customer.domain.CustomerEntity", "Entity"),
+            "CustomerEntity"
+        );
         assert_eq!(trait_name("CounterEvents", "Action"), "CounterEventsAction");
         assert_eq!(trait_name("shopping_cart", "Entity"), "ShoppingCartEntity");
         assert_eq!(trait_name("CustomerByName", "View"), "CustomerByNameView");
@@ -248,8 +300,14 @@ mod tests {
         assert_eq!(package_modules("My.Type"), ["my", "r#type"]);
         assert_eq!(package_file_name("customer.api"), "customer.api.rs");
         assert_eq!(package_file_name(""), "_.rs");
-        assert_eq!(path_to_root("customer.api").to_string(), "super :: super ::");
+        assert_eq!(
+            path_to_root("customer.api").to_string(),
+            "super :: super ::"
+        );
         assert!(path_to_root("").is_empty());
-        assert_eq!(flat_type_name(&ty("a.Outer.inner_event", "a")), "OuterInnerEvent");
+        assert_eq!(
+            flat_type_name(&ty("a.Outer.inner_event", "a")),
+            "OuterInnerEvent"
+        );
     }
 }

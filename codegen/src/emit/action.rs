@@ -10,7 +10,10 @@ use crate::naming::ident;
 
 /// Whether user code handles `method` (ignored subscriptions have no handler).
 fn handled(method: &Method) -> bool {
-    !method.subscribe.as_ref().is_some_and(|subscription| subscription.ignore)
+    !method
+        .subscribe
+        .as_ref()
+        .is_some_and(|subscription| subscription.ignore)
 }
 
 /// The trait and the component of an action.
@@ -26,32 +29,52 @@ pub fn emit(ctx: &Ctx<'_>) -> TokenStream {
             component.name, component.service_full_name
         ),
     );
-    let handlers = component.methods.iter().filter(|method| handled(method)).map(|method| {
-        let handler = ctx.handler(method);
-        let input = ctx.ty(&method.input);
-        let output = ctx.ty(&method.output);
-        let reply = if method.server_streaming { quote!(::plinth::codegen::ReplyStream<#output>) } else { output };
-        let what = match &method.subscribe {
-            Some(_) => "Handles a message delivered to",
-            None => "Handles",
-        };
-        let doc = doc(&method.comments, &format!("{what} `{}`.", ctx.method_path(method)));
-        let input_name = if method.subscribe.is_some() { ident("message") } else { ident("request") };
-        quote! {
-            #doc
-            fn #handler(
-                &self,
-                #input_name: #input,
-                ctx: ::plinth::codegen::ActionContext,
-            ) -> impl ::core::future::Future<
-                Output = ::core::result::Result<#reply, ::plinth::codegen::Status>,
-            > + ::core::marker::Send;
-        }
-    });
+    let handlers = component
+        .methods
+        .iter()
+        .filter(|method| handled(method))
+        .map(|method| {
+            let handler = ctx.handler(method);
+            let input = ctx.ty(&method.input);
+            let output = ctx.ty(&method.output);
+            let reply = if method.server_streaming {
+                quote!(::plinth::codegen::ReplyStream<#output>)
+            } else {
+                output
+            };
+            let what = match &method.subscribe {
+                Some(_) => "Handles a message delivered to",
+                None => "Handles",
+            };
+            let doc = doc(
+                &method.comments,
+                &format!("{what} `{}`.", ctx.method_path(method)),
+            );
+            let input_name = if method.subscribe.is_some() {
+                ident("message")
+            } else {
+                ident("request")
+            };
+            quote! {
+                #doc
+                fn #handler(
+                    &self,
+                    #input_name: #input,
+                    ctx: ::plinth::codegen::ActionContext,
+                ) -> impl ::core::future::Future<
+                    Output = ::core::result::Result<#reply, ::plinth::codegen::Status>,
+                > + ::core::marker::Send;
+            }
+        });
 
     let any_handled = component.methods.iter().any(handled);
-    let (payload, ctx_param) = if any_handled { (ident("payload"), ident("ctx")) } else { (ident("_payload"), ident("_ctx")) };
+    let (payload, ctx_param) = if any_handled {
+        (ident("payload"), ident("ctx"))
+    } else {
+        (ident("_payload"), ident("_ctx"))
+    };
     let arms = component.methods.iter().enumerate().map(|(index, method)| {
+        let index = proc_macro2::Literal::usize_unsuffixed(index);
         if !handled(method) {
             return quote! {
                 #index => ::std::boxed::Box::pin(::core::future::ready(::core::result::Result::Ok(

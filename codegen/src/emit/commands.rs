@@ -16,7 +16,10 @@ fn variant(method: &Method) -> proc_macro2::Ident {
 /// The doc-hidden enum of decoded commands.
 pub fn command_enum(ctx: &Ctx<'_>) -> TokenStream {
     let command = &ctx.names.command;
-    let doc = format!(" A decoded command of `{}` (used by the generated component).", ctx.names.trait_name);
+    let doc = format!(
+        " A decoded command of `{}` (used by the generated component).",
+        ctx.names.trait_name
+    );
     let variants = ctx.component.methods.iter().map(|method| {
         let variant = variant(method);
         let input = ctx.ty(&method.input);
@@ -35,6 +38,7 @@ pub fn command_enum(ctx: &Ctx<'_>) -> TokenStream {
 pub fn decode_body(ctx: &Ctx<'_>) -> TokenStream {
     let command = &ctx.names.command;
     let arms = ctx.component.methods.iter().enumerate().map(|(index, method)| {
+        let index = proc_macro2::Literal::usize_unsuffixed(index);
         let variant = variant(method);
         let input = ctx.ty(&method.input);
         let entity_id = entity_id(&method.input, &method.id);
@@ -57,8 +61,13 @@ pub fn decode_body(ctx: &Ctx<'_>) -> TokenStream {
 
 /// The `Status` for a method index the component does not have.
 pub fn unknown_method(ctx: &Ctx<'_>) -> TokenStream {
-    let message = format!("`{}` has no method {{method}}", ctx.component.service_full_name);
-    quote!(::plinth::codegen::Status::unimplemented(::std::format!(#message)))
+    let message = format!(
+        "`{}` has no method {{method}}",
+        ctx.component.service_full_name
+    );
+    quote!(::plinth::codegen::Status::unimplemented(
+        ::std::format!(#message)
+    ))
 }
 
 /// The expression computing the `Option<String>` entity id of a decoded
@@ -91,8 +100,11 @@ fn entity_id(input: &TypeRef, id: &IdSpec) -> TokenStream {
         }
         statements.push(quote!(let #part = &#access;));
         if field.kind == IdKind::String {
-            let message =
-                format!("the entity id of `{}` is missing: field `{}` is empty", input.full_name, field.path.join("."));
+            let message = format!(
+                "the entity id of `{}` is missing: field `{}` is empty",
+                input.full_name,
+                field.path.join(".")
+            );
             statements.push(quote! {
                 if #part.is_empty() {
                     return ::core::result::Result::Err(::plinth::codegen::Status::invalid_argument(#message));
@@ -135,5 +147,9 @@ pub fn handle_arms(ctx: &Ctx<'_>) -> Vec<TokenStream> {
 /// The `(state, command, ctx)` parameter names of `handle`: underscored when
 /// the component has no method (nothing uses them).
 pub fn handle_params(ctx: &Ctx<'_>) -> (proc_macro2::Ident, proc_macro2::Ident) {
-    if ctx.component.methods.is_empty() { (ident("_state"), ident("_ctx")) } else { (ident("state"), ident("ctx")) }
+    if ctx.component.methods.is_empty() {
+        (ident("_state"), ident("_ctx"))
+    } else {
+        (ident("state"), ident("ctx"))
+    }
 }

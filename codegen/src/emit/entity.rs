@@ -13,15 +13,24 @@ pub fn emit(ctx: &Ctx<'_>, state: &TypeRef) -> Result<TokenStream> {
     let component = ctx.component;
     names::check_handlers(
         component,
-        std::iter::once((String::from("empty_state"), "the empty state"))
-            .chain(component.methods.iter().map(|m| (ctx.handler(m).to_string(), m.name.as_str()))),
+        std::iter::once((String::from("empty_state"), "the empty state")).chain(
+            component
+                .methods
+                .iter()
+                .map(|m| (ctx.handler(m).to_string(), m.name.as_str())),
+        ),
     )?;
     let (kind, noun) = match component.kind {
         ComponentKind::Workflow { .. } => ("workflow", "workflow"),
         _ => ("value entity", "entity"),
     };
     let names = &ctx.names;
-    let (trait_name, component_name, info, command) = (&names.trait_name, &names.component, &names.info, &names.command);
+    let (trait_name, component_name, info, command) = (
+        &names.trait_name,
+        &names.component,
+        &names.info,
+        &names.command,
+    );
     let state_ty = ctx.ty(state);
 
     let trait_doc = doc_with(
@@ -35,7 +44,10 @@ pub fn emit(ctx: &Ctx<'_>, state: &TypeRef) -> Result<TokenStream> {
         let handler = ctx.handler(method);
         let input = ctx.ty(&method.input);
         let output = ctx.ty(&method.output);
-        let doc = doc(&method.comments, &format!("Handles `{}`.", ctx.method_path(method)));
+        let doc = doc(
+            &method.comments,
+            &format!("Handles `{}`.", ctx.method_path(method)),
+        );
         quote! {
             #doc
             fn #handler(
@@ -46,7 +58,9 @@ pub fn emit(ctx: &Ctx<'_>, state: &TypeRef) -> Result<TokenStream> {
             ) -> ::plinth::codegen::Effect<#state_ty, #output>;
         }
     });
-    let empty_doc = format!(" The state of an {noun} that has none stored yet (the message's defaults unless overridden).");
+    let empty_doc = format!(
+        " The state of an {noun} that has none stored yet (the message's defaults unless overridden)."
+    );
     let command_enum = commands::command_enum(ctx);
     let decode = commands::decode_body(ctx);
     let arms = commands::handle_arms(ctx);

@@ -18,26 +18,49 @@ pub fn emit(ctx: &Ctx<'_>, state: &TypeRef, events: &[TypeRef]) -> Result<TokenS
         if let Some(j) = variants[..i].iter().position(|other| other == variant) {
             return Err(super::error(format!(
                 "service `{}`: events `{}` and `{}` would both be the variant `{variant}` of `{}`; hint: rename one of the messages",
-                component.service_full_name, events[j].full_name, events[i].full_name, ctx.names.event
+                component.service_full_name,
+                events[j].full_name,
+                events[i].full_name,
+                ctx.names.event
             )));
         }
     }
-    let appliers: Vec<String> =
-        events.iter().map(|event| naming::snake(&format!("apply_{}", event.path.join("_")))).collect();
+    let appliers: Vec<String> = events
+        .iter()
+        .map(|event| naming::snake(&format!("apply_{}", event.path.join("_"))))
+        .collect();
     names::check_handlers(
         component,
         std::iter::once((String::from("empty_state"), "the empty state"))
-            .chain(component.methods.iter().map(|m| (ctx.handler(m).to_string(), m.name.as_str())))
-            .chain(appliers.iter().zip(events).map(|(name, event)| (name.clone(), event.full_name.as_str()))),
+            .chain(
+                component
+                    .methods
+                    .iter()
+                    .map(|m| (ctx.handler(m).to_string(), m.name.as_str())),
+            )
+            .chain(
+                appliers
+                    .iter()
+                    .zip(events)
+                    .map(|(name, event)| (name.clone(), event.full_name.as_str())),
+            ),
     )?;
 
     let names = &ctx.names;
-    let (trait_name, component_name, info, command) = (&names.trait_name, &names.component, &names.info, &names.command);
+    let (trait_name, component_name, info, command) = (
+        &names.trait_name,
+        &names.component,
+        &names.info,
+        &names.command,
+    );
     let (event, effect) = (&names.event, &names.effect);
     let state_ty = ctx.ty(state);
     let variants: Vec<_> = variants.iter().map(|name| ident(name)).collect();
     let event_tys: Vec<_> = events.iter().map(|event| ctx.ty(event)).collect();
-    let event_names: Vec<&str> = events.iter().map(|event| event.full_name.as_str()).collect();
+    let event_names: Vec<&str> = events
+        .iter()
+        .map(|event| event.full_name.as_str())
+        .collect();
     let appliers: Vec<_> = appliers.iter().map(|name| ident(name)).collect();
 
     let event_doc = format!(" The events of `{trait_name}`, one variant per event message.");
@@ -55,7 +78,13 @@ pub fn emit(ctx: &Ctx<'_>, state: &TypeRef, events: &[TypeRef]) -> Result<TokenS
         let handler = ctx.handler(method);
         let input = ctx.ty(&method.input);
         let output = ctx.ty(&method.output);
-        let doc = doc(&method.comments, &format!("Handles `{}`: returns the events to persist and the reply.", ctx.method_path(method)));
+        let doc = doc(
+            &method.comments,
+            &format!(
+                "Handles `{}`: returns the events to persist and the reply.",
+                ctx.method_path(method)
+            ),
+        );
         quote! {
             #doc
             fn #handler(
@@ -66,12 +95,15 @@ pub fn emit(ctx: &Ctx<'_>, state: &TypeRef, events: &[TypeRef]) -> Result<TokenS
             ) -> #effect<#output>;
         }
     });
-    let apply_docs = event_names.iter().map(|name| format!(" Folds a `{name}` into the state."));
+    let apply_docs = event_names
+        .iter()
+        .map(|name| format!(" Folds a `{name}` into the state."));
     let command_enum = commands::command_enum(ctx);
     let decode = commands::decode_body(ctx);
     let arms = commands::handle_arms(ctx);
     let (state_param, ctx_param) = commands::handle_params(ctx);
-    let component_doc = format!(" The `{trait_name}` event-sourced entity as a registrable component.");
+    let component_doc =
+        format!(" The `{trait_name}` event-sourced entity as a registrable component.");
     let new_doc = format!(" Wrap an implementation of `{trait_name}`.");
     let debug_name = component_name.to_string();
 

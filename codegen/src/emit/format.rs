@@ -9,7 +9,10 @@ use crate::Result;
 /// A failure here means the generator built invalid Rust, never that the user's
 /// input was wrong; the error says so.
 pub fn format(tokens: TokenStream) -> Result<String> {
-    let file = syn::parse2::<syn::File>(tokens)
-        .map_err(|error| super::error(format!("plinth-codegen generated invalid Rust (a generator bug): {error}")))?;
+    let file = syn::parse2::<syn::File>(tokens).map_err(|error| {
+        super::error(format!(
+            "plinth-codegen generated invalid Rust (a generator bug): {error}"
+        ))
+    })?;
     Ok(prettyplease::unparse(&file))
 }

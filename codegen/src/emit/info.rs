@@ -6,8 +6,8 @@ use quote::quote;
 
 use super::Ctx;
 use crate::model::{
-    Acl, BodySelector, ComponentKind, HttpBinding, HttpMethod, IdSpec, Jwt, Method, PathTemplate, Principal, Segment,
-    Source, Subscription, ViewRole,
+    Acl, BodySelector, ComponentKind, HttpBinding, HttpMethod, IdSpec, Jwt, Method, PathTemplate,
+    Principal, Segment, Source, Subscription, ViewRole,
 };
 
 /// `pub static <NAME>_INFO: ComponentInfo = ...;`
@@ -18,20 +18,43 @@ pub fn emit(ctx: &Ctx<'_>) -> TokenStream {
     let name = name.trim_start_matches("r#");
     let service = &component.service_full_name;
     let (kind, type_id, state, events, snapshot_every) = match &component.kind {
-        ComponentKind::ValueEntity { type_id, state } => (quote!(ValueEntity), type_id.as_str(), state.full_name.as_str(), Vec::new(), 0),
-        ComponentKind::EventSourcedEntity { type_id, state, events, snapshot_every } => (
+        ComponentKind::ValueEntity { type_id, state } => (
+            quote!(ValueEntity),
+            type_id.as_str(),
+            state.full_name.as_str(),
+            Vec::new(),
+            0,
+        ),
+        ComponentKind::EventSourcedEntity {
+            type_id,
+            state,
+            events,
+            snapshot_every,
+        } => (
             quote!(EventSourcedEntity),
             type_id.as_str(),
             state.full_name.as_str(),
-            events.iter().map(|event| event.full_name.as_str()).collect(),
+            events
+                .iter()
+                .map(|event| event.full_name.as_str())
+                .collect(),
             *snapshot_every,
         ),
         ComponentKind::Action => (quote!(Action), "", "", Vec::new(), 0),
         ComponentKind::View { .. } => (quote!(View), "", "", Vec::new(), 0),
-        ComponentKind::Workflow { type_id, state } => (quote!(Workflow), type_id.as_str(), state.full_name.as_str(), Vec::new(), 0),
+        ComponentKind::Workflow { type_id, state } => (
+            quote!(Workflow),
+            type_id.as_str(),
+            state.full_name.as_str(),
+            Vec::new(),
+            0,
+        ),
     };
     let snapshot_every = int(i64::from(snapshot_every));
-    let methods = component.methods.iter().map(|method| method_info(ctx, method));
+    let methods = component
+        .methods
+        .iter()
+        .map(|method| method_info(ctx, method));
     let root = ctx.root();
     let doc = format!(" What the runtime knows about `{service}` (component `{name}`).");
     quote! {
@@ -53,7 +76,11 @@ pub fn emit(ctx: &Ctx<'_>) -> TokenStream {
 /// An unsuffixed integer literal (negative values as a negation).
 fn int(value: i64) -> TokenStream {
     let literal = Literal::u64_unsuffixed(value.unsigned_abs());
-    if value < 0 { quote!(-#literal) } else { quote!(#literal) }
+    if value < 0 {
+        quote!(-#literal)
+    } else {
+        quote!(#literal)
+    }
 }
 
 fn option<T>(value: Option<&T>, f: impl FnOnce(&T) -> TokenStream) -> TokenStream {
@@ -151,7 +178,10 @@ fn segment(segment: &Segment) -> TokenStream {
         Segment::Literal(literal) => quote!(::plinth::codegen::Segment::Literal(#literal)),
         Segment::Wildcard => quote!(::plinth::codegen::Segment::Wildcard),
         Segment::DoubleWildcard => quote!(::plinth::codegen::Segment::DoubleWildcard),
-        Segment::Variable { field_path, pattern } => {
+        Segment::Variable {
+            field_path,
+            pattern,
+        } => {
             let pattern = pattern.iter().map(self::segment);
             quote! {
                 ::plinth::codegen::Segment::Variable {
@@ -169,7 +199,14 @@ fn subscription(subscription: &Subscription) -> TokenStream {
         Source::EventSourcedEntity(type_id) => quote!(EventSourcedEntity(#type_id)),
         Source::Topic(topic) => quote!(Topic(#topic)),
     };
-    let Subscription { consumer_group, ignore, ignore_unknown, handle_deletes, handle_snapshots, .. } = subscription;
+    let Subscription {
+        consumer_group,
+        ignore,
+        ignore_unknown,
+        handle_deletes,
+        handle_snapshots,
+        ..
+    } = subscription;
     quote! {
         ::plinth::codegen::Subscription {
             source: ::plinth::codegen::SourceKind::#source,
@@ -184,10 +221,16 @@ fn subscription(subscription: &Subscription) -> TokenStream {
 
 fn view_role(role: &ViewRole) -> TokenStream {
     match role {
-        ViewRole::Update { table, transform_updates } => quote! {
+        ViewRole::Update {
+            table,
+            transform_updates,
+        } => quote! {
             ::plinth::codegen::ViewMethod::Update { table: #table, transform_updates: #transform_updates }
         },
-        ViewRole::Query { sql, stream_updates } => quote! {
+        ViewRole::Query {
+            sql,
+            stream_updates,
+        } => quote! {
             ::plinth::codegen::ViewMethod::Query { sql: #sql, stream_updates: #stream_updates }
         },
     }
@@ -213,7 +256,10 @@ fn acl(acl: &Acl) -> TokenStream {
 fn jwt(jwt: &Jwt) -> TokenStream {
     let validate = jwt.validate_bearer_token;
     let issuers = &jwt.issuers;
-    let claims = jwt.static_claims.iter().map(|(claim, value)| quote!((#claim, #value)));
+    let claims = jwt
+        .static_claims
+        .iter()
+        .map(|(claim, value)| quote!((#claim, #value)));
     quote! {
         ::plinth::codegen::Jwt {
             validate_bearer_token: #validate,

@@ -15,7 +15,9 @@ const SKIPPED_PREFIXES: &[&str] = &["google/protobuf/", "google/api/", "plinth/"
 
 /// Whether the messages of file `name` are generated.
 pub fn is_generated_file(name: &str) -> bool {
-    !SKIPPED_PREFIXES.iter().any(|prefix| name.starts_with(prefix))
+    !SKIPPED_PREFIXES
+        .iter()
+        .any(|prefix| name.starts_with(prefix))
 }
 
 /// prost-build's code for each package of `pool`, by proto package name.
@@ -34,10 +36,14 @@ pub fn generate(pool: &DescriptorPool) -> Result<BTreeMap<String, String>> {
         return Ok(BTreeMap::new());
     }
     let mut config = prost_build::Config::new();
-    config.prost_path(PROST_PATH).prost_types_path(PROST_TYPES_PATH);
-    let modules = config
-        .generate(requests)
-        .map_err(|error| super::error(format!("prost-build could not generate the messages: {error}")))?;
+    config
+        .prost_path(PROST_PATH)
+        .prost_types_path(PROST_TYPES_PATH);
+    let modules = config.generate(requests).map_err(|error| {
+        super::error(format!(
+            "prost-build could not generate the messages: {error}"
+        ))
+    })?;
     Ok(modules
         .into_iter()
         .filter_map(|(module, code)| packages.get(&module).map(|package| (package.clone(), code)))

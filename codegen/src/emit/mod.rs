@@ -41,7 +41,7 @@ pub const TREE_FILE: &str = "plinth_generated.rs";
 
 /// An error of emission (a name clash, or a generator bug).
 pub(crate) fn error(message: String) -> Error {
-    Error(message)
+    Error::generate(message)
 }
 
 /// Emit every generated file for `model`: one `<package>.rs` per package
@@ -64,10 +64,19 @@ pub fn emit(pool: &DescriptorPool, model: &Model) -> Result<Vec<GeneratedFile>> 
                 contents.push_str(&plinth);
             }
         }
-        files.push(GeneratedFile { name: naming::package_file_name(name), contents: contents.into_bytes() });
+        files.push(GeneratedFile {
+            name: naming::package_file_name(name),
+            contents: contents.into_bytes(),
+        });
     }
-    files.push(GeneratedFile { name: DESCRIPTOR_FILE.to_owned(), contents: model.file_descriptor_set.clone() });
-    files.push(GeneratedFile { name: TREE_FILE.to_owned(), contents: tree::emit(&packages)?.into_bytes() });
+    files.push(GeneratedFile {
+        name: DESCRIPTOR_FILE.to_owned(),
+        contents: model.file_descriptor_set.clone(),
+    });
+    files.push(GeneratedFile {
+        name: TREE_FILE.to_owned(),
+        contents: tree::emit(&packages)?.into_bytes(),
+    });
     Ok(files)
 }
 
@@ -82,7 +91,11 @@ pub fn emit_package(pool: &DescriptorPool, package: &Package) -> Result<String> 
     let mut items = TokenStream::new();
     for component in &package.components {
         let names = taken.reserve(component)?;
-        let ctx = Ctx { package: &package.name, component, names };
+        let ctx = Ctx {
+            package: &package.name,
+            component,
+            names,
+        };
         items.extend(emit_component(&ctx)?);
     }
     format::format(items)
@@ -90,8 +103,12 @@ pub fn emit_package(pool: &DescriptorPool, package: &Package) -> Result<String> 
 
 fn emit_component(ctx: &Ctx<'_>) -> Result<TokenStream> {
     let body = match &ctx.component.kind {
-        ComponentKind::ValueEntity { state, .. } | ComponentKind::Workflow { state, .. } => entity::emit(ctx, state)?,
-        ComponentKind::EventSourcedEntity { state, events, .. } => event_sourced::emit(ctx, state, events)?,
+        ComponentKind::ValueEntity { state, .. } | ComponentKind::Workflow { state, .. } => {
+            entity::emit(ctx, state)?
+        }
+        ComponentKind::EventSourcedEntity { state, events, .. } => {
+            event_sourced::emit(ctx, state, events)?
+        }
         ComponentKind::Action => action::emit(ctx),
         ComponentKind::View { .. } => view::emit(ctx),
     };
@@ -148,18 +165,34 @@ pub(crate) fn doc_with(comments: &Comments, text: &str) -> TokenStream {
     if !lines.is_empty() {
         lines.push(String::new());
     }
-    lines.extend(text.lines().map(|line| if line.is_empty() { String::new() } else { format!(" {line}") }));
+    lines.extend(text.lines().map(|line| {
+        if line.is_empty() {
+            String::new()
+        } else {
+            format!(" {line}")
+        }
+    }));
     quote!(#(#[doc = #lines])*)
 }
 
 fn doc_lines(leading: &[String]) -> Vec<String> {
-    let start = leading.iter().position(|line| !line.trim().is_empty()).unwrap_or(leading.len());
-    let end = leading.iter().rposition(|line| !line.trim().is_empty()).map_or(start, |i| i + 1);
+    let start = leading
+        .iter()
+        .position(|line| !line.trim().is_empty())
+        .unwrap_or(leading.len());
+    let end = leading
+        .iter()
+        .rposition(|line| !line.trim().is_empty())
+        .map_or(start, |i| i + 1);
     leading[start..end]
         .iter()
         .map(|line| {
             let line = line.trim_end();
-            if line.is_empty() || line.starts_with(' ') { line.to_owned() } else { format!(" {line}") }
+            if line.is_empty() || line.starts_with(' ') {
+                line.to_owned()
+            } else {
+                format!(" {line}")
+            }
         })
         .collect()
 }

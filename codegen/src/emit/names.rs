@@ -43,8 +43,13 @@ pub fn kind_suffix(kind: &ComponentKind) -> &'static str {
 /// Whether a view has update methods that call user code.
 pub fn view_transforms(component: &Component) -> bool {
     component.methods.iter().any(|method| {
-        matches!(method.view, Some(ViewRole::Update { transform_updates: true, .. }))
-            && !method.subscribe.as_ref().is_some_and(|s| s.ignore)
+        matches!(
+            method.view,
+            Some(ViewRole::Update {
+                transform_updates: true,
+                ..
+            })
+        ) && !method.subscribe.as_ref().is_some_and(|s| s.ignore)
     })
 }
 
@@ -60,12 +65,18 @@ impl Taken {
         let mut names = BTreeMap::new();
         for message in pool.all_messages() {
             if message.package_name() == package && message.parent_message().is_none() {
-                names.insert(naming::upper_camel(message.name()), format!("message `{}`", message.full_name()));
+                names.insert(
+                    naming::upper_camel(message.name()),
+                    format!("message `{}`", message.full_name()),
+                );
             }
         }
         for enumeration in pool.all_enums() {
             if enumeration.package_name() == package && enumeration.parent_message().is_none() {
-                names.insert(naming::upper_camel(enumeration.name()), format!("enum `{}`", enumeration.full_name()));
+                names.insert(
+                    naming::upper_camel(enumeration.name()),
+                    format!("enum `{}`", enumeration.full_name()),
+                );
             }
         }
         Taken { names }
@@ -78,14 +89,24 @@ impl Taken {
         let names = Names {
             trait_name: ident(&base),
             component: ident(&format!("{stripped}Component")),
-            info: ident(&format!("{}_INFO", naming::screaming_snake(stripped).trim_start_matches("r#"))),
+            info: ident(&format!(
+                "{}_INFO",
+                naming::screaming_snake(stripped).trim_start_matches("r#")
+            )),
             command: ident(&format!("{stripped}Command")),
             event: ident(&format!("{stripped}Event")),
             effect: ident(&format!("{stripped}Effect")),
-            client: ident(&format!("{}Client", naming::upper_camel(&component.service_name).trim_start_matches("r#"))),
+            client: ident(&format!(
+                "{}Client",
+                naming::upper_camel(&component.service_name).trim_start_matches("r#")
+            )),
         };
         let owner = format!("service `{}`", component.service_full_name);
-        let mut generated = vec![names.trait_name.to_string(), names.info.to_string(), names.client.to_string()];
+        let mut generated = vec![
+            names.trait_name.to_string(),
+            names.info.to_string(),
+            names.client.to_string(),
+        ];
         match &component.kind {
             ComponentKind::ValueEntity { .. } | ComponentKind::Workflow { .. } => {
                 generated.extend([names.component.to_string(), names.command.to_string()]);
@@ -97,7 +118,9 @@ impl Taken {
                 names.effect.to_string(),
             ]),
             ComponentKind::Action => generated.push(names.component.to_string()),
-            ComponentKind::View { .. } if view_transforms(component) => generated.push(names.component.to_string()),
+            ComponentKind::View { .. } if view_transforms(component) => {
+                generated.push(names.component.to_string())
+            }
             ComponentKind::View { .. } => {}
         }
         for name in generated {
@@ -108,17 +131,24 @@ impl Taken {
                      of package `{}`; hint: set `name:` in the service's `(plinth.component)` option to \
                      choose another name",
                     component.name,
-                    component.service_full_name.rsplit_once('.').map_or("", |(package, _)| package),
+                    component
+                        .service_full_name
+                        .rsplit_once('.')
+                        .map_or("", |(package, _)| package),
                 )));
             }
-            self.names.insert(name, format!("the generated code of {owner}"));
+            self.names
+                .insert(name, format!("the generated code of {owner}"));
         }
         Ok(names)
     }
 }
 
 /// Fail when two handlers of a trait would get the same Rust name.
-pub fn check_handlers<'a>(component: &Component, handlers: impl IntoIterator<Item = (String, &'a str)>) -> Result<()> {
+pub fn check_handlers<'a>(
+    component: &Component,
+    handlers: impl IntoIterator<Item = (String, &'a str)>,
+) -> Result<()> {
     let mut seen: BTreeMap<String, &str> = BTreeMap::new();
     for (name, source) in handlers {
         if let Some(first) = seen.insert(name.clone(), source) {

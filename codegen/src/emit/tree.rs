@@ -50,7 +50,11 @@ fn node_items(node: &Node, prefix: &str, is_root: bool) -> TokenStream {
     let own = node.package.as_deref().map(include).unwrap_or_default();
     let children = node.children.iter().map(|(module, child)| {
         let proto_name = module.trim_start_matches("r#");
-        let full = if prefix.is_empty() { proto_name.to_owned() } else { format!("{prefix}.{proto_name}") };
+        let full = if prefix.is_empty() {
+            proto_name.to_owned()
+        } else {
+            format!("{prefix}.{proto_name}")
+        };
         let doc = match &child.package {
             Some(package) => format!(" Generated from proto package `{package}`."),
             None => format!(" Generated from the proto packages under `{full}`."),

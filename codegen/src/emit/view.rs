@@ -30,8 +30,13 @@ fn update_of(method: &Method) -> Update {
         return Update::Ignore;
     }
     match &method.view {
-        Some(ViewRole::Update { transform_updates: true, .. }) => Update::Transform,
-        Some(ViewRole::Update { .. }) if subscription.is_some_and(|s| s.handle_deletes) => Update::Delete,
+        Some(ViewRole::Update {
+            transform_updates: true,
+            ..
+        }) => Update::Transform,
+        Some(ViewRole::Update { .. }) if subscription.is_some_and(|s| s.handle_deletes) => {
+            Update::Delete
+        }
         Some(ViewRole::Update { .. }) => Update::Store,
         _ => Update::Query,
     }
@@ -44,7 +49,9 @@ pub fn emit(ctx: &Ctx<'_>) -> TokenStream {
     let (trait_name, info) = (&names.trait_name, &names.info);
     let transforms = view_transforms(component);
     let updates: Vec<Update> = component.methods.iter().map(update_of).collect();
-    let uses_input = updates.iter().any(|u| matches!(u, Update::Store | Update::Transform));
+    let uses_input = updates
+        .iter()
+        .any(|u| matches!(u, Update::Store | Update::Transform));
     let (row_param, input_param, ctx_param) = if transforms {
         (ident("row"), ident("input"), ident("ctx"))
     } else if uses_input {
@@ -53,7 +60,9 @@ pub fn emit(ctx: &Ctx<'_>) -> TokenStream {
         (ident("_row"), ident("_input"), ident("_ctx"))
     };
 
-    let arms = component.methods.iter().zip(&updates).enumerate().map(|(index, (method, update))| match update {
+    let arms = component.methods.iter().zip(&updates).enumerate().map(|(index, (method, update))| {
+        let index = proc_macro2::Literal::usize_unsuffixed(index);
+        match update {
         Update::Store => quote! {
             #index => ::core::result::Result::Ok(::plinth::codegen::RowUpdate::Upsert(
                 ::plinth::codegen::Bytes::copy_from_slice(input),
@@ -86,6 +95,7 @@ pub fn emit(ctx: &Ctx<'_>) -> TokenStream {
                     )
                 }
             }
+        }
         }
     });
     let unknown = commands::unknown_method(ctx);
