@@ -250,10 +250,7 @@ mod tests {
         assert_eq!(type_path_string("a.b", &rootless), "super::super::Thing");
         let keyword = ty("x.type.Self", "x.type");
         assert_eq!(type_path_string("x", &keyword), "r#type::Self_");
-        assert_eq!(
-            type_path(&"x".to_owned(), &keyword).to_string(),
-            "r#type :: Self_"
-        );
+        assert_eq!(type_path("x", &keyword).to_string(), "r#type :: Self_");
     }
 
     #[test]

@@ -6,7 +6,10 @@ fn main() {
         "proto/customer/api/customer_api.proto",
         "proto/customer/view/customer_view.proto",
     ];
-    if plinth_codegen::configure().compile_protos(&protos, &["proto"]).is_err() {
+    if plinth_codegen::configure()
+        .compile_protos(&protos, &["proto"])
+        .is_err()
+    {
         // The diagnostics are already on stderr, with file:line:col and a hint.
         std::process::exit(1);
     }
