@@ -24,15 +24,17 @@ pub fn is_generated_file(name: &str) -> bool {
 pub fn generate(pool: &DescriptorPool) -> Result<BTreeMap<String, String>> {
     let mut packages = BTreeMap::new();
     let mut requests = Vec::new();
+    // Every file goes into the request so prost sees every message it refers to
+    // (it inspects well-known types to derive traits); only the modules of
+    // generated files are kept.
     for file in pool.files() {
-        if !is_generated_file(file.name()) {
-            continue;
-        }
         let module = Module::from_protobuf_package_name(file.package_name());
-        packages.insert(module.clone(), file.package_name().to_owned());
+        if is_generated_file(file.name()) {
+            packages.insert(module.clone(), file.package_name().to_owned());
+        }
         requests.push((module, file.file_descriptor_proto().clone()));
     }
-    if requests.is_empty() {
+    if packages.is_empty() {
         return Ok(BTreeMap::new());
     }
     let mut config = prost_build::Config::new();
