@@ -82,6 +82,12 @@ impl Taken {
         Taken { names }
     }
 
+    /// Mark `name` as used by `what`.
+    #[cfg(test)]
+    pub fn insert(&mut self, name: &str, what: &str) {
+        self.names.insert(name.to_owned(), what.to_owned());
+    }
+
     /// Reserve the names of `component`'s items, failing on a clash.
     pub fn reserve(&mut self, component: &Component) -> Result<Names> {
         let base = naming::trait_name(&component.name, kind_suffix(&component.kind));
