@@ -58,9 +58,13 @@ pub(crate) fn decode_field(
     .map_err(|err| json_error(&track.path(), &err))
 }
 
-fn json_error(path: &serde_path_to_error::Path, err: &impl std::fmt::Display) -> Status {
+fn json_error(path: &serde_path_to_error::Path, err: &serde_json::Error) -> Status {
     let at = path.to_string();
-    if at.is_empty() || at == "." {
+    let malformed = matches!(
+        err.classify(),
+        serde_json::error::Category::Syntax | serde_json::error::Category::Eof
+    );
+    if malformed || at.is_empty() || at == "." || at.contains('?') {
         bad_request(format!("invalid JSON body: {err}"))
     } else {
         bad_request(format!("invalid JSON for field `{at}`: {err}"))
