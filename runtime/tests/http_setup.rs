@@ -3,10 +3,10 @@
 
 mod http_support;
 
-use http_support::{
-    EchoDispatch, METHODS, component, component_with, descriptor_set, lit, method_info, rule, send,
-    var,
+use http_support::library::{
+    METHODS, component, component_with, descriptor_set, lit, method_info, rule, var,
 };
+use http_support::{EchoDispatch, send};
 use plinth::component::info::{BodySelector, HttpMethod, MethodInfo, Segment};
 use plinth::dispatch::SharedDispatch;
 use plinth::http::{HttpOptions, HttpSetupError, router};
