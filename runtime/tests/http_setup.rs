@@ -164,3 +164,49 @@ async fn components_sharing_files_share_one_pool() {
     assert_eq!(reply.status, 200, "{}", reply.text());
     assert_eq!(dispatch.last_path(), "/httptest.Library/Other");
 }
+
+#[tokio::test]
+async fn the_most_specific_route_wins() {
+    const DEEP: &[Segment] = &[lit("w"), var(&["name"], &[Segment::DoubleWildcard])];
+    const ONE: &[Segment] = &[lit("w"), var(&["name"], &[])];
+    const FIXED: &[Segment] = &[lit("w"), lit("fixed")];
+    let any = rule(
+        HttpMethod::Custom("*"),
+        "/w/{name}",
+        ONE,
+        None,
+        BodySelector::None,
+        None,
+    );
+    let methods: &'static [MethodInfo] = Box::leak(
+        vec![
+            method_info("Deep", "httptest.Echo", vec![get("/w/{name=**}", DEEP)]),
+            method_info("Any", "httptest.Echo", vec![any]),
+            method_info("One", "httptest.Echo", vec![get("/w/{name}", ONE)]),
+            method_info("Fixed", "httptest.Echo", vec![get("/w/fixed", FIXED)]),
+        ]
+        .into_boxed_slice(),
+    );
+    let dispatch = EchoDispatch::new(vec![component(methods)]);
+    let shared: SharedDispatch = dispatch.clone();
+    let app = router(shared, HttpOptions::default()).unwrap();
+    for (method, path, expected) in [
+        ("GET", "/w/fixed", "Fixed"),
+        ("GET", "/w/x", "One"),
+        ("POST", "/w/x", "Any"),
+        ("DELETE", "/w/fixed", "Any"),
+        ("GET", "/w/a/b", "Deep"),
+        ("GET", "/w", "Deep"),
+    ] {
+        let reply = send(&app, method, path, &[], "").await;
+        assert_eq!(reply.status, 200, "{method} {path}: {}", reply.text());
+        assert_eq!(
+            dispatch.last_path(),
+            format!("/httptest.Library/{expected}"),
+            "{method} {path}"
+        );
+    }
+    let reply = send(&app, "PUT", "/w/a/b", &[], "").await;
+    reply.error(405, 12);
+    assert_eq!(reply.headers["allow"], "GET");
+}
