@@ -11,7 +11,7 @@ use std::collections::HashSet;
 
 use prost_reflect::{DescriptorPool, FieldDescriptor, MessageDescriptor};
 
-use crate::component::info::{BodySelector, ComponentInfo, HttpMethod, HttpRule, MethodInfo};
+use crate::component::info::{BodySelector, ComponentInfo, HttpMethod, MethodInfo};
 
 use super::binding;
 use super::error::HttpSetupError;
@@ -98,34 +98,23 @@ impl RouteTable {
         for component in components {
             for method in component.methods {
                 for rule in method.http {
-                    let route = resolve_route(
-                        method,
-                        rule.method,
-                        Pattern::compile(&rule.template),
-                        rule,
-                        pool,
-                    )?;
+                    let pattern = Pattern::compile(&rule.template);
+                    let (body, response_body) = (rule.body, rule.response_body);
+                    let route =
+                        resolve_route(method, rule.method, pattern, body, response_body, pool)?;
                     table.add(route, true)?;
                 }
             }
         }
         for component in components {
             for method in component.methods {
-                let default = HttpRule {
-                    method: HttpMethod::Post,
-                    template: crate::component::info::PathTemplate {
-                        source: method.path,
-                        segments: &[],
-                        verb: None,
-                    },
-                    body: BodySelector::Whole,
-                    response_body: None,
-                };
+                let pattern = Pattern::literal(method.path);
                 let route = resolve_route(
                     method,
                     HttpMethod::Post,
-                    Pattern::literal(method.path),
-                    &default,
+                    pattern,
+                    BodySelector::Whole,
+                    None,
                     pool,
                 )?;
                 table.add(route, false)?;
@@ -199,7 +188,8 @@ fn resolve_route(
     method: &'static MethodInfo,
     http_method: HttpMethod,
     pattern: Pattern,
-    rule: &HttpRule,
+    body: BodySelector,
+    response_body: Option<&'static str>,
     pool: &DescriptorPool,
 ) -> Result<Route, HttpSetupError> {
     let message = |name: &'static str| {
@@ -224,7 +214,7 @@ fn resolve_route(
         }
         path_fields.push(fields);
     }
-    let body = match rule.body {
+    let body = match body {
         BodySelector::None => Body::None,
         BodySelector::Whole => Body::Whole,
         BodySelector::Field(name) => {
@@ -236,7 +226,7 @@ fn resolve_route(
             })?)
         }
     };
-    let response_body = match rule.response_body {
+    let response_body = match response_body {
         None => None,
         Some(name) => Some(output.get_field_by_name(name).ok_or_else(|| {
             bad(format!(
