@@ -232,18 +232,24 @@ fn method(
     let routes = http::bindings(ctx, method);
     let is_view = matches!(kind, ComponentKind::View { .. });
     let is_action = matches!(kind, ComponentKind::Action);
-    let (subscribe, subscribe_loc) =
-        subscription(ctx, method, m.subscribe.as_ref(), decl.subscribe.as_ref());
-    if let (Some(_), Some(at)) = (&subscribe, &subscribe_loc) {
-        if !is_view && !is_action {
-            misplaced(
-                ctx,
-                &at.clone().at("subscribe"),
-                name,
-                "subscription",
-                "actions and views",
-            );
-        }
+    // Queries answer from the table: the service's default source is not theirs.
+    let default = if m.query.is_some() {
+        None
+    } else {
+        decl.subscribe.as_ref()
+    };
+    let (subscribe, subscribe_loc) = subscription(ctx, method, m.subscribe.as_ref(), default);
+    if let (Some(_), Some(at)) = (&subscribe, &subscribe_loc)
+        && !is_view
+        && !is_action
+    {
+        misplaced(
+            ctx,
+            &at.clone().at("subscribe"),
+            name,
+            "subscription",
+            "actions and views",
+        );
     }
     let mut view = None;
     if let Some(update) = &m.update {
@@ -288,10 +294,10 @@ fn method(
             stream_updates: *stream_updates,
         });
     }
-    if let Some((_, at)) = &m.publish {
-        if !is_action {
-            misplaced(ctx, &at.clone().at("publish"), name, "publish", "actions");
-        }
+    if let Some((_, at)) = &m.publish
+        && !is_action
+    {
+        misplaced(ctx, &at.clone().at("publish"), name, "publish", "actions");
     }
     let method_model = Method {
         name: name.to_owned(),

@@ -157,10 +157,10 @@ impl<'a> Ctx<'a> {
     ) {
         let mut problem = Problem::new(kind, message).with_help(help);
         let file = self.pool.get_file_by_name(&loc.file);
-        if let (Some(file), Some(text)) = (file, self.sources.get(&loc.file)) {
-            if let Some(span) = span::span(&file, loc, text) {
-                problem = problem.with_label(&loc.file, text.clone(), span, label);
-            }
+        if let (Some(file), Some(text)) = (file, self.sources.get(&loc.file))
+            && let Some(span) = span::span(&file, loc, text)
+        {
+            problem = problem.with_label(&loc.file, text.clone(), span, label);
         }
         self.problems.push(problem);
     }
@@ -223,3 +223,6 @@ mod tests {
         assert_eq!(qualify("", ".State"), "State");
     }
 }
+
+#[cfg(test)]
+mod build_tests;
