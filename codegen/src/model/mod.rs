@@ -4,18 +4,21 @@
 //! options and [`kalix`] the Kalix compatibility names into the same
 //! declarations; [`component`] resolves and checks one service; [`validate`]
 //! checks what spans components (type ids, subscriptions, routes); [`http`]
-//! parses path templates; [`span`] turns descriptor paths into source spans.
+//! checks HTTP bindings and [`template`] parses their path templates; [`id`]
+//! finds command ids; [`span`] turns descriptor paths into source spans.
 //! Every problem is collected and reported together.
 
 mod component;
 mod http;
+mod id;
 mod kalix;
 mod options;
 mod span;
+mod template;
 mod types;
 mod validate;
 
-pub use http::parse_template;
+pub use template::parse_template;
 pub use types::*;
 
 use std::collections::BTreeMap;
