@@ -52,13 +52,15 @@ pub fn table_schema(table: &str, row: &MessageDescriptor, queries: &[&CompiledQu
         queries.iter().flat_map(|q| q.indexes.iter()).filter(|h| h.table == table).cloned().collect();
     hints.sort();
     hints.dedup();
-    // An index that is a prefix of another one is redundant.
+    // An index whose columns (before the trailing key) lead another one is redundant.
+    let lead = |h: &IndexHint| -> usize { h.columns.len() - usize::from(h.columns.last().is_some_and(|(c, _)| c == "_key")) };
     let indexes: Vec<IndexHint> = hints
         .iter()
         .filter(|h| {
             h.array
                 || !hints.iter().any(|o| {
-                    !o.array && o.columns.len() > h.columns.len() && o.columns[..h.columns.len()] == h.columns[..]
+                    let n = lead(h);
+                    !o.array && *o != **h && lead(o) > n && o.columns[..n] == h.columns[..n]
                 })
         })
         .cloned()
