@@ -44,7 +44,10 @@ pub(crate) struct Query {
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) enum SelectItem {
     /// `*` (every field of the row(s)), or `* AS field` (all rows into a repeated field).
-    Star { span: Range<usize>, alias: Option<Name> },
+    Star {
+        span: Range<usize>,
+        alias: Option<Name>,
+    },
     /// `table.*`
     TableStar { table: Name, span: Range<usize> },
     /// A column, optionally renamed.
@@ -52,9 +55,17 @@ pub(crate) enum SelectItem {
     /// A request parameter echoed into the result.
     Param { name: Name, alias: Option<Name> },
     /// `( items ) AS field`, a nested message.
-    Nested { items: Vec<SelectItem>, alias: Name, span: Range<usize> },
+    Nested {
+        items: Vec<SelectItem>,
+        alias: Name,
+        span: Range<usize>,
+    },
     /// A paging or aggregate function.
-    Func { func: Func, span: Range<usize>, alias: Option<Name> },
+    Func {
+        func: Func,
+        span: Range<usize>,
+        alias: Option<Name>,
+    },
 }
 
 /// A function usable in the projection.
@@ -126,13 +137,27 @@ pub(crate) enum ExprKind {
     /// `NOT a`
     Not(Box<Expr>),
     /// `a op b`
-    Cmp { lhs: Operand, op: CmpOp, op_span: Range<usize>, rhs: Operand },
+    Cmp {
+        lhs: Operand,
+        op: CmpOp,
+        op_span: Range<usize>,
+        rhs: Operand,
+    },
     /// `a [NOT] IN (b, c)`
-    In { lhs: Operand, list: Vec<Operand>, negated: bool },
+    In {
+        lhs: Operand,
+        list: Vec<Operand>,
+        negated: bool,
+    },
     /// `a = ANY(b)`
     Any { lhs: Operand, array: Operand },
     /// `a [NOT] LIKE 'pattern'`
-    Like { lhs: Operand, pattern: String, pattern_span: Range<usize>, negated: bool },
+    Like {
+        lhs: Operand,
+        pattern: String,
+        pattern_span: Range<usize>,
+        negated: bool,
+    },
     /// `a IS [NOT] NULL`
     IsNull { operand: Operand, negated: bool },
 }

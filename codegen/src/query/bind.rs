@@ -3,7 +3,7 @@
 use prost_reflect::{DynamicMessage, ReflectMessage};
 
 use super::MAX_RESULTS;
-use super::compiled::{CompiledQuery, CountSource, Dialect, OffsetSource, ParamSource, Paging};
+use super::compiled::{CompiledQuery, CountSource, Dialect, OffsetSource, Paging, ParamSource};
 use super::types::{SqlValue, coerce, scalar_value};
 
 /// Why a request cannot be bound to a query (a bad request).
@@ -50,7 +50,11 @@ fn count(request: &DynamicMessage, field: &str) -> Result<u64, BindError> {
 impl Paging {
     /// The page `request` asks for; `decode_token` turns a non-empty page
     /// token into its offset (an empty token is the first page).
-    pub fn window(&self, request: &DynamicMessage, decode_token: impl Fn(&str) -> Option<u64>) -> Result<Window, BindError> {
+    pub fn window(
+        &self,
+        request: &DynamicMessage,
+        decode_token: impl Fn(&str) -> Option<u64>,
+    ) -> Result<Window, BindError> {
         let limit = match &self.limit {
             None => self.default_page_size,
             Some(CountSource::Literal(n)) => Some(*n),
@@ -62,16 +66,24 @@ impl Paging {
             Some(OffsetSource::Count(CountSource::Param { field })) => count(request, field)?,
             Some(OffsetSource::PageToken { field }) => match request_value(request, field)? {
                 SqlValue::Text(t) if t.is_empty() => 0,
-                SqlValue::Text(t) => decode_token(&t).ok_or_else(|| BindError::BadPageToken(field.clone()))?,
+                SqlValue::Text(t) => {
+                    decode_token(&t).ok_or_else(|| BindError::BadPageToken(field.clone()))?
+                }
                 _ => return Err(BindError::BadPageToken(field.clone())),
             },
         };
-        Ok(Window { page_size: limit, offset })
+        Ok(Window {
+            page_size: limit,
+            offset,
+        })
     }
 }
 
 fn request_value(request: &DynamicMessage, name: &str) -> Result<SqlValue, BindError> {
-    let field = request.descriptor().get_field_by_name(name).ok_or_else(|| BindError::UnknownField(name.to_string()))?;
+    let field = request
+        .descriptor()
+        .get_field_by_name(name)
+        .ok_or_else(|| BindError::UnknownField(name.to_string()))?;
     if field.supports_presence() && !request.has_field(&field) {
         return Err(BindError::MissingField(name.to_string()));
     }
@@ -115,7 +127,9 @@ pub fn bind_params(
         .iter()
         .map(|p| {
             let v = match &p.source {
-                ParamSource::Request { field } => coerce(request_value(request, field)?, p.sql_type),
+                ParamSource::Request { field } => {
+                    coerce(request_value(request, field)?, p.sql_type)
+                }
                 ParamSource::Literal(v) => v.clone(),
                 ParamSource::LikePattern(pat) => match dialect {
                     Dialect::Sqlite => SqlValue::Text(like_to_glob(pat)),
@@ -125,7 +139,9 @@ pub fn bind_params(
                 ParamSource::Offset => SqlValue::Integer(window.offset.min(i64::MAX as u64) as i64),
             };
             Ok(match (dialect, &v) {
-                (Dialect::Sqlite, SqlValue::Array(_)) => SqlValue::Text(v.json_array_text().unwrap_or_default()),
+                (Dialect::Sqlite, SqlValue::Array(_)) => {
+                    SqlValue::Text(v.json_array_text().unwrap_or_default())
+                }
                 _ => v,
             })
         })

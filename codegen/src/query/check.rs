@@ -31,11 +31,19 @@ pub(crate) fn check(
     let mut scope_tables: Vec<ScopeTable> = Vec::new();
     for name in std::iter::once(&q.from).chain(q.joins.iter().map(|j| &j.table)) {
         if scope_tables.iter().any(|t| t.name == name.text) {
-            errors.push(err(&name.span, format!("table `{}` is used twice", name.text), Some("each table can appear once in a query")));
+            errors.push(err(
+                &name.span,
+                format!("table `{}` is used twice", name.text),
+                Some("each table can appear once in a query"),
+            ));
             continue;
         }
         match tables.get(&name.text) {
-            Some(t) => scope_tables.push(ScopeTable { name: name.text.clone(), sql_name: t.sql_name.clone(), row: t.row.clone() }),
+            Some(t) => scope_tables.push(ScopeTable {
+                name: name.text.clone(),
+                sql_name: t.sql_name.clone(),
+                row: t.row.clone(),
+            }),
             None => {
                 let known: Vec<String> = tables.names().map(|n| format!("`{n}`")).collect();
                 let help = if known.is_empty() {
@@ -43,19 +51,29 @@ pub(crate) fn check(
                 } else {
                     format!("tables of this view: {}", known.join(", "))
                 };
-                errors.push(err(&name.span, format!("unknown table `{}`", name.text), Some(&help)));
+                errors.push(err(
+                    &name.span,
+                    format!("unknown table `{}`", name.text),
+                    Some(&help),
+                ));
             }
         }
     }
     if !errors.is_empty() {
         return Err(errors);
     }
-    let scope = Scope { tables: scope_tables, request: request.clone() };
+    let scope = Scope {
+        tables: scope_tables,
+        request: request.clone(),
+    };
     let mut used: Vec<(ColRef, ColumnUsage)> = Vec::new();
 
     let mut joins = Vec::new();
     for (i, j) in q.joins.iter().enumerate() {
-        let (l, r) = (scope.resolve_column(&j.left), scope.resolve_column(&j.right));
+        let (l, r) = (
+            scope.resolve_column(&j.left),
+            scope.resolve_column(&j.right),
+        );
         let (l, r) = match (l, r) {
             (Ok(l), Ok(r)) => (l, r),
             (l, r) => {
@@ -65,34 +83,89 @@ pub(crate) fn check(
         };
         let span = j.left.span.start..j.right.span.end;
         let joined = i + 1;
-        if l.column.repeated || r.column.repeated || !l.column.value_type.comparable(&r.column.value_type) {
-            errors.push(err(&span, format!("cannot join {} `{}` with {} `{}`", field_type(l.column.fields.last().expect("field")), j.left.segments.iter().map(|s| s.text.as_str()).collect::<Vec<_>>().join("."), field_type(r.column.fields.last().expect("field")), j.right.segments.iter().map(|s| s.text.as_str()).collect::<Vec<_>>().join(".")), None));
+        if l.column.repeated
+            || r.column.repeated
+            || !l.column.value_type.comparable(&r.column.value_type)
+        {
+            errors.push(err(
+                &span,
+                format!(
+                    "cannot join {} `{}` with {} `{}`",
+                    field_type(l.column.fields.last().expect("field")),
+                    j.left
+                        .segments
+                        .iter()
+                        .map(|s| s.text.as_str())
+                        .collect::<Vec<_>>()
+                        .join("."),
+                    field_type(r.column.fields.last().expect("field")),
+                    j.right
+                        .segments
+                        .iter()
+                        .map(|s| s.text.as_str())
+                        .collect::<Vec<_>>()
+                        .join(".")
+                ),
+                None,
+            ));
             continue;
         }
         let ok = (l.table == joined && r.table < joined) || (r.table == joined && l.table < joined);
         if !ok {
-            errors.push(err(&span, format!("the condition must relate `{}` to a table before it", j.table.text), Some("write `JOIN t2 ON t2.column = t1.column`")));
+            errors.push(err(
+                &span,
+                format!(
+                    "the condition must relate `{}` to a table before it",
+                    j.table.text
+                ),
+                Some("write `JOIN t2 ON t2.column = t1.column`"),
+            ));
             continue;
         }
-        let mine = if l.table == joined { l.clone() } else { r.clone() };
+        let mine = if l.table == joined {
+            l.clone()
+        } else {
+            r.clone()
+        };
         used.push((mine, ColumnUsage::Join));
-        joins.push(PlanJoin { kind: j.kind, table: joined, left: l, right: r });
+        joins.push(PlanJoin {
+            kind: j.kind,
+            table: joined,
+            left: l,
+            right: r,
+        });
     }
 
     let mut params = Params::default();
     let cond = q.filter.as_ref().and_then(|e| {
-        FilterCx { scope: &scope, params: &mut params, errors: &mut errors, used: &mut used }.expr(e)
+        FilterCx {
+            scope: &scope,
+            params: &mut params,
+            errors: &mut errors,
+            used: &mut used,
+        }
+        .expr(e)
     });
     let filter_params = params.0.len();
 
-    let mut pcx = ProjectCx { scope: &scope, errors: &mut errors, funcs: Vec::new(), rows: None, row_data: false };
+    let mut pcx = ProjectCx {
+        scope: &scope,
+        errors: &mut errors,
+        funcs: Vec::new(),
+        rows: None,
+        row_data: false,
+    };
     let projection = pcx.items(&q.select, response, true);
     let (funcs, rows_span, row_data) = (pcx.funcs, pcx.rows, pcx.row_data);
 
     let mut order = Vec::new();
     for o in &q.order_by {
         match scope.resolve_column(&o.path) {
-            Ok(c) if c.column.repeated => errors.push(err(&o.path.span, format!("cannot order by repeated `{}`", c.column.path.join(".")), None)),
+            Ok(c) if c.column.repeated => errors.push(err(
+                &o.path.span,
+                format!("cannot order by repeated `{}`", c.column.path.join(".")),
+                None,
+            )),
             Ok(c) => {
                 used.push((c.clone(), ColumnUsage::Order));
                 order.push((c, o.desc));
@@ -108,7 +181,11 @@ pub(crate) fn check(
             errors.push(err(span, "`* AS field` collects all rows into one response, but the method streams", Some("select `*` to stream one row per response, or make the method unary with a `repeated` field")));
         }
         for (f, span) in &funcs {
-            errors.push(err(span, format!("{} needs a unary method", func_name(*f)), Some("return a message with a repeated field filled by `* AS field`")));
+            errors.push(err(
+                span,
+                format!("{} needs a unary method", func_name(*f)),
+                Some("return a message with a repeated field filled by `* AS field`"),
+            ));
         }
         ResultShape::Stream
     } else if rows_span.is_some() {
@@ -118,26 +195,48 @@ pub(crate) fn check(
     } else if has(Func::Count).is_some() {
         ResultShape::Aggregate
     } else {
-        let span = q.select.first().map_or(0..0, |_| 0..q.from.span.start.saturating_sub(1));
-        errors.push(err(&span, "the query selects nothing from its tables", Some("select `*`, `* AS field` or columns")));
+        let span = q
+            .select
+            .first()
+            .map_or(0..0, |_| 0..q.from.span.start.saturating_sub(1));
+        errors.push(err(
+            &span,
+            "the query selects nothing from its tables",
+            Some("select `*`, `* AS field` or columns"),
+        ));
         ResultShape::Aggregate
     };
     if !streaming && shape != ResultShape::Collected {
         for f in [Func::NextPageToken, Func::HasMore] {
             if let Some(span) = has(f) {
-                errors.push(err(&span, format!("{} needs the rows collected with `* AS field`", func_name(f)), None));
+                errors.push(err(
+                    &span,
+                    format!(
+                        "{} needs the rows collected with `* AS field`",
+                        func_name(f)
+                    ),
+                    None,
+                ));
             }
         }
     }
     let token = matches!(paging.offset, Some(OffsetSource::PageToken { .. }));
     if let Some(span) = has(Func::NextPageToken).filter(|_| !token) {
-        errors.push(err(&span, "next_page_token() needs `OFFSET page_token_offset(:token)`", Some("add `OFFSET page_token_offset(:page_token)` with a string request field")));
+        errors.push(err(
+            &span,
+            "next_page_token() needs `OFFSET page_token_offset(:token)`",
+            Some("add `OFFSET page_token_offset(:page_token)` with a string request field"),
+        ));
     }
     if let Some(Offset::PageToken(name)) = &q.offset
         && has(Func::NextPageToken).is_none()
         && !streaming
     {
-        errors.push(err(&name.span, "page_token_offset() needs `next_page_token() AS field` in the projection", Some("the next page's token is returned by next_page_token()")));
+        errors.push(err(
+            &name.span,
+            "page_token_offset() needs `next_page_token() AS field` in the projection",
+            Some("the next page's token is returned by next_page_token()"),
+        ));
     }
     if let Some(span) = has(Func::HasMore).filter(|_| paging.limit.is_none() && !token) {
         errors.push(err(&span, "has_more() needs LIMIT or token paging", None));
@@ -148,7 +247,10 @@ pub(crate) fn check(
 
     let returns_rows = shape != ResultShape::Aggregate;
     let paging_params = returns_rows.then(|| {
-        (params.add(ParamSource::Limit, SqlType::Integer, false), params.add(ParamSource::Offset, SqlType::Integer, false))
+        (
+            params.add(ParamSource::Limit, SqlType::Integer, false),
+            params.add(ParamSource::Offset, SqlType::Integer, false),
+        )
     });
     let stream_updates_unsupported = if !streaming {
         Some("stream_updates needs a method that returns a stream".to_string())
@@ -161,8 +263,14 @@ pub(crate) fn check(
     };
 
     let tie_desc = order.last().is_some_and(|(_, d)| *d);
-    let mut order_sql: Vec<(String, bool)> = order.iter().map(|(c, d)| (column(&scope, c), *d)).collect();
-    order_sql.extend(scope.tables.iter().map(|t| (format!("{}.\"_key\"", ident(&t.sql_name)), tie_desc)));
+    let mut order_sql: Vec<(String, bool)> =
+        order.iter().map(|(c, d)| (column(&scope, c), *d)).collect();
+    order_sql.extend(
+        scope
+            .tables
+            .iter()
+            .map(|t| (format!("{}.\"_key\"", ident(&t.sql_name)), tie_desc)),
+    );
     let plan = Plan {
         scope: &scope,
         joins: &joins,
@@ -181,7 +289,11 @@ pub(crate) fn check(
         tables: scope
             .tables
             .iter()
-            .map(|t| QueryTable { name: t.name.clone(), sql_name: t.sql_name.clone(), row_type: t.row.full_name().to_string() })
+            .map(|t| QueryTable {
+                name: t.name.clone(),
+                sql_name: t.sql_name.clone(),
+                row_type: t.row.full_name().to_string(),
+            })
             .collect(),
         sqlite,
         postgres,
@@ -193,7 +305,11 @@ pub(crate) fn check(
         stream_updates_unsupported,
         used_columns: used
             .into_iter()
-            .map(|(c, usage)| UsedColumn { table: scope.tables[c.table].sql_name.clone(), column: c.column.name, usage })
+            .map(|(c, usage)| UsedColumn {
+                table: scope.tables[c.table].sql_name.clone(),
+                column: c.column.name,
+                usage,
+            })
             .collect(),
         indexes,
     })
@@ -213,13 +329,38 @@ fn paging(scope: &Scope, q: &Query, errors: &mut Vec<QueryError>) -> Paging {
         match c {
             Count::Literal(n, _) => Some(CountSource::Literal(*n)),
             Count::Param(name) => {
-                let f = scope.param(&name.text, name.span.clone()).map_err(|e| errors.push(e)).ok()?;
-                let int = matches!(f.kind(), Kind::Int32 | Kind::Int64 | Kind::Uint32 | Kind::Uint64 | Kind::Sint32 | Kind::Sint64 | Kind::Fixed32 | Kind::Fixed64 | Kind::Sfixed32 | Kind::Sfixed64);
+                let f = scope
+                    .param(&name.text, name.span.clone())
+                    .map_err(|e| errors.push(e))
+                    .ok()?;
+                let int = matches!(
+                    f.kind(),
+                    Kind::Int32
+                        | Kind::Int64
+                        | Kind::Uint32
+                        | Kind::Uint64
+                        | Kind::Sint32
+                        | Kind::Sint64
+                        | Kind::Fixed32
+                        | Kind::Fixed64
+                        | Kind::Sfixed32
+                        | Kind::Sfixed64
+                );
                 if !int || f.is_list() {
-                    errors.push(err(&name.span, format!("{clause} parameter `:{}` must be an integer, but it is {}", name.text, field_type(&f)), None));
+                    errors.push(err(
+                        &name.span,
+                        format!(
+                            "{clause} parameter `:{}` must be an integer, but it is {}",
+                            name.text,
+                            field_type(&f)
+                        ),
+                        None,
+                    ));
                     return None;
                 }
-                Some(CountSource::Param { field: name.text.clone() })
+                Some(CountSource::Param {
+                    field: name.text.clone(),
+                })
             }
         }
     };
@@ -228,9 +369,19 @@ fn paging(scope: &Scope, q: &Query, errors: &mut Vec<QueryError>) -> Paging {
         None => None,
         Some(Offset::Count(c)) => count(c, "OFFSET").map(OffsetSource::Count),
         Some(Offset::PageToken(name)) => match scope.param(&name.text, name.span.clone()) {
-            Ok(f) if f.kind() == Kind::String && !f.is_list() => Some(OffsetSource::PageToken { field: name.text.clone() }),
+            Ok(f) if f.kind() == Kind::String && !f.is_list() => Some(OffsetSource::PageToken {
+                field: name.text.clone(),
+            }),
             Ok(f) => {
-                errors.push(err(&name.span, format!("the page token `:{}` must be a string, but it is {}", name.text, field_type(&f)), None));
+                errors.push(err(
+                    &name.span,
+                    format!(
+                        "the page token `:{}` must be a string, but it is {}",
+                        name.text,
+                        field_type(&f)
+                    ),
+                    None,
+                ));
                 None
             }
             Err(e) => {
@@ -239,16 +390,26 @@ fn paging(scope: &Scope, q: &Query, errors: &mut Vec<QueryError>) -> Paging {
             }
         },
     };
-    let default_page_size =
-        (limit.is_none() && matches!(offset, Some(OffsetSource::PageToken { .. }))).then_some(DEFAULT_PAGE_SIZE);
-    Paging { limit, offset, default_page_size }
+    let default_page_size = (limit.is_none()
+        && matches!(offset, Some(OffsetSource::PageToken { .. })))
+    .then_some(DEFAULT_PAGE_SIZE);
+    Paging {
+        limit,
+        offset,
+        default_page_size,
+    }
 }
 
 /// The indexes serving the query: per table, the columns compared for
 /// equality in top-level conjuncts, then the `ORDER BY` columns (or one
 /// range-compared column), then the key; joined tables lead with their join
 /// column. Array containment gets an inverted index.
-fn index_hints(scope: &Scope, joins: &[PlanJoin], cond: Option<&Cond>, order: &[(ColRef, bool)]) -> Vec<IndexHint> {
+fn index_hints(
+    scope: &Scope,
+    joins: &[PlanJoin],
+    cond: Option<&Cond>,
+    order: &[(ColRef, bool)],
+) -> Vec<IndexHint> {
     let conjuncts: Vec<&Cond> = match cond {
         Some(Cond::And(parts)) => parts.iter().collect(),
         Some(c) => vec![c],
@@ -281,10 +442,19 @@ fn index_hints(scope: &Scope, joins: &[PlanJoin], cond: Option<&Cond>, order: &[
                     }
                     _ => {}
                 },
-                Cond::In { lhs: Val::Col(c), negated: false, .. } | Cond::InArray { lhs: Val::Col(c), .. } if c.table == t => {
-                    push(&mut cols, c.column.name.clone(), false)
+                Cond::In {
+                    lhs: Val::Col(c),
+                    negated: false,
+                    ..
                 }
-                Cond::Like { col, negated: false, .. } if col.table == t => {
+                | Cond::InArray {
+                    lhs: Val::Col(c), ..
+                } if c.table == t => push(&mut cols, c.column.name.clone(), false),
+                Cond::Like {
+                    col,
+                    negated: false,
+                    ..
+                } if col.table == t => {
                     range.get_or_insert(col.column.name.clone());
                 }
                 Cond::Contains { array, .. } if array.table == t => hints.push(IndexHint {
@@ -305,9 +475,14 @@ fn index_hints(scope: &Scope, joins: &[PlanJoin], cond: Option<&Cond>, order: &[
             push(&mut cols, r, false);
         }
         if !cols.is_empty() {
-            let tie = ordered && order.last().is_some_and(|(_, d)| *d) != order.iter().all(|(_, d)| *d);
+            let tie =
+                ordered && order.last().is_some_and(|(_, d)| *d) != order.iter().all(|(_, d)| *d);
             push(&mut cols, "_key".into(), tie);
-            hints.push(IndexHint { table: scope.tables[t].sql_name.clone(), columns: cols, array: false });
+            hints.push(IndexHint {
+                table: scope.tables[t].sql_name.clone(),
+                columns: cols,
+                array: false,
+            });
         }
     }
     hints.sort();

@@ -34,14 +34,35 @@ pub(crate) enum Cond {
     And(Vec<Cond>),
     Or(Vec<Cond>),
     Not(Box<Cond>),
-    Cmp { lhs: Val, op: CmpOp, rhs: Val },
-    In { lhs: Val, list: Vec<Val>, negated: bool },
+    Cmp {
+        lhs: Val,
+        op: CmpOp,
+        rhs: Val,
+    },
+    In {
+        lhs: Val,
+        list: Vec<Val>,
+        negated: bool,
+    },
     /// `value = ANY(array column)`.
-    Contains { array: ColRef, value: Val },
+    Contains {
+        array: ColRef,
+        value: Val,
+    },
     /// `column = ANY(:repeated_param)`.
-    InArray { lhs: Val, param: usize },
-    Like { col: ColRef, param: usize, negated: bool },
-    IsNull { col: ColRef, negated: bool },
+    InArray {
+        lhs: Val,
+        param: usize,
+    },
+    Like {
+        col: ColRef,
+        param: usize,
+        negated: bool,
+    },
+    IsNull {
+        col: ColRef,
+        negated: bool,
+    },
 }
 
 /// The parameters bound so far; identical ones share a number.
@@ -51,7 +72,11 @@ pub(crate) struct Params(pub Vec<BoundParam>);
 impl Params {
     /// The 1-based number of the parameter.
     pub fn add(&mut self, source: ParamSource, sql_type: SqlType, array: bool) -> usize {
-        let p = BoundParam { source, sql_type, array };
+        let p = BoundParam {
+            source,
+            sql_type,
+            array,
+        };
         match self.0.iter().position(|q| *q == p) {
             Some(i) => i + 1,
             None => {
@@ -76,7 +101,11 @@ enum Side {
     Lit(OperandKind),
 }
 
-fn err(span: &std::ops::Range<usize>, message: impl Into<String>, help: Option<&str>) -> QueryError {
+fn err(
+    span: &std::ops::Range<usize>,
+    message: impl Into<String>,
+    help: Option<&str>,
+) -> QueryError {
     QueryError::new(span.clone(), message, help)
 }
 
@@ -101,10 +130,19 @@ impl FilterCx<'_> {
                         c => parts.push(c),
                     }
                 }
-                Some(if is_and { Cond::And(parts) } else { Cond::Or(parts) })
+                Some(if is_and {
+                    Cond::And(parts)
+                } else {
+                    Cond::Or(parts)
+                })
             }
             ExprKind::Not(a) => Some(Cond::Not(Box::new(self.expr(a)?))),
-            ExprKind::Cmp { lhs, op, op_span, rhs } => self.cmp(lhs, *op, op_span, rhs),
+            ExprKind::Cmp {
+                lhs,
+                op,
+                op_span,
+                rhs,
+            } => self.cmp(lhs, *op, op_span, rhs),
             ExprKind::In { lhs, list, negated } => {
                 let col = self.column_operand(lhs, "IN")?;
                 let mut vals = Vec::new();
@@ -113,21 +151,46 @@ impl FilterCx<'_> {
                     vals.push(self.bind_other(side, &col, item)?);
                 }
                 self.used.push((col.clone(), ColumnUsage::Equality));
-                Some(Cond::In { lhs: Val::Col(col), list: vals, negated: *negated })
+                Some(Cond::In {
+                    lhs: Val::Col(col),
+                    list: vals,
+                    negated: *negated,
+                })
             }
             ExprKind::Any { lhs, array } => self.any(lhs, array),
-            ExprKind::Like { lhs, pattern, pattern_span, negated } => {
+            ExprKind::Like {
+                lhs,
+                pattern,
+                pattern_span,
+                negated,
+            } => {
                 let col = self.column_operand(lhs, "LIKE")?;
                 if col.column.value_type != ValueType::String {
-                    return self.fail(err(&lhs.span, format!("LIKE needs a string column, `{}` is {}", col.column.path.join("."), col.column.value_type.describe()), None));
+                    return self.fail(err(
+                        &lhs.span,
+                        format!(
+                            "LIKE needs a string column, `{}` is {}",
+                            col.column.path.join("."),
+                            col.column.value_type.describe()
+                        ),
+                        None,
+                    ));
                 }
                 let wild = |c: Option<char>| matches!(c, Some('%' | '_') | None);
                 if wild(pattern.chars().next()) && wild(pattern.chars().last()) {
                     return self.fail(err(pattern_span, "a LIKE pattern must start or end with a non-wildcard character", Some("use a prefix pattern such as 'Bob%' or a suffix pattern such as '%son'")));
                 }
                 self.used.push((col.clone(), ColumnUsage::Filter));
-                let param = self.params.add(ParamSource::LikePattern(pattern.clone()), SqlType::Text, false);
-                Some(Cond::Like { col, param, negated: *negated })
+                let param = self.params.add(
+                    ParamSource::LikePattern(pattern.clone()),
+                    SqlType::Text,
+                    false,
+                );
+                Some(Cond::Like {
+                    col,
+                    param,
+                    negated: *negated,
+                })
             }
             ExprKind::IsNull { operand, negated } => {
                 let col = self.column_operand(operand, "IS NULL")?;
@@ -135,7 +198,10 @@ impl FilterCx<'_> {
                     return self.fail(err(&operand.span, format!("`{}` is never NULL", col.column.path.join(".")), Some("declare the field `optional`, use a google.protobuf wrapper type, or test a field of a nested message")));
                 }
                 self.used.push((col.clone(), ColumnUsage::Filter));
-                Some(Cond::IsNull { col, negated: *negated })
+                Some(Cond::IsNull {
+                    col,
+                    negated: *negated,
+                })
             }
         }
     }
@@ -157,13 +223,30 @@ impl FilterCx<'_> {
     /// An operand that must be a non-repeated column.
     fn column_operand(&mut self, op: &Operand, what: &str) -> Option<ColRef> {
         match self.side(op)? {
-            Side::Col(c) if c.column.repeated => self.fail(err(&op.span, format!("`{}` is repeated; {what} applies to single values", c.column.path.join(".")), Some("test array membership with `value = ANY(column)`"))),
+            Side::Col(c) if c.column.repeated => self.fail(err(
+                &op.span,
+                format!(
+                    "`{}` is repeated; {what} applies to single values",
+                    c.column.path.join(".")
+                ),
+                Some("test array membership with `value = ANY(column)`"),
+            )),
             Side::Col(c) => Some(c),
-            _ => self.fail(err(&op.span, format!("{what} needs a column on its left"), None)),
+            _ => self.fail(err(
+                &op.span,
+                format!("{what} needs a column on its left"),
+                None,
+            )),
         }
     }
 
-    fn cmp(&mut self, lhs: &Operand, op: CmpOp, op_span: &std::ops::Range<usize>, rhs: &Operand) -> Option<Cond> {
+    fn cmp(
+        &mut self,
+        lhs: &Operand,
+        op: CmpOp,
+        op_span: &std::ops::Range<usize>,
+        rhs: &Operand,
+    ) -> Option<Cond> {
         let (l, r) = (self.side(lhs), self.side(rhs));
         let (l, r) = (l?, r?);
         match (l, r) {
@@ -172,9 +255,23 @@ impl FilterCx<'_> {
                     return self.fail(err(op_span, "cannot compare repeated columns", None));
                 }
                 if !a.column.value_type.comparable(&b.column.value_type) {
-                    return self.fail(err(op_span, format!("cannot compare {} column `{}` with {} column `{}`", a.column.value_type.describe(), a.column.path.join("."), b.column.value_type.describe(), b.column.path.join(".")), None));
+                    return self.fail(err(
+                        op_span,
+                        format!(
+                            "cannot compare {} column `{}` with {} column `{}`",
+                            a.column.value_type.describe(),
+                            a.column.path.join("."),
+                            b.column.value_type.describe(),
+                            b.column.path.join(".")
+                        ),
+                        None,
+                    ));
                 }
-                Some(Cond::Cmp { lhs: Val::Col(a), op, rhs: Val::Col(b) })
+                Some(Cond::Cmp {
+                    lhs: Val::Col(a),
+                    op,
+                    rhs: Val::Col(b),
+                })
             }
             (Side::Col(c), other) | (other, Side::Col(c)) => {
                 let col_left = matches!(lhs.kind, OperandKind::Column(_));
@@ -182,17 +279,44 @@ impl FilterCx<'_> {
                 let value = self.bind_other(other, &c, other_op)?;
                 if c.column.repeated {
                     if op != CmpOp::Eq {
-                        return self.fail(err(op_span, format!("`{}` is repeated; only `=` (array contains) applies", c.column.path.join(".")), Some("write `value = ANY(column)`")));
+                        return self.fail(err(
+                            op_span,
+                            format!(
+                                "`{}` is repeated; only `=` (array contains) applies",
+                                c.column.path.join(".")
+                            ),
+                            Some("write `value = ANY(column)`"),
+                        ));
                     }
                     self.used.push((c.clone(), ColumnUsage::Contains));
                     return Some(Cond::Contains { array: c, value });
                 }
-                let usage = if op == CmpOp::Eq { ColumnUsage::Equality } else { ColumnUsage::Filter };
+                let usage = if op == CmpOp::Eq {
+                    ColumnUsage::Equality
+                } else {
+                    ColumnUsage::Filter
+                };
                 self.used.push((c.clone(), usage));
                 let col = Val::Col(c);
-                Some(if col_left { Cond::Cmp { lhs: col, op, rhs: value } } else { Cond::Cmp { lhs: value, op, rhs: col } })
+                Some(if col_left {
+                    Cond::Cmp {
+                        lhs: col,
+                        op,
+                        rhs: value,
+                    }
+                } else {
+                    Cond::Cmp {
+                        lhs: value,
+                        op,
+                        rhs: col,
+                    }
+                })
             }
-            _ => self.fail(err(&(lhs.span.start..rhs.span.end), "a comparison needs a column on one side", Some("compare a column with a `:parameter` or a literal"))),
+            _ => self.fail(err(
+                &(lhs.span.start..rhs.span.end),
+                "a comparison needs a column on one side",
+                Some("compare a column with a `:parameter` or a literal"),
+            )),
         }
     }
 
@@ -224,15 +348,38 @@ impl FilterCx<'_> {
         }
     }
 
-    fn param_type(&mut self, f: &FieldDescriptor, span: &std::ops::Range<usize>) -> Option<ValueType> {
+    fn param_type(
+        &mut self,
+        f: &FieldDescriptor,
+        span: &std::ops::Range<usize>,
+    ) -> Option<ValueType> {
         match leaf_type(f) {
             Some((vt, _)) if !f.is_map() => Some(vt),
-            _ => self.fail(err(span, format!("parameter `:{}` is not a scalar value", f.name()), Some("parameters must be scalar, enum, Timestamp or wrapper fields of the request"))),
+            _ => self.fail(err(
+                span,
+                format!("parameter `:{}` is not a scalar value", f.name()),
+                Some("parameters must be scalar, enum, Timestamp or wrapper fields of the request"),
+            )),
         }
     }
 
-    fn mismatch(&self, col: &ColRef, other: &ValueType, what: &str, span: &std::ops::Range<usize>) -> QueryError {
-        err(span, format!("type mismatch: `{}` is {} but {what} is {}", col.column.path.join("."), col.column.value_type.describe(), other.describe()), None)
+    fn mismatch(
+        &self,
+        col: &ColRef,
+        other: &ValueType,
+        what: &str,
+        span: &std::ops::Range<usize>,
+    ) -> QueryError {
+        err(
+            span,
+            format!(
+                "type mismatch: `{}` is {} but {what} is {}",
+                col.column.path.join("."),
+                col.column.value_type.describe(),
+                other.describe()
+            ),
+            None,
+        )
     }
 
     /// A parameter or literal compared with `col` (element type for arrays).

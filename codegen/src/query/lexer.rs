@@ -72,10 +72,14 @@ pub(crate) fn lex(sql: &str) -> Result<Vec<Token>, QueryError> {
                 return Err(QueryError::new(
                     start..i,
                     "expected a parameter name after `:`",
-                    Some("parameters are written `:field_name`, naming a field of the request message"),
+                    Some(
+                        "parameters are written `:field_name`, naming a field of the request message",
+                    ),
                 ));
             }
-            let end = sql[i..].find(|c| !is_word_char(c)).map_or(sql.len(), |n| i + n);
+            let end = sql[i..]
+                .find(|c| !is_word_char(c))
+                .map_or(sql.len(), |n| i + n);
             let name = sql[i..end].to_string();
             i = end;
             Tok::Param(name)
@@ -83,7 +87,9 @@ pub(crate) fn lex(sql: &str) -> Result<Vec<Token>, QueryError> {
             let (text, end) = string_literal(sql, i)?;
             i = end;
             Tok::Str(text)
-        } else if c.is_ascii_digit() || (c == '-' && bytes.get(i + 1).is_some_and(u8::is_ascii_digit)) {
+        } else if c.is_ascii_digit()
+            || (c == '-' && bytes.get(i + 1).is_some_and(u8::is_ascii_digit))
+        {
             let (tok, end) = number(sql, i)?;
             i = end;
             tok
@@ -114,9 +120,15 @@ pub(crate) fn lex(sql: &str) -> Result<Vec<Token>, QueryError> {
             i += len;
             tok
         };
-        tokens.push(Token { tok, span: start..i });
+        tokens.push(Token {
+            tok,
+            span: start..i,
+        });
     }
-    tokens.push(Token { tok: Tok::Eof, span: sql.len()..sql.len() });
+    tokens.push(Token {
+        tok: Tok::Eof,
+        span: sql.len()..sql.len(),
+    });
     Ok(tokens)
 }
 
@@ -193,6 +205,10 @@ fn number(sql: &str, start: usize) -> Result<(Tok, usize), QueryError> {
         text.parse().ok().map(Tok::Int)
     };
     tok.map(|t| (t, i)).ok_or_else(|| {
-        QueryError::new(start..i, "number out of range", Some("integers must fit in 64 bits"))
+        QueryError::new(
+            start..i,
+            "number out of range",
+            Some("integers must fit in 64 bits"),
+        )
     })
 }

@@ -2,7 +2,7 @@
 //! derive the table schemas the queries need.
 //!
 //! The pipeline:
-//! 1. [`lexer`] and [`parser`] turn the text into an [`ast`] with byte spans;
+//! 1. `lexer`, `parser` and `parse_expr` turn the text into an `ast` with byte spans;
 //! 2. `check` resolves tables, columns (through [`types`]) and request
 //!    parameters, type-checks every predicate (`filter`) and projection
 //!    (`project`), and produces the parts of a [`CompiledQuery`];
@@ -19,6 +19,7 @@ mod check;
 mod compiled;
 mod filter;
 mod lexer;
+mod parse_expr;
 mod parser;
 mod project;
 mod resolve;
@@ -64,8 +65,19 @@ impl ViewTables {
     }
 
     /// Add a table stored under another SQL name (for instance prefixed by its view).
-    pub fn insert_as(&mut self, name: impl Into<String>, sql_name: impl Into<String>, row: MessageDescriptor) {
-        self.tables.insert(name.into(), ViewTable { sql_name: sql_name.into(), row });
+    pub fn insert_as(
+        &mut self,
+        name: impl Into<String>,
+        sql_name: impl Into<String>,
+        row: MessageDescriptor,
+    ) {
+        self.tables.insert(
+            name.into(),
+            ViewTable {
+                sql_name: sql_name.into(),
+                row,
+            },
+        );
     }
 
     /// The table called `name` in queries.
@@ -91,14 +103,26 @@ pub struct QueryError {
 }
 
 impl QueryError {
-    pub(crate) fn new(span: Range<usize>, message: impl Into<String>, help: Option<impl Into<String>>) -> Self {
-        Self { span, message: message.into(), help: help.map(Into::into) }
+    pub(crate) fn new(
+        span: Range<usize>,
+        message: impl Into<String>,
+        help: Option<impl Into<String>>,
+    ) -> Self {
+        Self {
+            span,
+            message: message.into(),
+            help: help.map(Into::into),
+        }
     }
 }
 
 impl std::fmt::Display for QueryError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{} (bytes {}..{})", self.message, self.span.start, self.span.end)?;
+        write!(
+            f,
+            "{} (bytes {}..{})",
+            self.message, self.span.start, self.span.end
+        )?;
         if let Some(help) = &self.help {
             write!(f, "; help: {help}")?;
         }

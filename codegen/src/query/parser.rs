@@ -30,12 +30,12 @@ pub(crate) fn parse(sql: &str) -> Result<Query, QueryError> {
     Ok(q)
 }
 
-struct Parser {
+pub(super) struct Parser {
     tokens: Vec<Token>,
     pos: usize,
 }
 
-fn describe(tok: &Tok) -> String {
+pub(super) fn describe(tok: &Tok) -> String {
     match tok {
         Tok::Word(w) => format!("`{w}`"),
         Tok::Param(p) => format!("parameter `:{p}`"),
@@ -57,15 +57,15 @@ const RESERVED: &[&str] = &[
 ];
 
 impl Parser {
-    fn peek(&self) -> &Token {
+    pub(super) fn peek(&self) -> &Token {
         &self.tokens[self.pos]
     }
 
-    fn peek_at(&self, n: usize) -> &Tok {
+    pub(super) fn peek_at(&self, n: usize) -> &Tok {
         &self.tokens[(self.pos + n).min(self.tokens.len() - 1)].tok
     }
 
-    fn bump(&mut self) -> Token {
+    pub(super) fn bump(&mut self) -> Token {
         let t = self.tokens[self.pos].clone();
         if self.pos + 1 < self.tokens.len() {
             self.pos += 1;
@@ -73,19 +73,19 @@ impl Parser {
         t
     }
 
-    fn at_kw(&self, kw: &str) -> bool {
+    pub(super) fn at_kw(&self, kw: &str) -> bool {
         matches!(&self.peek().tok, Tok::Word(w) if w.eq_ignore_ascii_case(kw))
     }
 
-    fn eat_kw(&mut self, kw: &str) -> Option<Range<usize>> {
+    pub(super) fn eat_kw(&mut self, kw: &str) -> Option<Range<usize>> {
         self.at_kw(kw).then(|| self.bump().span)
     }
 
-    fn eat(&mut self, tok: &Tok) -> Option<Range<usize>> {
+    pub(super) fn eat(&mut self, tok: &Tok) -> Option<Range<usize>> {
         (&self.peek().tok == tok).then(|| self.bump().span)
     }
 
-    fn error<T>(&self, expected: &str, help: Option<&str>) -> Result<T, QueryError> {
+    pub(super) fn error<T>(&self, expected: &str, help: Option<&str>) -> Result<T, QueryError> {
         let t = self.peek();
         Err(QueryError::new(
             t.span.clone(),
@@ -94,21 +94,21 @@ impl Parser {
         ))
     }
 
-    fn expect_kw(&mut self, kw: &str) -> Result<Range<usize>, QueryError> {
+    pub(super) fn expect_kw(&mut self, kw: &str) -> Result<Range<usize>, QueryError> {
         match self.eat_kw(kw) {
             Some(s) => Ok(s),
             None => self.error(&format!("`{}`", kw.to_ascii_uppercase()), None),
         }
     }
 
-    fn expect(&mut self, tok: Tok) -> Result<Range<usize>, QueryError> {
+    pub(super) fn expect(&mut self, tok: Tok) -> Result<Range<usize>, QueryError> {
         match self.eat(&tok) {
             Some(s) => Ok(s),
             None => self.error(&describe(&tok), None),
         }
     }
 
-    fn name(&mut self, what: &str) -> Result<Name, QueryError> {
+    pub(super) fn name(&mut self, what: &str) -> Result<Name, QueryError> {
         match &self.peek().tok {
             Tok::Word(w) if !RESERVED.iter().any(|r| w.eq_ignore_ascii_case(r)) => {
                 let text = w.clone();
@@ -147,10 +147,18 @@ impl Parser {
             self.expect_kw("on")?;
             let left = self.path()?;
             if self.eat(&Tok::Op("=")).is_none() {
-                return self.error("`=`", Some("a join condition is `table.column = other.column`"));
+                return self.error(
+                    "`=`",
+                    Some("a join condition is `table.column = other.column`"),
+                );
             }
             let right = self.path()?;
-            joins.push(Join { kind, table, left, right });
+            joins.push(Join {
+                kind,
+                table,
+                left,
+                right,
+            });
         }
         let filter = match self.eat_kw("where") {
             Some(_) => Some(self.or_expr()?),
@@ -183,7 +191,15 @@ impl Parser {
                 break;
             }
         }
-        Ok(Query { select, from, joins, filter, order_by, limit, offset })
+        Ok(Query {
+            select,
+            from,
+            joins,
+            filter,
+            order_by,
+            limit,
+            offset,
+        })
     }
 
     fn select_items(&mut self) -> Result<Vec<SelectItem>, QueryError> {
@@ -217,13 +233,20 @@ impl Parser {
                 );
             }
             let alias = self.name("a response field name after AS")?;
-            return Ok(SelectItem::Nested { items, alias, span: open.start..close.end });
+            return Ok(SelectItem::Nested {
+                items,
+                alias,
+                span: open.start..close.end,
+            });
         }
         if let Tok::Param(p) = &self.peek().tok {
             let text = p.clone();
             let span = self.bump().span;
             let alias = self.alias()?;
-            return Ok(SelectItem::Param { name: Name { text, span }, alias });
+            return Ok(SelectItem::Param {
+                name: Name { text, span },
+                alias,
+            });
         }
         if let (Tok::Word(w), Tok::LParen) = (&self.peek().tok, self.peek_at(1)) {
             let lower = w.to_ascii_lowercase();
@@ -246,9 +269,15 @@ impl Parser {
             }
             let close = self.expect(Tok::RParen)?;
             let alias = self.alias()?;
-            return Ok(SelectItem::Func { func, span: start..close.end, alias });
+            return Ok(SelectItem::Func {
+                func,
+                span: start..close.end,
+                alias,
+            });
         }
-        if let (Tok::Word(_), Tok::Dot, Tok::Star) = (&self.peek().tok, self.peek_at(1), self.peek_at(2)) {
+        if let (Tok::Word(_), Tok::Dot, Tok::Star) =
+            (&self.peek().tok, self.peek_at(1), self.peek_at(2))
+        {
             let table = self.name("a table name")?;
             self.bump();
             let star = self.bump().span;
@@ -259,7 +288,10 @@ impl Parser {
                     Some("wrap it in a nested projection: `(table.*) AS field`"),
                 ));
             }
-            return Ok(SelectItem::TableStar { table, span: start..star.end });
+            return Ok(SelectItem::TableStar {
+                table,
+                span: start..star.end,
+            });
         }
         if matches!(self.peek().tok, Tok::Word(_)) {
             let path = self.path()?;
@@ -269,7 +301,7 @@ impl Parser {
         self.error("a column, `*`, a `:parameter` or `( ... ) AS field`", None)
     }
 
-    fn path(&mut self) -> Result<Path, QueryError> {
+    pub(super) fn path(&mut self) -> Result<Path, QueryError> {
         let first = self.name("a column name")?;
         let start = first.span.start;
         let mut segments = vec![first];
@@ -277,7 +309,10 @@ impl Parser {
             segments.push(self.name("a field name after `.`")?);
         }
         let end = segments.last().map_or(start, |s| s.span.end);
-        Ok(Path { segments, span: start..end })
+        Ok(Path {
+            segments,
+            span: start..end,
+        })
     }
 
     fn count(&mut self, clause: &str) -> Result<Count, QueryError> {
@@ -289,7 +324,10 @@ impl Parser {
             }
             Tok::Param(p) => {
                 self.bump();
-                Ok(Count::Param(Name { text: p, span: t.span }))
+                Ok(Count::Param(Name {
+                    text: p,
+                    span: t.span,
+                }))
             }
             _ => self.error(
                 &format!("a non-negative integer or a `:parameter` after {clause}"),
@@ -306,146 +344,18 @@ impl Parser {
             self.bump();
             let t = self.peek().clone();
             let Tok::Param(p) = t.tok else {
-                return self.error("a `:parameter`", Some("write `page_token_offset(:page_token)`"));
+                return self.error(
+                    "a `:parameter`",
+                    Some("write `page_token_offset(:page_token)`"),
+                );
             };
             self.bump();
             self.expect(Tok::RParen)?;
-            return Ok(Offset::PageToken(Name { text: p, span: t.span }));
+            return Ok(Offset::PageToken(Name {
+                text: p,
+                span: t.span,
+            }));
         }
         self.count("OFFSET").map(Offset::Count)
-    }
-
-    fn or_expr(&mut self) -> Result<Expr, QueryError> {
-        let mut lhs = self.and_expr()?;
-        while self.eat_kw("or").is_some() {
-            let rhs = self.and_expr()?;
-            let span = lhs.span.start..rhs.span.end;
-            lhs = Expr { kind: ExprKind::Or(Box::new(lhs), Box::new(rhs)), span };
-        }
-        Ok(lhs)
-    }
-
-    fn and_expr(&mut self) -> Result<Expr, QueryError> {
-        let mut lhs = self.not_expr()?;
-        while self.eat_kw("and").is_some() {
-            let rhs = self.not_expr()?;
-            let span = lhs.span.start..rhs.span.end;
-            lhs = Expr { kind: ExprKind::And(Box::new(lhs), Box::new(rhs)), span };
-        }
-        Ok(lhs)
-    }
-
-    fn not_expr(&mut self) -> Result<Expr, QueryError> {
-        if let Some(not) = self.eat_kw("not") {
-            let inner = self.not_expr()?;
-            let span = not.start..inner.span.end;
-            return Ok(Expr { kind: ExprKind::Not(Box::new(inner)), span });
-        }
-        if let Some(open) = self.eat(&Tok::LParen) {
-            let mut inner = self.or_expr()?;
-            let close = self.expect(Tok::RParen)?;
-            inner.span = open.start..close.end;
-            return Ok(inner);
-        }
-        self.predicate()
-    }
-
-    fn predicate(&mut self) -> Result<Expr, QueryError> {
-        if let (Tok::Word(w), Tok::LParen) = (&self.peek().tok, self.peek_at(1)) {
-            let span = self.peek().span.clone();
-            return Err(if w.eq_ignore_ascii_case("text_search") {
-                QueryError::new(
-                    span,
-                    "text_search is not supported",
-                    Some("match whole values with `=`, prefixes with `LIKE 'word%'`, or keep the words in a repeated field and use `:word = ANY(words)`"),
-                )
-            } else {
-                QueryError::new(span, format!("unknown function `{w}`"), None::<&str>)
-            });
-        }
-        let lhs = self.operand()?;
-        let start = lhs.span.start;
-        let t = self.peek().clone();
-        let kind = match t.tok {
-            Tok::Op(op) => {
-                self.bump();
-                let op = match op {
-                    "=" => CmpOp::Eq,
-                    "!=" => CmpOp::Ne,
-                    "<" => CmpOp::Lt,
-                    "<=" => CmpOp::Le,
-                    ">" => CmpOp::Gt,
-                    _ => CmpOp::Ge,
-                };
-                if self.at_kw("any") && matches!(self.peek_at(1), Tok::LParen) {
-                    if op != CmpOp::Eq {
-                        return Err(QueryError::new(t.span, "ANY only supports `=`", None::<&str>));
-                    }
-                    self.bump();
-                    self.bump();
-                    let array = self.operand()?;
-                    let close = self.expect(Tok::RParen)?;
-                    return Ok(Expr { kind: ExprKind::Any { lhs, array }, span: start..close.end });
-                }
-                let rhs = self.operand()?;
-                ExprKind::Cmp { lhs, op, op_span: t.span, rhs }
-            }
-            Tok::Word(_) => {
-                let negated = self.eat_kw("not").is_some();
-                if self.eat_kw("in").is_some() {
-                    self.expect(Tok::LParen)?;
-                    let mut list = vec![self.operand()?];
-                    while self.eat(&Tok::Comma).is_some() {
-                        list.push(self.operand()?);
-                    }
-                    let close = self.expect(Tok::RParen)?;
-                    let kind = ExprKind::In { lhs, list, negated };
-                    return Ok(Expr { kind, span: start..close.end });
-                } else if self.eat_kw("like").is_some() {
-                    let p = self.peek().clone();
-                    let Tok::Str(pattern) = p.tok else {
-                        return self.error(
-                            "a string literal after LIKE",
-                            Some("LIKE patterns are literals such as 'Bob%'; parameters are not supported"),
-                        );
-                    };
-                    self.bump();
-                    let kind = ExprKind::Like { lhs, pattern, pattern_span: p.span.clone(), negated };
-                    return Ok(Expr { kind, span: start..p.span.end });
-                } else if !negated && self.eat_kw("is").is_some() {
-                    let negated = self.eat_kw("not").is_some();
-                    let end = self.expect_kw("null")?;
-                    let kind = ExprKind::IsNull { operand: lhs, negated };
-                    return Ok(Expr { kind, span: start..end.end });
-                }
-                return self.error("a comparison, IN, LIKE or IS [NOT] NULL", None);
-            }
-            _ => return self.error("a comparison operator (= != < <= > >=), IN, LIKE or IS", None),
-        };
-        let end = match &kind {
-            ExprKind::Cmp { rhs, .. } => rhs.span.end,
-            _ => start,
-        };
-        Ok(Expr { kind, span: start..end })
-    }
-
-    fn operand(&mut self) -> Result<Operand, QueryError> {
-        let t = self.peek().clone();
-        let kind = match t.tok {
-            Tok::Param(p) => OperandKind::Param(p),
-            Tok::Str(s) => OperandKind::Str(s),
-            Tok::Int(n) => OperandKind::Int(n),
-            Tok::Float(f) => OperandKind::Float(f),
-            Tok::Word(w) if w.eq_ignore_ascii_case("true") => OperandKind::Bool(true),
-            Tok::Word(w) if w.eq_ignore_ascii_case("false") => OperandKind::Bool(false),
-            Tok::Word(_) => {
-                let path = self.path()?;
-                let span = path.span.clone();
-                return Ok(Operand { kind: OperandKind::Column(path), span });
-            }
-            _ => return self.error("a column, a `:parameter` or a literal", None),
-        };
-        self.bump();
-        Ok(Operand { kind, span: t.span })
     }
 }

@@ -50,27 +50,48 @@ fn same_type(a: &FieldDescriptor, b: &FieldDescriptor) -> bool {
 
 impl ProjectCx<'_> {
     fn error(&mut self, span: &Range<usize>, message: String, help: Option<String>) {
-        self.errors.push(QueryError::new(span.clone(), message, help));
+        self.errors
+            .push(QueryError::new(span.clone(), message, help));
     }
 
-    fn target(&mut self, msg: &MessageDescriptor, name: &str, span: &Range<usize>) -> Option<FieldDescriptor> {
+    fn target(
+        &mut self,
+        msg: &MessageDescriptor,
+        name: &str,
+        span: &Range<usize>,
+    ) -> Option<FieldDescriptor> {
         let f = msg.get_field_by_name(name);
         if f.is_none() {
             self.error(
                 span,
                 format!("the response `{}` has no field `{name}`", msg.full_name()),
-                Some(format!("fields of `{}`: {}; rename the item with `AS field`", msg.full_name(), field_list(msg))),
+                Some(format!(
+                    "fields of `{}`: {}; rename the item with `AS field`",
+                    msg.full_name(),
+                    field_list(msg)
+                )),
             );
         }
         f
     }
 
-    fn check_same(&mut self, src: &FieldDescriptor, dst: &FieldDescriptor, what: &str, span: &Range<usize>) -> bool {
+    fn check_same(
+        &mut self,
+        src: &FieldDescriptor,
+        dst: &FieldDescriptor,
+        what: &str,
+        span: &Range<usize>,
+    ) -> bool {
         let ok = same_type(src, dst);
         if !ok {
             self.error(
                 span,
-                format!("type mismatch: {what} is {} but response field `{}` is {}", field_type(src), dst.name(), field_type(dst)),
+                format!(
+                    "type mismatch: {what} is {} but response field `{}` is {}",
+                    field_type(src),
+                    dst.name(),
+                    field_type(dst)
+                ),
                 None,
             );
         }
@@ -78,7 +99,12 @@ impl ProjectCx<'_> {
     }
 
     /// Check `items` building `target`; `top`: the response message itself.
-    pub fn items(&mut self, items: &[SelectItem], target: &MessageDescriptor, top: bool) -> Projection {
+    pub fn items(
+        &mut self,
+        items: &[SelectItem],
+        target: &MessageDescriptor,
+        top: bool,
+    ) -> Projection {
         let mut out: Vec<FieldMapping> = Vec::new();
         let mut deferred = Vec::new();
         for item in items {
@@ -87,7 +113,10 @@ impl ProjectCx<'_> {
                     deferred.push(item);
                     continue;
                 }
-                SelectItem::Star { span, alias: Some(alias) } => self.rows_item(span, alias, target, top),
+                SelectItem::Star {
+                    span,
+                    alias: Some(alias),
+                } => self.rows_item(span, alias, target, top),
                 SelectItem::Column { path, alias } => {
                     let fp = match self.scope.resolve_path(path) {
                         Ok(fp) => fp,
@@ -98,15 +127,35 @@ impl ProjectCx<'_> {
                     };
                     let (name, span) = match alias {
                         Some(a) => (a.text.as_str(), &a.span),
-                        None => (path.segments.last().map_or("", |s| s.text.as_str()), &path.span),
+                        None => (
+                            path.segments.last().map_or("", |s| s.text.as_str()),
+                            &path.span,
+                        ),
                     };
-                    let src = fp.fields.last().expect("a resolved path has a field").clone();
+                    let src = fp
+                        .fields
+                        .last()
+                        .expect("a resolved path has a field")
+                        .clone();
                     self.target(target, name, span).and_then(|dst| {
-                        let what = format!("`{}`", path.segments.iter().map(|s| s.text.as_str()).collect::<Vec<_>>().join("."));
+                        let what = format!(
+                            "`{}`",
+                            path.segments
+                                .iter()
+                                .map(|s| s.text.as_str())
+                                .collect::<Vec<_>>()
+                                .join(".")
+                        );
                         self.check_same(&src, &dst, &what, &path.span).then(|| {
                             self.row_data = true;
                             let path = fp.fields.iter().map(|f| f.name().to_string()).collect();
-                            (dst, FieldSource::Row { table: fp.table, path })
+                            (
+                                dst,
+                                FieldSource::Row {
+                                    table: fp.table,
+                                    path,
+                                },
+                            )
                         })
                     })
                 }
@@ -118,26 +167,56 @@ impl ProjectCx<'_> {
                             continue;
                         }
                     };
-                    let (fname, span) = alias.as_ref().map_or((&name.text, &name.span), |a| (&a.text, &a.span));
+                    let (fname, span) = alias
+                        .as_ref()
+                        .map_or((&name.text, &name.span), |a| (&a.text, &a.span));
                     self.target(target, fname, span).and_then(|dst| {
-                        self.check_same(&src, &dst, &format!("parameter `:{}`", name.text), &name.span)
-                            .then(|| (dst, FieldSource::Param { field: name.text.clone() }))
+                        self.check_same(
+                            &src,
+                            &dst,
+                            &format!("parameter `:{}`", name.text),
+                            &name.span,
+                        )
+                        .then(|| {
+                            (
+                                dst,
+                                FieldSource::Param {
+                                    field: name.text.clone(),
+                                },
+                            )
+                        })
                     })
                 }
-                SelectItem::Nested { items, alias, span } => {
-                    self.target(target, &alias.text, &alias.span).and_then(|dst| match dst.kind() {
+                SelectItem::Nested { items, alias, span } => self
+                    .target(target, &alias.text, &alias.span)
+                    .and_then(|dst| match dst.kind() {
                         Kind::Message(m) if !dst.is_map() => {
                             let projection = self.items(items, &m, false);
                             let repeated = dst.is_list();
-                            Some((dst, FieldSource::Nested { projection, repeated }))
+                            Some((
+                                dst,
+                                FieldSource::Nested {
+                                    projection,
+                                    repeated,
+                                },
+                            ))
                         }
                         _ => {
-                            self.error(span, format!("response field `{}` is {}, not a message", dst.name(), field_type(&dst)), None);
+                            self.error(
+                                span,
+                                format!(
+                                    "response field `{}` is {}, not a message",
+                                    dst.name(),
+                                    field_type(&dst)
+                                ),
+                                None,
+                            );
                             None
                         }
-                    })
+                    }),
+                SelectItem::Func { func, span, alias } => {
+                    self.func(*func, span, alias.as_ref(), target, top)
                 }
-                SelectItem::Func { func, span, alias } => self.func(*func, span, alias.as_ref(), target, top),
             };
             if let Some((dst, source)) = mapped {
                 self.push(&mut out, dst, source, item_span(item));
@@ -156,24 +235,50 @@ impl ProjectCx<'_> {
                 }
                 SelectItem::TableStar { table, span } => {
                     let Some(t) = self.scope.table_index(&table.text) else {
-                        self.error(&table.span, format!("table `{}` is not in this query", table.text), Some("name a table of FROM or JOIN".into()));
+                        self.error(
+                            &table.span,
+                            format!("table `{}` is not in this query", table.text),
+                            Some("name a table of FROM or JOIN".into()),
+                        );
                         continue;
                     };
                     let row = self.scope.tables[t].row.clone();
                     let mut any = false;
                     for src in row.fields() {
-                        let Some(dst) = target.get_field_by_name(src.name()) else { continue };
+                        let Some(dst) = target.get_field_by_name(src.name()) else {
+                            continue;
+                        };
                         if out.iter().any(|m| m.number == dst.number()) {
                             continue;
                         }
                         any = true;
-                        if self.check_same(&src, &dst, &format!("`{}.{}`", table.text, src.name()), span) {
-                            let source = FieldSource::Row { table: t, path: vec![src.name().to_string()] };
-                            out.push(FieldMapping { field: dst.name().to_string(), number: dst.number(), source });
+                        if self.check_same(
+                            &src,
+                            &dst,
+                            &format!("`{}.{}`", table.text, src.name()),
+                            span,
+                        ) {
+                            let source = FieldSource::Row {
+                                table: t,
+                                path: vec![src.name().to_string()],
+                            };
+                            out.push(FieldMapping {
+                                field: dst.name().to_string(),
+                                number: dst.number(),
+                                source,
+                            });
                         }
                     }
                     if !any {
-                        self.error(span, format!("no field of table `{}` matches a field of `{}`", table.text, target.full_name()), None);
+                        self.error(
+                            span,
+                            format!(
+                                "no field of table `{}` matches a field of `{}`",
+                                table.text,
+                                target.full_name()
+                            ),
+                            None,
+                        );
                     }
                     self.row_data = true;
                 }
@@ -183,16 +288,36 @@ impl ProjectCx<'_> {
         Projection::Fields(out)
     }
 
-    fn push(&mut self, out: &mut Vec<FieldMapping>, dst: FieldDescriptor, source: FieldSource, span: Range<usize>) {
+    fn push(
+        &mut self,
+        out: &mut Vec<FieldMapping>,
+        dst: FieldDescriptor,
+        source: FieldSource,
+        span: Range<usize>,
+    ) {
         if out.iter().any(|m| m.number == dst.number()) {
-            self.error(&span, format!("response field `{}` is selected twice", dst.name()), Some("rename one of the items with `AS field`".into()));
+            self.error(
+                &span,
+                format!("response field `{}` is selected twice", dst.name()),
+                Some("rename one of the items with `AS field`".into()),
+            );
             return;
         }
-        out.push(FieldMapping { field: dst.name().to_string(), number: dst.number(), source });
+        out.push(FieldMapping {
+            field: dst.name().to_string(),
+            number: dst.number(),
+            source,
+        });
     }
 
     /// `*` into `target`: the whole row, or field by field.
-    fn star(&mut self, target: &MessageDescriptor, filled: &[FieldMapping], span: &Range<usize>, alone: bool) -> Option<Projection> {
+    fn star(
+        &mut self,
+        target: &MessageDescriptor,
+        filled: &[FieldMapping],
+        span: &Range<usize>,
+        alone: bool,
+    ) -> Option<Projection> {
         self.row_data = true;
         let tables = &self.scope.tables;
         if alone && tables[0].row == *target {
@@ -203,7 +328,10 @@ impl ProjectCx<'_> {
             if filled.iter().any(|m| m.number == dst.number()) {
                 continue;
             }
-            let found = tables.iter().enumerate().find_map(|(i, t)| t.row.get_field_by_name(dst.name()).map(|f| (i, f)));
+            let found = tables
+                .iter()
+                .enumerate()
+                .find_map(|(i, t)| t.row.get_field_by_name(dst.name()).map(|f| (i, f)));
             let Some((table, src)) = found else {
                 let names: Vec<String> = tables.iter().map(|t| format!("`{}`", t.name)).collect();
                 self.error(span, format!("response field `{}` of `{}` is not a field of {}", dst.name(), target.full_name(), names.join(" or ")), Some("select its value explicitly with `column AS field`, or remove the field from the response".into()));
@@ -211,16 +339,33 @@ impl ProjectCx<'_> {
             };
             let what = format!("`{}.{}`", tables[table].name, src.name());
             if self.check_same(&src, &dst, &what, span) {
-                let source = FieldSource::Row { table, path: vec![src.name().to_string()] };
-                out.push(FieldMapping { field: dst.name().to_string(), number: dst.number(), source });
+                let source = FieldSource::Row {
+                    table,
+                    path: vec![src.name().to_string()],
+                };
+                out.push(FieldMapping {
+                    field: dst.name().to_string(),
+                    number: dst.number(),
+                    source,
+                });
             }
         }
         Some(Projection::Fields(out))
     }
 
-    fn rows_item(&mut self, span: &Range<usize>, alias: &super::ast::Name, target: &MessageDescriptor, top: bool) -> Option<(FieldDescriptor, FieldSource)> {
+    fn rows_item(
+        &mut self,
+        span: &Range<usize>,
+        alias: &super::ast::Name,
+        target: &MessageDescriptor,
+        top: bool,
+    ) -> Option<(FieldDescriptor, FieldSource)> {
         if !top {
-            self.error(span, "`* AS field` is only allowed at the top level".into(), None);
+            self.error(
+                span,
+                "`* AS field` is only allowed at the top level".into(),
+                None,
+            );
             return None;
         }
         self.rows = Some(span.start..alias.span.end);
@@ -231,20 +376,40 @@ impl ProjectCx<'_> {
                 Some((dst, FieldSource::Rows { projection }))
             }
             _ => {
-                self.error(&alias.span, format!("`* AS {}` needs a repeated message field, but `{}` is {}", alias.text, dst.name(), field_type(&dst)), None);
+                self.error(
+                    &alias.span,
+                    format!(
+                        "`* AS {}` needs a repeated message field, but `{}` is {}",
+                        alias.text,
+                        dst.name(),
+                        field_type(&dst)
+                    ),
+                    None,
+                );
                 None
             }
         }
     }
 
-    fn func(&mut self, func: Func, span: &Range<usize>, alias: Option<&super::ast::Name>, target: &MessageDescriptor, top: bool) -> Option<(FieldDescriptor, FieldSource)> {
+    fn func(
+        &mut self,
+        func: Func,
+        span: &Range<usize>,
+        alias: Option<&super::ast::Name>,
+        target: &MessageDescriptor,
+        top: bool,
+    ) -> Option<(FieldDescriptor, FieldSource)> {
         let (default, source, want) = match func {
             Func::NextPageToken => ("next_page_token", FieldSource::NextPageToken, "string"),
             Func::HasMore => ("has_more", FieldSource::HasMore, "bool"),
             Func::Count => ("count", FieldSource::Count, "an integer"),
         };
         if !top {
-            self.error(span, format!("`{default}` is only allowed at the top level"), None);
+            self.error(
+                span,
+                format!("`{default}` is only allowed at the top level"),
+                None,
+            );
             return None;
         }
         self.funcs.push((func, span.clone()));
@@ -254,10 +419,29 @@ impl ProjectCx<'_> {
             && match func {
                 Func::NextPageToken => dst.kind() == Kind::String,
                 Func::HasMore => dst.kind() == Kind::Bool,
-                Func::Count => matches!(dst.kind(), Kind::Int32 | Kind::Int64 | Kind::Uint32 | Kind::Uint64 | Kind::Sint32 | Kind::Sint64 | Kind::Fixed32 | Kind::Fixed64 | Kind::Sfixed32 | Kind::Sfixed64),
+                Func::Count => matches!(
+                    dst.kind(),
+                    Kind::Int32
+                        | Kind::Int64
+                        | Kind::Uint32
+                        | Kind::Uint64
+                        | Kind::Sint32
+                        | Kind::Sint64
+                        | Kind::Fixed32
+                        | Kind::Fixed64
+                        | Kind::Sfixed32
+                        | Kind::Sfixed64
+                ),
             };
         if !ok {
-            self.error(nspan, format!("response field `{name}` is {}, but this needs {want}", field_type(&dst)), None);
+            self.error(
+                nspan,
+                format!(
+                    "response field `{name}` is {}, but this needs {want}",
+                    field_type(&dst)
+                ),
+                None,
+            );
             return None;
         }
         Some((dst, source))
@@ -266,10 +450,18 @@ impl ProjectCx<'_> {
 
 fn item_span(item: &SelectItem) -> Range<usize> {
     match item {
-        SelectItem::Star { span, alias } => span.start..alias.as_ref().map_or(span.end, |a| a.span.end),
+        SelectItem::Star { span, alias } => {
+            span.start..alias.as_ref().map_or(span.end, |a| a.span.end)
+        }
         SelectItem::TableStar { span, .. } | SelectItem::Nested { span, .. } => span.clone(),
-        SelectItem::Column { path, alias } => path.span.start..alias.as_ref().map_or(path.span.end, |a| a.span.end),
-        SelectItem::Param { name, alias } => name.span.start..alias.as_ref().map_or(name.span.end, |a| a.span.end),
-        SelectItem::Func { span, alias, .. } => span.start..alias.as_ref().map_or(span.end, |a| a.span.end),
+        SelectItem::Column { path, alias } => {
+            path.span.start..alias.as_ref().map_or(path.span.end, |a| a.span.end)
+        }
+        SelectItem::Param { name, alias } => {
+            name.span.start..alias.as_ref().map_or(name.span.end, |a| a.span.end)
+        }
+        SelectItem::Func { span, alias, .. } => {
+            span.start..alias.as_ref().map_or(span.end, |a| a.span.end)
+        }
     }
 }

@@ -46,7 +46,10 @@ pub(crate) struct ColRef {
 
 /// `a, b, c` of the field names of `msg`.
 pub(crate) fn field_list(msg: &MessageDescriptor) -> String {
-    msg.fields().map(|f| f.name().to_string()).collect::<Vec<_>>().join(", ")
+    msg.fields()
+        .map(|f| f.name().to_string())
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 impl Scope {
@@ -69,11 +72,16 @@ impl Scope {
                     [t] => (*t, &segs[..]),
                     [] => return Err(self.unknown_first(first)),
                     many => {
-                        let names: Vec<String> =
-                            many.iter().map(|&t| format!("`{}.{}`", self.tables[t].name, first.text)).collect();
+                        let names: Vec<String> = many
+                            .iter()
+                            .map(|&t| format!("`{}.{}`", self.tables[t].name, first.text))
+                            .collect();
                         return Err(QueryError::new(
                             first.span.clone(),
-                            format!("column `{}` is ambiguous: several tables have it", first.text),
+                            format!(
+                                "column `{}` is ambiguous: several tables have it",
+                                first.text
+                            ),
                             Some(format!("qualify it: {}", names.join(" or "))),
                         ));
                     }
@@ -89,7 +97,11 @@ impl Scope {
                     _ => {
                         return Err(QueryError::new(
                             seg.span.clone(),
-                            format!("`{}` is not a message, it has no field `{}`", prev.name(), seg.text),
+                            format!(
+                                "`{}` is not a message, it has no field `{}`",
+                                prev.name(),
+                                seg.text
+                            ),
                             None::<&str>,
                         ));
                     }
@@ -99,7 +111,11 @@ impl Scope {
                 return Err(QueryError::new(
                     seg.span.clone(),
                     format!("`{}` has no field `{}`", msg.full_name(), seg.text),
-                    Some(format!("fields of `{}`: {}", msg.full_name(), field_list(&msg))),
+                    Some(format!(
+                        "fields of `{}`: {}",
+                        msg.full_name(),
+                        field_list(&msg)
+                    )),
                 ));
             };
             fields.push(field);
@@ -116,19 +132,36 @@ impl Scope {
 
     fn unknown_first(&self, first: &Name) -> QueryError {
         let help = match self.tables.as_slice() {
-            [t] => format!("fields of table `{}` ({}): {}", t.name, t.row.full_name(), field_list(&t.row)),
+            [t] => format!(
+                "fields of table `{}` ({}): {}",
+                t.name,
+                t.row.full_name(),
+                field_list(&t.row)
+            ),
             ts => format!(
                 "none of the tables {} has it; qualify columns as `table.field`",
-                ts.iter().map(|t| format!("`{}`", t.name)).collect::<Vec<_>>().join(", ")
+                ts.iter()
+                    .map(|t| format!("`{}`", t.name))
+                    .collect::<Vec<_>>()
+                    .join(", ")
             ),
         };
-        QueryError::new(first.span.clone(), format!("unknown column `{}`", first.text), Some(help))
+        QueryError::new(
+            first.span.clone(),
+            format!("unknown column `{}`", first.text),
+            Some(help),
+        )
     }
 
     /// Resolve a path that must be a column (for filters, ordering and joins).
     pub fn resolve_column(&self, path: &Path) -> Result<ColRef, QueryError> {
         let fp = self.resolve_path(path)?;
-        let shown = fp.fields.iter().map(|f| f.name()).collect::<Vec<_>>().join(".");
+        let shown = fp
+            .fields
+            .iter()
+            .map(|f| f.name())
+            .collect::<Vec<_>>()
+            .join(".");
         column_of(&fp.fields).map(|column| ColRef { table: fp.table, column }).map_err(|why| {
             let (message, help) = match why {
                 NoColumn::Message(m) => (
@@ -149,12 +182,23 @@ impl Scope {
     }
 
     /// The request field of `:name`.
-    pub fn param(&self, name: &str, span: std::ops::Range<usize>) -> Result<FieldDescriptor, QueryError> {
+    pub fn param(
+        &self,
+        name: &str,
+        span: std::ops::Range<usize>,
+    ) -> Result<FieldDescriptor, QueryError> {
         self.request.get_field_by_name(name).ok_or_else(|| {
             QueryError::new(
                 span,
-                format!("unknown parameter `:{name}`: `{}` has no such field", self.request.full_name()),
-                Some(format!("fields of `{}`: {}", self.request.full_name(), field_list(&self.request))),
+                format!(
+                    "unknown parameter `:{name}`: `{}` has no such field",
+                    self.request.full_name()
+                ),
+                Some(format!(
+                    "fields of `{}`: {}",
+                    self.request.full_name(),
+                    field_list(&self.request)
+                )),
             )
         })
     }

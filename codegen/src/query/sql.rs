@@ -38,7 +38,11 @@ pub(crate) fn ident(name: &str) -> String {
 }
 
 pub(crate) fn column(scope: &Scope, c: &ColRef) -> String {
-    format!("{}.{}", ident(&scope.tables[c.table].sql_name), ident(&c.column.name))
+    format!(
+        "{}.{}",
+        ident(&scope.tables[c.table].sql_name),
+        ident(&c.column.name)
+    )
 }
 
 struct Writer<'a> {
@@ -52,7 +56,11 @@ impl Writer<'_> {
             Dialect::Sqlite => format!("?{n}"),
             Dialect::Postgres => {
                 let p = &self.plan.params[n - 1];
-                format!("${n}::{}{}", p.sql_type.postgres(), if p.array { "[]" } else { "" })
+                format!(
+                    "${n}::{}{}",
+                    p.sql_type.postgres(),
+                    if p.array { "[]" } else { "" }
+                )
             }
         }
     }
@@ -81,8 +89,16 @@ impl Writer<'_> {
     fn cond(&self, c: &Cond) -> String {
         let pg = self.dialect == Dialect::Postgres;
         match c {
-            Cond::And(parts) => parts.iter().map(|p| self.nested(p)).collect::<Vec<_>>().join(" AND "),
-            Cond::Or(parts) => parts.iter().map(|p| self.nested(p)).collect::<Vec<_>>().join(" OR "),
+            Cond::And(parts) => parts
+                .iter()
+                .map(|p| self.nested(p))
+                .collect::<Vec<_>>()
+                .join(" AND "),
+            Cond::Or(parts) => parts
+                .iter()
+                .map(|p| self.nested(p))
+                .collect::<Vec<_>>()
+                .join(" OR "),
             Cond::Not(inner) => format!("NOT ({})", self.cond(inner)),
             Cond::Cmp { lhs, op, rhs } => {
                 let op = match op {
@@ -106,17 +122,28 @@ impl Writer<'_> {
                     let elem = array.column.value_type.sql_type().postgres();
                     format!("{col} @> ARRAY[{}]::{elem}[]", self.val(value))
                 } else {
-                    format!("EXISTS (SELECT 1 FROM json_each({col}) WHERE value = {})", self.val(value))
+                    format!(
+                        "EXISTS (SELECT 1 FROM json_each({col}) WHERE value = {})",
+                        self.val(value)
+                    )
                 }
             }
             Cond::InArray { lhs, param } => {
                 if pg {
                     format!("{} = ANY({})", self.val(lhs), self.param(*param))
                 } else {
-                    format!("{} IN (SELECT value FROM json_each({}))", self.val(lhs), self.param(*param))
+                    format!(
+                        "{} IN (SELECT value FROM json_each({}))",
+                        self.val(lhs),
+                        self.param(*param)
+                    )
                 }
             }
-            Cond::Like { col, param, negated } => {
+            Cond::Like {
+                col,
+                param,
+                negated,
+            } => {
                 let not = if *negated { "NOT " } else { "" };
                 let col = column(self.plan.scope, col);
                 if pg {
@@ -126,7 +153,11 @@ impl Writer<'_> {
                 }
             }
             Cond::IsNull { col, negated } => {
-                format!("{} IS {}NULL", column(self.plan.scope, col), if *negated { "NOT " } else { "" })
+                format!(
+                    "{} IS {}NULL",
+                    column(self.plan.scope, col),
+                    if *negated { "NOT " } else { "" }
+                )
             }
         }
     }
@@ -161,10 +192,18 @@ impl Writer<'_> {
     }
 
     fn statements(&self) -> DialectSql {
-        let where_ = self.plan.cond.map(|c| format!(" WHERE {}", self.cond(c))).unwrap_or_default();
+        let where_ = self
+            .plan
+            .cond
+            .map(|c| format!(" WHERE {}", self.cond(c)))
+            .unwrap_or_default();
         let rows = self.plan.paging.map(|(limit, offset)| {
-            let order: Vec<String> =
-                self.plan.order.iter().map(|(c, desc)| format!("{c}{}", if *desc { " DESC" } else { "" })).collect();
+            let order: Vec<String> = self
+                .plan
+                .order
+                .iter()
+                .map(|(c, desc)| format!("{c}{}", if *desc { " DESC" } else { "" }))
+                .collect();
             format!(
                 "{}{}{where_} ORDER BY {} LIMIT {} OFFSET {}",
                 self.columns(),
@@ -174,7 +213,10 @@ impl Writer<'_> {
                 self.param(offset)
             )
         });
-        let count = self.plan.count.then(|| format!("SELECT COUNT(*){}{where_}", self.from()));
+        let count = self
+            .plan
+            .count
+            .then(|| format!("SELECT COUNT(*){}{where_}", self.from()));
         let live = self.plan.live.then(|| {
             let key = self.plan.filter_params + 1;
             let key = match self.dialect {
@@ -183,8 +225,17 @@ impl Writer<'_> {
             };
             let t0 = ident(&self.plan.scope.tables[0].sql_name);
             match self.plan.cond {
-                Some(c) => format!("{}{} WHERE {t0}.\"_key\" = {key} AND ({})", self.columns(), self.from(), self.cond(c)),
-                None => format!("{}{} WHERE {t0}.\"_key\" = {key}", self.columns(), self.from()),
+                Some(c) => format!(
+                    "{}{} WHERE {t0}.\"_key\" = {key} AND ({})",
+                    self.columns(),
+                    self.from(),
+                    self.cond(c)
+                ),
+                None => format!(
+                    "{}{} WHERE {t0}.\"_key\" = {key}",
+                    self.columns(),
+                    self.from()
+                ),
             }
         });
         DialectSql { rows, count, live }

@@ -20,7 +20,9 @@
 //!   when it is a `google.protobuf.*Value` wrapper that is unset, or when any
 //!   parent message on its path is unset. Other scalars store their default.
 
-use prost_reflect::{DynamicMessage, FieldDescriptor, Kind, MessageDescriptor, ReflectMessage, Value};
+use prost_reflect::{
+    DynamicMessage, FieldDescriptor, Kind, MessageDescriptor, ReflectMessage, Value,
+};
 
 /// Nested message levels that get columns (a path has at most this many segments).
 pub const MAX_DEPTH: usize = 5;
@@ -140,7 +142,9 @@ impl SqlValue {
     /// The JSON text SQLite stores and binds for an array (`[1,2]`, `["a"]`);
     /// `None` for non-arrays.
     pub fn json_array_text(&self) -> Option<String> {
-        let SqlValue::Array(items) = self else { return None };
+        let SqlValue::Array(items) = self else {
+            return None;
+        };
         let json: Vec<serde_json::Value> = items
             .iter()
             .map(|v| match v {
@@ -229,12 +233,21 @@ pub(crate) fn column_of(fields: &[FieldDescriptor]) -> Result<Column, NoColumn> 
         });
     };
     let repeated = leaf.is_list();
-    if repeated && (value_type == ValueType::Bytes || (is_message && value_type != ValueType::Timestamp)) {
+    if repeated
+        && (value_type == ValueType::Bytes || (is_message && value_type != ValueType::Timestamp))
+    {
         return Err(NoColumn::Unqueryable);
     }
     let nullable = !repeated && (!parents.is_empty() || is_message || leaf.supports_presence());
     let path: Vec<String> = fields.iter().map(|f| f.name().to_string()).collect();
-    Ok(Column { name: path.join("__"), path, fields: fields.to_vec(), value_type, repeated, nullable })
+    Ok(Column {
+        name: path.join("__"),
+        path,
+        fields: fields.to_vec(),
+        value_type,
+        repeated,
+        nullable,
+    })
 }
 
 /// Every column of a row message, in field order (depth first).
@@ -297,7 +310,10 @@ pub(crate) fn scalar_value(value: &Value) -> SqlValue {
         Value::Bytes(b) => SqlValue::Blob(b.to_vec()),
         Value::EnumNumber(n) => SqlValue::Integer(i64::from(*n)),
         Value::Message(m) if m.descriptor().full_name() == "google.protobuf.Timestamp" => {
-            let get = |name: &str| m.get_field_by_name(name).and_then(|v| v.as_i64().or(v.as_i32().map(i64::from)));
+            let get = |name: &str| {
+                m.get_field_by_name(name)
+                    .and_then(|v| v.as_i64().or(v.as_i32().map(i64::from)))
+            };
             let (secs, nanos) = (get("seconds").unwrap_or(0), get("nanos").unwrap_or(0));
             SqlValue::Integer(secs.saturating_mul(1_000_000).saturating_add(nanos / 1_000))
         }
@@ -314,7 +330,9 @@ pub(crate) fn scalar_value(value: &Value) -> SqlValue {
 pub(crate) fn coerce(value: SqlValue, to: SqlType) -> SqlValue {
     match (value, to) {
         (SqlValue::Integer(i), SqlType::Real) => SqlValue::Real(i as f64),
-        (SqlValue::Array(items), to) => SqlValue::Array(items.into_iter().map(|v| coerce(v, to)).collect()),
+        (SqlValue::Array(items), to) => {
+            SqlValue::Array(items.into_iter().map(|v| coerce(v, to)).collect())
+        }
         (v, _) => v,
     }
 }

@@ -15,9 +15,14 @@ impl Fixture {
         let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/query");
         let mut compiler = protox::Compiler::new([dir]).expect("compiler");
         compiler.include_imports(true);
-        compiler.open_file("views.proto").expect("fixture protos compile");
+        compiler
+            .open_file("views.proto")
+            .expect("fixture protos compile");
         let pool = compiler.descriptor_pool();
-        let mut f = Fixture { pool, tables: ViewTables::new() };
+        let mut f = Fixture {
+            pool,
+            tables: ViewTables::new(),
+        };
         let tables = [
             ("customers", "Customer"),
             ("customers_by_email", "Customer"),
@@ -44,11 +49,25 @@ impl Fixture {
     }
 
     pub fn msg(&self, name: &str) -> MessageDescriptor {
-        self.pool.get_message_by_name(&format!("fixture.{name}")).unwrap_or_else(|| panic!("no message {name}"))
+        self.pool
+            .get_message_by_name(&format!("fixture.{name}"))
+            .unwrap_or_else(|| panic!("no message {name}"))
     }
 
-    pub fn compile(&self, sql: &str, req: &str, resp: &str, streaming: bool) -> Result<CompiledQuery, Vec<QueryError>> {
-        compile_query(sql, &self.tables, &self.msg(req), &self.msg(resp), streaming)
+    pub fn compile(
+        &self,
+        sql: &str,
+        req: &str,
+        resp: &str,
+        streaming: bool,
+    ) -> Result<CompiledQuery, Vec<QueryError>> {
+        compile_query(
+            sql,
+            &self.tables,
+            &self.msg(req),
+            &self.msg(resp),
+            streaming,
+        )
     }
 
     pub fn ok(&self, sql: &str, req: &str, resp: &str, streaming: bool) -> CompiledQuery {
@@ -61,7 +80,13 @@ impl Fixture {
 pub fn render_errors(sql: &str, errors: &[QueryError]) -> String {
     let mut out = format!("query: {sql}\n");
     for e in errors {
-        out += &format!("error at {}..{} `{}`: {}\n", e.span.start, e.span.end, &sql[e.span.clone()], e.message);
+        out += &format!(
+            "error at {}..{} `{}`: {}\n",
+            e.span.start,
+            e.span.end,
+            &sql[e.span.clone()],
+            e.message
+        );
         if let Some(h) = &e.help {
             out += &format!("  help: {h}\n");
         }
