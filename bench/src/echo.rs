@@ -47,15 +47,26 @@ pub fn router(service: EchoService) -> axum::Router {
     axum::Router::new()
         .route(
             "/customers/{id}",
-            get(|State(s): State<EchoService>, Path(id): Path<String>| async move { Json(s.customer(id)) })
-                .post(upsert)
-                .put(upsert),
+            get(
+                |State(s): State<EchoService>, Path(id): Path<String>| async move {
+                    Json(s.customer(id))
+                },
+            )
+            .post(upsert)
+            .put(upsert),
         )
         .route(
             "/customers/{id}/events",
-            post(|Path(_id): Path<String>, Json(_body): Json<EventBody>| async { Json(json!({ "seq": 1 })) }),
+            post(
+                |Path(_id): Path<String>, Json(_body): Json<EventBody>| async {
+                    Json(json!({ "seq": 1 }))
+                },
+            ),
         )
-        .route("/echo", post(|Json(body): Json<Value>| async { Json(body) }))
+        .route(
+            "/echo",
+            post(|Json(body): Json<Value>| async { Json(body) }),
+        )
         .route("/health", get(|| async { "ok" }))
         .with_state(service)
 }
@@ -66,7 +77,8 @@ async fn upsert(Path(_id): Path<String>, Json(_body): Json<UpsertBody>) -> Json<
 
 /// gRPC routes: `bench.CustomerService` without storage and `bench.Echo`.
 pub fn routes(service: EchoService) -> tonic::service::Routes {
-    tonic::service::Routes::new(CustomerServiceServer::new(service.clone())).add_service(EchoServer::new(service))
+    tonic::service::Routes::new(CustomerServiceServer::new(service.clone()))
+        .add_service(EchoServer::new(service))
 }
 
 #[tonic::async_trait]
@@ -85,7 +97,10 @@ impl CustomerService for EchoService {
         }))
     }
 
-    async fn record_event(&self, _request: Request<RecordEvent>) -> Result<Response<EventAck>, Status> {
+    async fn record_event(
+        &self,
+        _request: Request<RecordEvent>,
+    ) -> Result<Response<EventAck>, Status> {
         Ok(Response::new(EventAck { seq: 1 }))
     }
 }

@@ -27,7 +27,9 @@ pub enum Error {
         reason: String,
     },
     /// A gRPC method named by a template is not in the descriptor pool.
-    #[error("gRPC method `{0}` not found in the loaded protos (expected `/package.Service/Method`)")]
+    #[error(
+        "gRPC method `{0}` not found in the loaded protos (expected `/package.Service/Method`)"
+    )]
     UnknownMethod(String),
     /// A `.proto` file given with `--proto` failed to compile.
     #[error("cannot compile protos: {0}")]

@@ -22,9 +22,14 @@ pub async fn bind(addr: &str) -> Result<TcpListener> {
 /// A multi-threaded tokio runtime with `workers` worker threads.
 pub fn runtime(workers: usize) -> Result<tokio::runtime::Runtime> {
     if workers == 0 || workers > 64 {
-        return Err(Error::Config(format!("--workers {workers} must be in 1..=64")));
+        return Err(Error::Config(format!(
+            "--workers {workers} must be in 1..=64"
+        )));
     }
-    Ok(tokio::runtime::Builder::new_multi_thread().worker_threads(workers).enable_all().build()?)
+    Ok(tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(workers)
+        .enable_all()
+        .build()?)
 }
 
 /// Prints `listening <name>=<addr>` on stdout (scripts and tests read the ephemeral ports there).
@@ -72,7 +77,8 @@ pub async fn serve(
     let grpc = async move {
         match grpc {
             Some((listener, routes)) => {
-                let incoming = tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true));
+                let incoming =
+                    tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true));
                 tonic::transport::Server::builder()
                     .add_routes(routes)
                     .serve_with_incoming(incoming)

@@ -22,7 +22,9 @@ impl Target {
             url: url.to_string(),
             reason: reason.to_string(),
         };
-        let uri: http::Uri = url.parse().map_err(|e: http::uri::InvalidUri| bad(&e.to_string()))?;
+        let uri: http::Uri = url
+            .parse()
+            .map_err(|e: http::uri::InvalidUri| bad(&e.to_string()))?;
         match uri.scheme_str() {
             Some("http") => {}
             Some(other) => {
@@ -33,7 +35,9 @@ impl Target {
             None => return Err(bad("missing scheme (use http://HOST:PORT)")),
         }
         if uri.path() != "/" && !uri.path().is_empty() {
-            return Err(bad("the target is an origin only; paths come from the request templates"));
+            return Err(bad(
+                "the target is an origin only; paths come from the request templates",
+            ));
         }
         let host = uri.host().ok_or_else(|| bad("missing host"))?.to_string();
         let port = uri.port_u16().ok_or_else(|| bad("missing port"))?;
@@ -69,7 +73,12 @@ mod tests {
 
     #[test]
     fn accepts_loopback_forms() {
-        for url in ["http://127.0.0.1:80", "http://127.3.4.5:9", "http://[::1]:8080", "http://localhost:1/"] {
+        for url in [
+            "http://127.0.0.1:80",
+            "http://127.3.4.5:9",
+            "http://[::1]:8080",
+            "http://localhost:1/",
+        ] {
             let t = Target::parse(url).unwrap_or_else(|e| panic!("{url}: {e}"));
             assert!(t.addr.ip().is_loopback());
         }
@@ -77,15 +86,31 @@ mod tests {
 
     #[test]
     fn refuses_other_hosts() {
-        for url in ["http://10.0.0.1:80", "http://192.168.1.1:80", "http://example.com:80", "http://0.0.0.0:80"] {
-            assert!(matches!(Target::parse(url), Err(Error::NotLoopback(_))), "{url}");
+        for url in [
+            "http://10.0.0.1:80",
+            "http://192.168.1.1:80",
+            "http://example.com:80",
+            "http://0.0.0.0:80",
+        ] {
+            assert!(
+                matches!(Target::parse(url), Err(Error::NotLoopback(_))),
+                "{url}"
+            );
         }
     }
 
     #[test]
     fn refuses_malformed_urls() {
-        for url in ["127.0.0.1:80", "https://127.0.0.1:80", "http://127.0.0.1", "http://127.0.0.1:80/x"] {
-            assert!(matches!(Target::parse(url), Err(Error::BadUrl { .. })), "{url}");
+        for url in [
+            "127.0.0.1:80",
+            "https://127.0.0.1:80",
+            "http://127.0.0.1",
+            "http://127.0.0.1:80/x",
+        ] {
+            assert!(
+                matches!(Target::parse(url), Err(Error::BadUrl { .. })),
+                "{url}"
+            );
         }
     }
 }

@@ -9,7 +9,10 @@ use plinth_bench::serve;
 
 /// Flags of `echo-server`.
 #[derive(Debug, Parser)]
-#[command(name = "echo-server", about = "Storage-free customer API and echo: the RPC ceiling")]
+#[command(
+    name = "echo-server",
+    about = "Storage-free customer API and echo: the RPC ceiling"
+)]
 struct Args {
     /// HTTP/JSON listen address (loopback); port 0 picks a free one.
     #[arg(long)]

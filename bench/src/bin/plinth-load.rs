@@ -42,7 +42,10 @@ fn main() -> ExitCode {
         }
     }
     if config.count.is_some() && report.errors > 0 {
-        eprintln!("plinth-load: {} of {} requests failed", report.errors, report.requests);
+        eprintln!(
+            "plinth-load: {} of {} requests failed",
+            report.errors, report.requests
+        );
         return ExitCode::from(1);
     }
     ExitCode::SUCCESS

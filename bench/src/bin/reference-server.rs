@@ -10,7 +10,10 @@ use plinth_bench::serve;
 
 /// Flags of `reference-server`.
 #[derive(Debug, Parser)]
-#[command(name = "reference-server", about = "Hand-written customer service (axum + tonic + rusqlite)")]
+#[command(
+    name = "reference-server",
+    about = "Hand-written customer service (axum + tonic + rusqlite)"
+)]
 struct Args {
     /// HTTP/JSON listen address (loopback), e.g. 127.0.0.1:8080; port 0 picks a free one.
     #[arg(long)]

@@ -34,10 +34,12 @@ pub enum Conn {
 pub type Failure = String;
 
 async fn tcp(target: &Target) -> Result<TcpStream> {
-    let stream = TcpStream::connect(target.addr).await.map_err(|e| Error::Connect {
-        target: target.base.clone(),
-        reason: e.to_string(),
-    })?;
+    let stream = TcpStream::connect(target.addr)
+        .await
+        .map_err(|e| Error::Connect {
+            target: target.base.clone(),
+            reason: e.to_string(),
+        })?;
     stream.set_nodelay(true)?;
     Ok(stream)
 }
@@ -54,10 +56,12 @@ async fn http1_connect(target: &Target) -> Result<http1::SendRequest<Full<Bytes>
 
 async fn h2_connect(target: &Target) -> Result<http2::SendRequest<Full<Bytes>>> {
     let io = TokioIo::new(tcp(target).await?);
-    let (send, conn) = http2::handshake(TokioExecutor::new(), io).await.map_err(|e| Error::Connect {
-        target: target.base.clone(),
-        reason: e.to_string(),
-    })?;
+    let (send, conn) = http2::handshake(TokioExecutor::new(), io)
+        .await
+        .map_err(|e| Error::Connect {
+            target: target.base.clone(),
+            reason: e.to_string(),
+        })?;
     tokio::spawn(conn);
     Ok(send)
 }
@@ -73,7 +77,12 @@ async fn grpc_connect(target: &Target) -> Result<Channel> {
         .await
         .map_err(|e| Error::Connect {
             target: target.base.clone(),
-            reason: format!("{e} ({})", std::error::Error::source(&e).map(|s| s.to_string()).unwrap_or_default()),
+            reason: format!(
+                "{e} ({})",
+                std::error::Error::source(&e)
+                    .map(|s| s.to_string())
+                    .unwrap_or_default()
+            ),
         })
 }
 
@@ -81,7 +90,12 @@ async fn grpc_connect(target: &Target) -> Result<Channel> {
 ///
 /// HTTP/1.1 gives every worker its own connection (`connections` must equal `workers`); h2c and
 /// gRPC spread the workers over `connections` multiplexed connections.
-pub async fn connect(target: &Target, transport: Transport, connections: usize, workers: usize) -> Result<Vec<Conn>> {
+pub async fn connect(
+    target: &Target,
+    transport: Transport,
+    connections: usize,
+    workers: usize,
+) -> Result<Vec<Conn>> {
     let mut conns = Vec::with_capacity(workers);
     match transport {
         Transport::Http1 => {
@@ -101,7 +115,10 @@ pub async fn connect(target: &Target, transport: Transport, connections: usize, 
             for _ in 0..connections {
                 shared.push(grpc_connect(target).await?);
             }
-            conns.extend((0..workers).map(|i| Conn::Grpc(tonic::client::Grpc::new(shared[i % connections].clone()))));
+            conns
+                .extend((0..workers).map(|i| {
+                    Conn::Grpc(tonic::client::Grpc::new(shared[i % connections].clone()))
+                }));
         }
     }
     Ok(conns)
@@ -109,7 +126,12 @@ pub async fn connect(target: &Target, transport: Transport, connections: usize, 
 
 impl Conn {
     /// Sends one request and reads the whole response; `Err` says why it failed.
-    pub async fn execute(&mut self, target: &Target, req: Rendered, timeout: Duration) -> Result<(), Failure> {
+    pub async fn execute(
+        &mut self,
+        target: &Target,
+        req: Rendered,
+        timeout: Duration,
+    ) -> Result<(), Failure> {
         match tokio::time::timeout(timeout, self.execute_inner(target, req)).await {
             Ok(result) => result,
             Err(_) => {
@@ -126,7 +148,11 @@ impl Conn {
         match (self, req) {
             (Conn::Http1(slot), Rendered::Http { method, uri, body }) => {
                 if slot.as_ref().is_none_or(|s| s.is_closed()) {
-                    *slot = Some(http1_connect(target).await.map_err(|e| format!("connect: {e}"))?);
+                    *slot = Some(
+                        http1_connect(target)
+                            .await
+                            .map_err(|e| format!("connect: {e}"))?,
+                    );
                 }
                 let send = slot.as_mut().expect("connected just above");
                 if send.ready().await.is_err() {
@@ -143,7 +169,9 @@ impl Conn {
             }
             (Conn::H2(send), Rendered::Http { method, uri, body }) => {
                 if send.is_closed() {
-                    *send = h2_connect(target).await.map_err(|e| format!("connect: {e}"))?;
+                    *send = h2_connect(target)
+                        .await
+                        .map_err(|e| format!("connect: {e}"))?;
                 }
                 send.ready().await.map_err(|e| format!("h2: {e}"))?;
                 // HTTP/2 takes the authority from the absolute URI.
@@ -151,7 +179,9 @@ impl Conn {
                 read_http(send.send_request(request).await).await
             }
             (Conn::Grpc(grpc), Rendered::Grpc { path, body }) => {
-                grpc.ready().await.map_err(|e| format!("grpc transport: {e}"))?;
+                grpc.ready()
+                    .await
+                    .map_err(|e| format!("grpc transport: {e}"))?;
                 grpc.unary(tonic::Request::new(body), path, RawCodec)
                     .await
                     .map(drop)
@@ -180,10 +210,16 @@ fn http_request(
         .map_err(|e| format!("request: {e}"))
 }
 
-async fn read_http(result: hyper::Result<http::Response<hyper::body::Incoming>>) -> Result<(), Failure> {
+async fn read_http(
+    result: hyper::Result<http::Response<hyper::body::Incoming>>,
+) -> Result<(), Failure> {
     let response = result.map_err(|e| format!("http: {e}"))?;
     let status = response.status();
-    response.into_body().collect().await.map_err(|e| format!("http body: {e}"))?;
+    response
+        .into_body()
+        .collect()
+        .await
+        .map_err(|e| format!("http body: {e}"))?;
     if status.is_success() {
         Ok(())
     } else {

@@ -41,7 +41,10 @@ const MAX_PHASE: Duration = Duration::from_secs(3600);
 
 /// Flags of `plinth-load`.
 #[derive(Debug, Clone, Parser)]
-#[command(name = "plinth-load", about = "Load generator for Plinth and its reference services (loopback only)")]
+#[command(
+    name = "plinth-load",
+    about = "Load generator for Plinth and its reference services (loopback only)"
+)]
 pub struct LoadArgs {
     /// Target origin, e.g. http://127.0.0.1:8080 (loopback addresses only).
     #[arg(long)]
@@ -220,13 +223,19 @@ impl LoadArgs {
         let target = Target::parse(&self.target)?;
         let bad = |m: String| Err(Error::Config(m));
         if self.concurrency == 0 || self.concurrency > 10_000 {
-            return bad(format!("--concurrency {} must be in 1..=10000", self.concurrency));
+            return bad(format!(
+                "--concurrency {} must be in 1..=10000",
+                self.concurrency
+            ));
         }
         if !(0.0..=1.0).contains(&self.read_ratio) {
             return bad(format!("--read-ratio {} must be in 0..=1", self.read_ratio));
         }
         if self.payload_size > 16 << 20 {
-            return bad(format!("--payload-size {} must be at most 16 MiB", self.payload_size));
+            return bad(format!(
+                "--payload-size {} must be at most 16 MiB",
+                self.payload_size
+            ));
         }
         if self.threads == 0 || self.threads > 64 {
             return bad(format!("--threads {} must be in 1..=64", self.threads));
@@ -245,11 +254,15 @@ impl LoadArgs {
             _ => self.connections.unwrap_or(self.concurrency.min(4)),
         };
         if connections == 0 || connections > self.concurrency {
-            return bad(format!("--connections {connections} must be in 1..=concurrency"));
+            return bad(format!(
+                "--connections {connections} must be in 1..=concurrency"
+            ));
         }
         let mode = match self.rate {
             None => Mode::Closed,
-            Some(rate) if rate.is_finite() && rate > 0.0 && rate <= 10_000_000.0 => Mode::Open { rate },
+            Some(rate) if rate.is_finite() && rate > 0.0 && rate <= 10_000_000.0 => {
+                Mode::Open { rate }
+            }
             Some(rate) => return bad(format!("--rate {rate} must be in (0, 10000000]")),
         };
         if let Some(count) = self.count
@@ -258,10 +271,14 @@ impl LoadArgs {
             return bad(format!("--count {count} must be in 1..=100000000"));
         }
         let default_duration = if self.count.is_some() { 60 } else { 10 };
-        let duration = self.duration.unwrap_or(Duration::from_secs(default_duration));
-        let warmup = self
-            .warmup
-            .unwrap_or(if self.count.is_some() { Duration::ZERO } else { Duration::from_secs(2) });
+        let duration = self
+            .duration
+            .unwrap_or(Duration::from_secs(default_duration));
+        let warmup = self.warmup.unwrap_or(if self.count.is_some() {
+            Duration::ZERO
+        } else {
+            Duration::from_secs(2)
+        });
         if duration.is_zero() || duration > MAX_PHASE || warmup > MAX_PHASE {
             return bad("--duration must be in (0, 1h] and --warmup at most 1h".into());
         }
@@ -326,7 +343,9 @@ mod tests {
     fn args(extra: &[&str]) -> Result<LoadConfig> {
         let mut v = vec!["plinth-load", "--target", "http://127.0.0.1:9"];
         v.extend_from_slice(extra);
-        LoadArgs::try_parse_from(v).map_err(|e| Error::Config(e.to_string()))?.into_config()
+        LoadArgs::try_parse_from(v)
+            .map_err(|e| Error::Config(e.to_string()))?
+            .into_config()
     }
 
     #[test]
@@ -363,7 +382,16 @@ mod tests {
         assert!(args(&["--scenario", "write", "--concurrency", "0"]).is_err());
         assert!(args(&["--scenario", "write", "--read-ratio", "2"]).is_err());
         assert!(args(&["--scenario", "write", "--duration", "2h"]).is_err());
-        let far = LoadArgs::try_parse_from(["plinth-load", "--target", "http://10.1.2.3:80", "--scenario", "read"]);
-        assert!(matches!(far.unwrap().into_config(), Err(Error::NotLoopback(_))));
+        let far = LoadArgs::try_parse_from([
+            "plinth-load",
+            "--target",
+            "http://10.1.2.3:80",
+            "--scenario",
+            "read",
+        ]);
+        assert!(matches!(
+            far.unwrap().into_config(),
+            Err(Error::NotLoopback(_))
+        ));
     }
 }

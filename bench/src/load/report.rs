@@ -64,7 +64,9 @@ impl Recorder {
         for (kind, n) in &other.errors {
             *self.errors.entry(kind.clone()).or_default() += n;
         }
-        self.send_lag.add(&other.send_lag).expect("histograms share bounds");
+        self.send_lag
+            .add(&other.send_lag)
+            .expect("histograms share bounds");
         self.behind += other.behind;
     }
 
@@ -98,7 +100,9 @@ impl Recorder {
 }
 
 fn ns(d: Duration) -> u64 {
-    u64::try_from(d.as_nanos()).unwrap_or(u64::MAX).clamp(1, MAX_NS)
+    u64::try_from(d.as_nanos())
+        .unwrap_or(u64::MAX)
+        .clamp(1, MAX_NS)
 }
 
 /// Latency percentiles in milliseconds.
@@ -239,7 +243,13 @@ impl Report {
         let _ = writeln!(
             out,
             "{} | {} {} | {} | {} conns | {} ids | {} B payload",
-            self.label, self.transport, self.scenario, mode, self.connections, self.ids, self.payload_size
+            self.label,
+            self.transport,
+            self.scenario,
+            mode,
+            self.connections,
+            self.ids,
+            self.payload_size
         );
         let _ = writeln!(
             out,
@@ -268,7 +278,11 @@ impl Report {
             let _ = writeln!(
                 out,
                 "open loop: achieved {:.0} of {:.0} req/s; {} requests sent behind schedule; send lag p99 {:.3} ms, max {:.3} ms",
-                open.achieved_rate, open.target_rate, open.behind, open.send_lag.p99_ms, open.send_lag.max_ms
+                open.achieved_rate,
+                open.target_rate,
+                open.behind,
+                open.send_lag.p99_ms,
+                open.send_lag.max_ms
             );
         }
         for (kind, n) in &self.error_kinds {
@@ -297,7 +311,10 @@ mod tests {
         assert_eq!(a.errors["http 500"], 1);
         let ops = a.ops();
         assert_eq!(ops.len(), 2);
-        assert_eq!((ops[0].op.as_str(), ops[0].ok, ops[0].errors), ("write", 1, 1));
+        assert_eq!(
+            (ops[0].op.as_str(), ops[0].ok, ops[0].errors),
+            ("write", 1, 1)
+        );
         let read = &ops[1].latency;
         assert!((read.p50_ms - 0.5).abs() < 0.01, "{read:?}");
         assert!((read.max_ms - 1.0).abs() < 0.01, "{read:?}");

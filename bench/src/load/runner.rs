@@ -58,7 +58,8 @@ pub async fn run(cfg: &LoadConfig) -> Result<Report> {
         origin,
         pool.as_ref(),
     )?;
-    let mut conns = client::connect(&cfg.target, cfg.transport, cfg.connections, cfg.concurrency).await?;
+    let mut conns =
+        client::connect(&cfg.target, cfg.transport, cfg.connections, cfg.concurrency).await?;
 
     let prefill_s = if cfg.prefill {
         let started = Instant::now();
@@ -99,14 +100,21 @@ pub async fn run(cfg: &LoadConfig) -> Result<Report> {
         .into_iter()
         .enumerate()
         .map(|(i, conn)| {
-            let picker = Picker::new(cfg.scenario, cfg.ids, cfg.read_ratio, cfg.seed.wrapping_mul(1_000_003) + i as u64);
+            let picker = Picker::new(
+                cfg.scenario,
+                cfg.ids,
+                cfg.read_ratio,
+                cfg.seed.wrapping_mul(1_000_003) + i as u64,
+            );
             tokio::spawn(worker(shared.clone(), conn, picker))
         })
         .collect();
     let mut recorder = Recorder::default();
     let mut last_end = None;
     for w in workers {
-        let result = w.await.map_err(|e| Error::Config(format!("worker failed: {e}")))?;
+        let result = w
+            .await
+            .map_err(|e| Error::Config(format!("worker failed: {e}")))?;
         recorder.merge(&result.recorder);
         last_end = last_end.max(result.last_end);
     }
@@ -118,8 +126,16 @@ pub async fn run(cfg: &LoadConfig) -> Result<Report> {
     let all = recorder.all();
     let ok = all.len();
     let errors = recorder.error_count();
-    let elapsed_s = last_end.map(|t| t.duration_since(measure_start).as_secs_f64()).unwrap_or_default();
-    let per_s = |n: u64| if elapsed_s > 0.0 { n as f64 / elapsed_s } else { 0.0 };
+    let elapsed_s = last_end
+        .map(|t| t.duration_since(measure_start).as_secs_f64())
+        .unwrap_or_default();
+    let per_s = |n: u64| {
+        if elapsed_s > 0.0 {
+            n as f64 / elapsed_s
+        } else {
+            0.0
+        }
+    };
     let open_loop = shared.rate.map(|rate| OpenLoopReport {
         target_rate: rate,
         achieved_rate: per_s(ok + errors),
@@ -130,7 +146,13 @@ pub async fn run(cfg: &LoadConfig) -> Result<Report> {
     let incomplete = cfg.count.is_some_and(|count| ok + errors < count);
     if let Some(count) = cfg.count.filter(|_| incomplete) {
         // The duration bound ended a smoke run early: that is a failure of the run.
-        error_kinds.insert(format!("incomplete: {} of {count} requests within the duration bound", ok + errors), 1);
+        error_kinds.insert(
+            format!(
+                "incomplete: {} of {count} requests within the duration bound",
+                ok + errors
+            ),
+            1,
+        );
     }
     Ok(Report {
         tool: "plinth-load".into(),
@@ -139,7 +161,12 @@ pub async fn run(cfg: &LoadConfig) -> Result<Report> {
         target: cfg.target.base.clone(),
         transport: enum_name(&cfg.transport),
         scenario: enum_name(&cfg.scenario),
-        mode: if shared.rate.is_some() { "open" } else { "closed" }.into(),
+        mode: if shared.rate.is_some() {
+            "open"
+        } else {
+            "closed"
+        }
+        .into(),
         rate: shared.rate,
         concurrency: cfg.concurrency,
         connections: cfg.connections,
@@ -164,7 +191,10 @@ pub async fn run(cfg: &LoadConfig) -> Result<Report> {
 }
 
 fn enum_name<T: serde::Serialize>(value: &T) -> String {
-    serde_json::to_value(value).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default()
+    serde_json::to_value(value)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_string))
+        .unwrap_or_default()
 }
 
 /// Writes every id once (not measured) so that reads find them.
@@ -175,8 +205,13 @@ async fn prefill(cfg: &LoadConfig, templates: &Templates, conns: Vec<Conn>) -> R
     let tasks: Vec<_> = conns
         .into_iter()
         .map(|mut conn| {
-            let (next, templates, target, ids, timeout) =
-                (next.clone(), templates.clone(), cfg.target.clone(), cfg.ids, cfg.timeout);
+            let (next, templates, target, ids, timeout) = (
+                next.clone(),
+                templates.clone(),
+                cfg.target.clone(),
+                cfg.ids,
+                cfg.timeout,
+            );
             tokio::spawn(async move {
                 loop {
                     let id = next.fetch_add(1, Ordering::Relaxed);
@@ -184,10 +219,19 @@ async fn prefill(cfg: &LoadConfig, templates: &Templates, conns: Vec<Conn>) -> R
                         return (conn, Ok(()));
                     }
                     if Instant::now() > deadline {
-                        return (conn, Err(format!("not done within {}s", PREFILL_LIMIT.as_secs())));
+                        return (
+                            conn,
+                            Err(format!("not done within {}s", PREFILL_LIMIT.as_secs())),
+                        );
                     }
-                    if let Err(e) = conn.execute(&target, templates.render(Op::Write, id), timeout).await {
-                        return (conn, Err(format!("writing id {}: {e}", templates.ids().format(id))));
+                    if let Err(e) = conn
+                        .execute(&target, templates.render(Op::Write, id), timeout)
+                        .await
+                    {
+                        return (
+                            conn,
+                            Err(format!("writing id {}: {e}", templates.ids().format(id))),
+                        );
                     }
                 }
             })
@@ -223,7 +267,10 @@ async fn worker(shared: Arc<Shared>, mut conn: Conn, mut picker: Picker) -> Work
             }
             Some(rate) => {
                 let i = shared.next.fetch_add(1, Ordering::Relaxed);
-                (shared.origin + Duration::from_secs_f64(i as f64 / rate), Some(()))
+                (
+                    shared.origin + Duration::from_secs_f64(i as f64 / rate),
+                    Some(()),
+                )
             }
         };
         if due >= shared.measure_end {
@@ -252,13 +299,15 @@ async fn worker(shared: Arc<Shared>, mut conn: Conn, mut picker: Picker) -> Work
                 };
                 if measured {
                     recorder.send_lag.saturating_record(
-                        u64::try_from(Instant::now().duration_since(due).as_nanos()).unwrap_or(u64::MAX).max(1),
+                        u64::try_from(Instant::now().duration_since(due).as_nanos())
+                            .unwrap_or(u64::MAX)
+                            .max(1),
                     );
                 }
                 start
             }
         };
-        let (op, id) = picker.next();
+        let (op, id) = picker.pick();
         let request = shared.templates.render(op, id);
         let outcome = conn.execute(&shared.target, request, shared.timeout).await;
         let end = Instant::now();
@@ -272,22 +321,26 @@ async fn worker(shared: Arc<Shared>, mut conn: Conn, mut picker: Picker) -> Work
             last_end = Some(end);
         }
     }
-    WorkerResult {
-        recorder,
-        last_end,
-    }
+    WorkerResult { recorder, last_end }
 }
 
 /// One line per second on stderr: phase, requests in the last second, errors so far.
 async fn progress(shared: Arc<Shared>) {
-    let mut tick = tokio::time::interval_at((shared.origin + Duration::from_secs(1)).into(), Duration::from_secs(1));
+    let mut tick = tokio::time::interval_at(
+        (shared.origin + Duration::from_secs(1)).into(),
+        Duration::from_secs(1),
+    );
     let mut last = 0;
     loop {
         tick.tick().await;
         let now = Instant::now();
         let done = shared.completed.load(Ordering::Relaxed);
         let failed = shared.failed.load(Ordering::Relaxed);
-        let phase = if now < shared.measure_start { "warm-up" } else { "measure" };
+        let phase = if now < shared.measure_start {
+            "warm-up"
+        } else {
+            "measure"
+        };
         eprintln!(
             "[{:>6.1}s] {phase:<7} {:>8} req/s  {:>10} ok  {:>6} errors",
             now.duration_since(shared.origin).as_secs_f64(),

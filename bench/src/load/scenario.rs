@@ -86,16 +86,32 @@ impl Scenario {
 ///
 /// HTTP paths are the reference service's routes; gRPC paths are `bench.CustomerService` methods
 /// and bodies are protobuf JSON of their input messages. `{id}` and `{payload}` are placeholders.
-pub fn default_template(op: Op, transport: Transport) -> (&'static str, &'static str, Option<&'static str>) {
-    const CUSTOMER: &str = r#"{"name":"name-{id}","email":"{id}@example.com","payload":"{payload}"}"#;
+pub fn default_template(
+    op: Op,
+    transport: Transport,
+) -> (&'static str, &'static str, Option<&'static str>) {
+    const CUSTOMER: &str =
+        r#"{"name":"name-{id}","email":"{id}@example.com","payload":"{payload}"}"#;
     const CUSTOMER_WITH_ID: &str =
         r#"{"id":"{id}","name":"name-{id}","email":"{id}@example.com","payload":"{payload}"}"#;
     const EVENT: &str = r#"{"kind":"renamed","payload":"{payload}"}"#;
     const EVENT_WITH_ID: &str = r#"{"id":"{id}","kind":"renamed","payload":"{payload}"}"#;
     match (transport, op) {
-        (Transport::Grpc, Op::Write) => ("POST", "/bench.CustomerService/Upsert", Some(CUSTOMER_WITH_ID)),
-        (Transport::Grpc, Op::Read) => ("POST", "/bench.CustomerService/Get", Some(r#"{"id":"{id}"}"#)),
-        (Transport::Grpc, Op::Event) => ("POST", "/bench.CustomerService/RecordEvent", Some(EVENT_WITH_ID)),
+        (Transport::Grpc, Op::Write) => (
+            "POST",
+            "/bench.CustomerService/Upsert",
+            Some(CUSTOMER_WITH_ID),
+        ),
+        (Transport::Grpc, Op::Read) => (
+            "POST",
+            "/bench.CustomerService/Get",
+            Some(r#"{"id":"{id}"}"#),
+        ),
+        (Transport::Grpc, Op::Event) => (
+            "POST",
+            "/bench.CustomerService/RecordEvent",
+            Some(EVENT_WITH_ID),
+        ),
         (Transport::Grpc, Op::Echo) => ("POST", "/bench.Echo/Echo", Some(CUSTOMER_WITH_ID)),
         (_, Op::Write) => ("POST", "/customers/{id}", Some(CUSTOMER)),
         (_, Op::Read) => ("GET", "/customers/{id}", None),
@@ -125,7 +141,7 @@ impl Picker {
     }
 
     /// The next operation and the id (in `0..ids`) it targets.
-    pub fn next(&mut self) -> (Op, u64) {
+    pub fn pick(&mut self) -> (Op, u64) {
         let id = match self.scenario {
             Scenario::Hot => 0,
             _ => self.rng.u64(0..self.ids),
@@ -154,16 +170,16 @@ mod tests {
     #[test]
     fn mixed_follows_the_read_ratio() {
         let mut p = Picker::new(Scenario::Mixed, 10_000, 0.75, 7);
-        let reads = (0..100_000).filter(|_| p.next().0 == Op::Read).count();
+        let reads = (0..100_000).filter(|_| p.pick().0 == Op::Read).count();
         assert!((73_000..77_000).contains(&reads), "reads = {reads}");
     }
 
     #[test]
     fn hot_targets_one_id_and_ids_stay_in_range() {
         let mut hot = Picker::new(Scenario::Hot, 10, 0.0, 1);
-        assert!((0..1000).all(|_| hot.next() == (Op::Write, 0)));
+        assert!((0..1000).all(|_| hot.pick() == (Op::Write, 0)));
         let mut w = Picker::new(Scenario::Write, 10, 0.0, 1);
-        let seen: std::collections::BTreeSet<u64> = (0..1000).map(|_| w.next().1).collect();
+        let seen: std::collections::BTreeSet<u64> = (0..1000).map(|_| w.pick().1).collect();
         assert_eq!(seen, (0..10).collect());
     }
 }

@@ -26,7 +26,10 @@ pub struct IdFormat {
 impl IdFormat {
     /// Ids `0..ids` with `prefix`; at least six digits so that the marker is distinctive.
     pub fn new(prefix: &str, ids: u64) -> Result<Self> {
-        if !prefix.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
+        if !prefix
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        {
             return Err(Error::Config(format!(
                 "--id-prefix `{prefix}` may contain only ASCII letters, digits, `-` and `_`"
             )));
@@ -166,13 +169,18 @@ pub struct Templates {
 /// A deterministic payload of `size` ASCII letters and digits.
 pub fn payload(size: usize) -> String {
     const ALPHABET: &[u8] = b"abcdefghijklmnopqrstuvwxyz0123456789";
-    (0..size).map(|i| ALPHABET[(i * 7 + i / 36) % ALPHABET.len()] as char).collect()
+    (0..size)
+        .map(|i| ALPHABET[(i * 7 + i / 36) % ALPHABET.len()] as char)
+        .collect()
 }
 
 /// Replaces `{payload}` and `{id}`, returning the text and the number of `{id}`s.
 fn expand(text: &str, payload: &str, marker: &str) -> (String, usize) {
     let ids = text.matches("{id}").count();
-    (text.replace("{payload}", payload).replace("{id}", marker), ids)
+    (
+        text.replace("{payload}", payload).replace("{id}", marker),
+        ids,
+    )
 }
 
 impl Templates {
@@ -191,9 +199,11 @@ impl Templates {
             let what = |part: &str| format!("--{}-{part}", op.name());
             let template = match pool {
                 None => {
-                    let method = Method::from_bytes(spec.method.as_bytes()).map_err(|_| Error::Template {
-                        what: what("method"),
-                        reason: format!("`{}` is not an HTTP method", spec.method),
+                    let method = Method::from_bytes(spec.method.as_bytes()).map_err(|_| {
+                        Error::Template {
+                            what: what("method"),
+                            reason: format!("`{}` is not an HTTP method", spec.method),
+                        }
                     })?;
                     if !spec.path.starts_with('/') {
                         return Err(Error::Template {
@@ -201,7 +211,11 @@ impl Templates {
                             reason: "must start with `/`".into(),
                         });
                     }
-                    let (path, n) = expand(&format!("{}{}", origin.unwrap_or(""), spec.path), payload_text, &marker);
+                    let (path, n) = expand(
+                        &format!("{}{}", origin.unwrap_or(""), spec.path),
+                        payload_text,
+                        &marker,
+                    );
                     let path = Spliced::new(path.into_bytes(), &marker, n, &what("path"))?;
                     let probe = path.render(ids.format(0).as_bytes());
                     http::Uri::from_maybe_shared(probe).map_err(|e| Error::Template {
@@ -211,9 +225,11 @@ impl Templates {
                     let body = match &spec.body {
                         Some(b) => {
                             let (text, n) = expand(b, payload_text, &marker);
-                            serde_json::from_str::<serde_json::Value>(&text).map_err(|e| Error::Template {
-                                what: what("body"),
-                                reason: format!("not JSON: {e}"),
+                            serde_json::from_str::<serde_json::Value>(&text).map_err(|e| {
+                                Error::Template {
+                                    what: what("body"),
+                                    reason: format!("not JSON: {e}"),
+                                }
                             })?;
                             Some(Spliced::new(text.into_bytes(), &marker, n, &what("body"))?)
                         }
@@ -223,7 +239,8 @@ impl Templates {
                 }
                 Some(pool) => {
                     let input = grpc_input(pool, &spec.path)?;
-                    let (text, n) = expand(spec.body.as_deref().unwrap_or("{}"), payload_text, &marker);
+                    let (text, n) =
+                        expand(spec.body.as_deref().unwrap_or("{}"), payload_text, &marker);
                     let mut de = serde_json::Deserializer::from_str(&text);
                     let msg = DynamicMessage::deserialize(input.clone(), &mut de)
                         .and_then(|m| de.end().map(|()| m))
@@ -232,9 +249,11 @@ impl Templates {
                             reason: format!("not protobuf JSON of `{}`: {e}", input.full_name()),
                         })?;
                     let body = Spliced::new(msg.encode_to_vec(), &marker, n, &what("body"))?;
-                    let path = PathAndQuery::try_from(spec.path.as_str()).map_err(|e| Error::Template {
-                        what: what("path"),
-                        reason: e.to_string(),
+                    let path = PathAndQuery::try_from(spec.path.as_str()).map_err(|e| {
+                        Error::Template {
+                            what: what("path"),
+                            reason: e.to_string(),
+                        }
                     })?;
                     RequestTemplate::Grpc { path, body }
                 }
@@ -261,11 +280,15 @@ impl Templates {
             id[..b.len()].copy_from_slice(b);
             &id[..b.len()]
         };
-        match self.per_op[op.index()].as_ref().expect("template built for every operation in use") {
+        match self.per_op[op.index()]
+            .as_ref()
+            .expect("template built for every operation in use")
+        {
             RequestTemplate::Http { method, path, body } => Rendered::Http {
                 method: method.clone(),
                 // The template was validated as a URI with a same-width id at build time.
-                uri: http::Uri::from_maybe_shared(path.render(id)).expect("validated at build time"),
+                uri: http::Uri::from_maybe_shared(path.render(id))
+                    .expect("validated at build time"),
                 body: body.as_ref().map(|b| b.render(id)).unwrap_or_default(),
             },
             RequestTemplate::Grpc { path, body } => Rendered::Grpc {
@@ -279,19 +302,29 @@ impl Templates {
 /// The input message of the gRPC method at `path` (`/package.Service/Method`).
 fn grpc_input(pool: &DescriptorPool, path: &str) -> Result<prost_reflect::MessageDescriptor> {
     let unknown = || Error::UnknownMethod(path.to_string());
-    let (service, method) = path.strip_prefix('/').and_then(|p| p.split_once('/')).ok_or_else(unknown)?;
+    let (service, method) = path
+        .strip_prefix('/')
+        .and_then(|p| p.split_once('/'))
+        .ok_or_else(unknown)?;
     let service = pool.get_service_by_name(service).ok_or_else(unknown)?;
-    let method = service.methods().find(|m| m.name() == method).ok_or_else(unknown)?;
+    let method = service
+        .methods()
+        .find(|m| m.name() == method)
+        .ok_or_else(unknown)?;
     Ok(method.input())
 }
 
 /// The bench proto's descriptors plus those of `protos` compiled with `includes`.
-pub fn descriptor_pool(protos: &[std::path::PathBuf], includes: &[std::path::PathBuf]) -> Result<DescriptorPool> {
-    let mut pool =
-        DescriptorPool::decode(crate::proto::DESCRIPTOR_SET).map_err(|e| Error::Proto(e.to_string()))?;
+pub fn descriptor_pool(
+    protos: &[std::path::PathBuf],
+    includes: &[std::path::PathBuf],
+) -> Result<DescriptorPool> {
+    let mut pool = DescriptorPool::decode(crate::proto::DESCRIPTOR_SET)
+        .map_err(|e| Error::Proto(e.to_string()))?;
     if !protos.is_empty() {
         let fds = protox::compile(protos, includes).map_err(|e| Error::Proto(e.to_string()))?;
-        pool.add_file_descriptor_set(fds).map_err(|e| Error::Proto(e.to_string()))?;
+        pool.add_file_descriptor_set(fds)
+            .map_err(|e| Error::Proto(e.to_string()))?;
     }
     Ok(pool)
 }
@@ -323,13 +356,22 @@ mod tests {
         let ids = IdFormat::new("c", 100).unwrap();
         let t = Templates::build(
             ids,
-            &[(Op::Write, spec("PUT", "/customers/{id}", Some(r#"{"name":"n-{id}","p":"{payload}"}"#)))],
+            &[(
+                Op::Write,
+                spec(
+                    "PUT",
+                    "/customers/{id}",
+                    Some(r#"{"name":"n-{id}","p":"{payload}"}"#),
+                ),
+            )],
             "xyz",
             Some("http://127.0.0.1:1"),
             None,
         )
         .unwrap();
-        let Rendered::Http { method, uri, body } = t.render(Op::Write, 7) else { panic!("http") };
+        let Rendered::Http { method, uri, body } = t.render(Op::Write, 7) else {
+            panic!("http")
+        };
         assert_eq!(method, Method::PUT);
         assert_eq!(uri.to_string(), "http://127.0.0.1:1/customers/c000007");
         assert_eq!(&body[..], br#"{"name":"n-c000007","p":"xyz"}"#);
@@ -341,13 +383,18 @@ mod tests {
         let body = r#"{"id":"{id}","name":"name-{id}","payload":"{payload}"}"#;
         let t = Templates::build(
             IdFormat::new("c", 10).unwrap(),
-            &[(Op::Write, spec("POST", "/bench.CustomerService/Upsert", Some(body)))],
+            &[(
+                Op::Write,
+                spec("POST", "/bench.CustomerService/Upsert", Some(body)),
+            )],
             &payload(550),
             None,
             Some(&pool),
         )
         .unwrap();
-        let Rendered::Grpc { path, body } = t.render(Op::Write, 3) else { panic!("grpc") };
+        let Rendered::Grpc { path, body } = t.render(Op::Write, 3) else {
+            panic!("grpc")
+        };
         assert_eq!(path.as_str(), "/bench.CustomerService/Upsert");
         let msg = UpsertCustomer::decode(body).unwrap();
         assert_eq!(msg.id, "c000003");
@@ -360,13 +407,36 @@ mod tests {
         let pool = descriptor_pool(&[], &[]).unwrap();
         let ids = || IdFormat::new("c", 10).unwrap();
         let grpc = |path: &str, body: &str| {
-            Templates::build(ids(), &[(Op::Write, spec("POST", path, Some(body)))], "p", None, Some(&pool))
+            Templates::build(
+                ids(),
+                &[(Op::Write, spec("POST", path, Some(body)))],
+                "p",
+                None,
+                Some(&pool),
+            )
         };
-        assert!(matches!(grpc("/bench.Nope/Upsert", "{}"), Err(Error::UnknownMethod(_))));
-        assert!(matches!(grpc("/bench.CustomerService/Upsert", r#"{"nope":1}"#), Err(Error::Template { .. })));
-        let http = |body: &str| Templates::build(ids(), &[(Op::Write, spec("POST", "/x/{id}", Some(body)))], "p", None, None);
+        assert!(matches!(
+            grpc("/bench.Nope/Upsert", "{}"),
+            Err(Error::UnknownMethod(_))
+        ));
+        assert!(matches!(
+            grpc("/bench.CustomerService/Upsert", r#"{"nope":1}"#),
+            Err(Error::Template { .. })
+        ));
+        let http = |body: &str| {
+            Templates::build(
+                ids(),
+                &[(Op::Write, spec("POST", "/x/{id}", Some(body)))],
+                "p",
+                None,
+                None,
+            )
+        };
         assert!(matches!(http("{not json"), Err(Error::Template { .. })));
-        assert!(matches!(http("{\"a\":\"#######\"}"), Err(Error::Template { .. })));
+        assert!(matches!(
+            http("{\"a\":\"#######\"}"),
+            Err(Error::Template { .. })
+        ));
         assert!(http(r#"{"a":"{id}"}"#).is_ok());
     }
 }

@@ -38,14 +38,22 @@ impl CustomerService for ReferenceGrpc {
             email: c.email,
             payload: c.payload,
         };
-        self.store.upsert(row).await.map_err(|e| Status::internal(e.to_string()))?;
+        self.store
+            .upsert(row)
+            .await
+            .map_err(|e| Status::internal(e.to_string()))?;
         Ok(Response::new(Ack {}))
     }
 
     async fn get(&self, request: Request<GetCustomer>) -> Result<Response<Customer>, Status> {
         let id = request.into_inner().id;
         require_id(&id)?;
-        match self.store.get(id.clone()).await.map_err(|e| Status::internal(e.to_string()))? {
+        match self
+            .store
+            .get(id.clone())
+            .await
+            .map_err(|e| Status::internal(e.to_string()))?
+        {
             Some(row) => Ok(Response::new(Customer {
                 id: row.id,
                 name: row.name,
@@ -56,7 +64,10 @@ impl CustomerService for ReferenceGrpc {
         }
     }
 
-    async fn record_event(&self, request: Request<RecordEvent>) -> Result<Response<EventAck>, Status> {
+    async fn record_event(
+        &self,
+        request: Request<RecordEvent>,
+    ) -> Result<Response<EventAck>, Status> {
         let e = request.into_inner();
         require_id(&e.id)?;
         let seq = self

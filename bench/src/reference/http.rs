@@ -37,7 +37,10 @@ pub struct EventBody {
 /// The routes, over `store`.
 pub fn router(store: Arc<Store>) -> axum::Router {
     axum::Router::new()
-        .route("/customers/{id}", get(get_customer).post(upsert).put(upsert))
+        .route(
+            "/customers/{id}",
+            get(get_customer).post(upsert).put(upsert),
+        )
         .route("/customers/{id}/events", post(record_event))
         .route("/health", get(|| async { "ok" }))
         .with_state(store)
@@ -47,7 +50,11 @@ fn failure(status: StatusCode, message: String) -> Response {
     (status, Json(json!({ "error": message }))).into_response()
 }
 
-async fn upsert(State(store): State<Arc<Store>>, Path(id): Path<String>, Json(body): Json<UpsertBody>) -> Response {
+async fn upsert(
+    State(store): State<Arc<Store>>,
+    Path(id): Path<String>,
+    Json(body): Json<UpsertBody>,
+) -> Response {
     let row = CustomerRow {
         id,
         name: body.name,
@@ -68,7 +75,11 @@ async fn get_customer(State(store): State<Arc<Store>>, Path(id): Path<String>) -
     }
 }
 
-async fn record_event(State(store): State<Arc<Store>>, Path(id): Path<String>, Json(body): Json<EventBody>) -> Response {
+async fn record_event(
+    State(store): State<Arc<Store>>,
+    Path(id): Path<String>,
+    Json(body): Json<EventBody>,
+) -> Response {
     match store.record_event(id, body.kind, body.payload).await {
         Ok(seq) => Json(json!({ "seq": seq })).into_response(),
         Err(e) => failure(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),

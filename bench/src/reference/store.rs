@@ -48,7 +48,11 @@ impl Default for StoreOptions {
 #[derive(Debug, Clone)]
 enum WriteOp {
     Upsert(CustomerRow),
-    Event { id: String, kind: String, payload: String },
+    Event {
+        id: String,
+        kind: String,
+        payload: String,
+    },
 }
 
 struct Job {
@@ -100,7 +104,10 @@ fn open_connection(path: &Path) -> Result<Connection> {
     conn.busy_timeout(std::time::Duration::from_secs(5))?;
     let mode: String = conn.query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0))?;
     if !mode.eq_ignore_ascii_case("wal") {
-        return Err(Error::Config(format!("{}: cannot switch to WAL (journal_mode={mode})", path.display())));
+        return Err(Error::Config(format!(
+            "{}: cannot switch to WAL (journal_mode={mode})",
+            path.display()
+        )));
     }
     // FULL: the WAL is synced on every commit, so an acknowledged write survives power loss.
     conn.pragma_update(None, "synchronous", "FULL")?;
@@ -122,8 +129,10 @@ fn apply(conn: &Connection, op: &WriteOp) -> rusqlite::Result<u64> {
             let last: i64 = conn
                 .prepare_cached("SELECT COALESCE(MAX(seq), 0) FROM customer_events WHERE id = ?1")?
                 .query_row([id], |r| r.get(0))?;
-            conn.prepare_cached("INSERT INTO customer_events (id, seq, kind, payload) VALUES (?1, ?2, ?3, ?4)")?
-                .execute(params![id, last + 1, kind, payload])?;
+            conn.prepare_cached(
+                "INSERT INTO customer_events (id, seq, kind, payload) VALUES (?1, ?2, ?3, ?4)",
+            )?
+            .execute(params![id, last + 1, kind, payload])?;
             Ok(u64::try_from(last + 1).unwrap_or_default())
         }
     }
@@ -150,7 +159,10 @@ fn writer_loop(mut conn: Connection, jobs: mpsc::Receiver<Job>, max_batch: usize
             }
         };
         // A failing statement rolls back only itself; the others still commit.
-        let results: Vec<_> = batch.iter().map(|job| apply(&tx, &job.op).map_err(|e| e.to_string())).collect();
+        let results: Vec<_> = batch
+            .iter()
+            .map(|job| apply(&tx, &job.op).map_err(|e| e.to_string()))
+            .collect();
         match tx.commit() {
             Ok(()) => {
                 for (job, result) in batch.into_iter().zip(results) {
@@ -170,7 +182,9 @@ impl Store {
     /// Opens (creating if needed) the database at `path`.
     pub fn open(path: &Path, options: StoreOptions) -> Result<Arc<Store>> {
         if options.readers == 0 || options.max_batch == 0 {
-            return Err(Error::Config("--readers and --max-batch must be at least 1".into()));
+            return Err(Error::Config(
+                "--readers and --max-batch must be at least 1".into(),
+            ));
         }
         let conn = open_connection(path)?;
         conn.execute_batch(SCHEMA)?;
@@ -230,7 +244,12 @@ impl Store {
     }
 
     /// Appends an event to the customer's journal; returns its sequence number once durable.
-    pub async fn record_event(self: &Arc<Self>, id: String, kind: String, payload: String) -> Result<u64> {
+    pub async fn record_event(
+        self: &Arc<Self>,
+        id: String,
+        kind: String,
+        payload: String,
+    ) -> Result<u64> {
         self.write(WriteOp::Event { id, kind, payload }).await
     }
 
@@ -239,7 +258,9 @@ impl Store {
         let store = self.clone();
         tokio::task::spawn_blocking(move || {
             let i = store.next_reader.fetch_add(1, Ordering::Relaxed) % store.readers.len();
-            let conn = store.readers[i].lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+            let conn = store.readers[i]
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
             let row = conn
                 .prepare_cached("SELECT name, email, payload FROM customers WHERE id = ?1")?
                 .query_row([&id], |r| {
@@ -274,7 +295,14 @@ mod tests {
     async fn exercise(batching: bool) {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("ref.db");
-        let store = Store::open(&path, StoreOptions { batching, ..Default::default() }).unwrap();
+        let store = Store::open(
+            &path,
+            StoreOptions {
+                batching,
+                ..Default::default()
+            },
+        )
+        .unwrap();
         assert_eq!(store.get("a".into()).await.unwrap(), None);
         let writes: Vec<_> = (0..50)
             .map(|i| {
@@ -286,15 +314,45 @@ mod tests {
             w.await.unwrap().unwrap();
         }
         store.upsert(row("c7", "second")).await.unwrap();
-        assert_eq!(store.get("c7".into()).await.unwrap(), Some(row("c7", "second")));
-        assert_eq!(store.record_event("c1".into(), "k".into(), "p".into()).await.unwrap(), 1);
-        assert_eq!(store.record_event("c1".into(), "k".into(), "p".into()).await.unwrap(), 2);
-        assert_eq!(store.record_event("c2".into(), "k".into(), "p".into()).await.unwrap(), 1);
+        assert_eq!(
+            store.get("c7".into()).await.unwrap(),
+            Some(row("c7", "second"))
+        );
+        assert_eq!(
+            store
+                .record_event("c1".into(), "k".into(), "p".into())
+                .await
+                .unwrap(),
+            1
+        );
+        assert_eq!(
+            store
+                .record_event("c1".into(), "k".into(), "p".into())
+                .await
+                .unwrap(),
+            2
+        );
+        assert_eq!(
+            store
+                .record_event("c2".into(), "k".into(), "p".into())
+                .await
+                .unwrap(),
+            1
+        );
         drop(store);
         // Reopened from the file: everything acknowledged is there.
         let again = Store::open(&path, StoreOptions::default()).unwrap();
-        assert_eq!(again.get("c49".into()).await.unwrap(), Some(row("c49", "first")));
-        assert_eq!(again.record_event("c1".into(), "k".into(), "p".into()).await.unwrap(), 3);
+        assert_eq!(
+            again.get("c49".into()).await.unwrap(),
+            Some(row("c49", "first"))
+        );
+        assert_eq!(
+            again
+                .record_event("c1".into(), "k".into(), "p".into())
+                .await
+                .unwrap(),
+            3
+        );
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
