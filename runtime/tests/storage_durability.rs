@@ -56,6 +56,9 @@ async fn concurrent_writers_are_group_committed() {
                     let payload = Bytes::from(format!("{id}:{}", expected + 1));
                     let seq = storage.write_state(state(&id, expected, payload)).await?;
                     assert_eq!(seq, expected + 1);
+                    // Reads run beside the writer and see every acknowledged write.
+                    let read = storage.load_state("counter", &id).await?.map(|s| s.seq);
+                    assert_eq!(read, Some(seq));
                 }
                 Ok::<_, StorageError>(())
             })

@@ -82,7 +82,7 @@ pub struct SqliteStorage {
     /// The writer's queue; `None` only while dropping.
     requests: Option<mpsc::Sender<Request>>,
     writer: Mutex<Option<JoinHandle<()>>>,
-    readers: Arc<ReadPool>,
+    readers: ReadPool,
     counters: Arc<Counters>,
     closed: AtomicBool,
 }
@@ -106,7 +106,7 @@ impl SqliteStorage {
             path,
             requests: Some(requests),
             writer: Mutex::new(Some(writer)),
-            readers: Arc::new(readers),
+            readers,
             counters,
             closed: AtomicBool::new(false),
         })
