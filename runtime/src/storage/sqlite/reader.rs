@@ -23,7 +23,8 @@ use crate::storage::{FeedRecord, Replay, StorageError, StorageResult, StoredEven
 pub(super) struct ReadPool {
     path: PathBuf,
     busy_timeout: Duration,
-    idle: Arc<Mutex<Vec<Connection>>>,
+    /// Connections not in use; `None` once the pool is closed.
+    idle: Arc<Mutex<Option<Vec<Connection>>>>,
     permits: Semaphore,
 }
 
@@ -38,7 +39,7 @@ impl ReadPool {
         Ok(ReadPool {
             path,
             busy_timeout,
-            idle: Arc::new(Mutex::new(idle)),
+            idle: Arc::new(Mutex::new(Some(idle))),
             permits: Semaphore::new(size),
         })
     }
@@ -54,7 +55,10 @@ impl ReadPool {
             .acquire()
             .await
             .map_err(|_| StorageError::Closed)?;
-        let pooled = self.idle.lock().map_err(|_| poisoned())?.pop();
+        let pooled = match self.idle.lock().map_err(|_| poisoned())?.as_mut() {
+            Some(idle) => idle.pop(),
+            None => return Err(StorageError::Closed),
+        };
         let (path, busy_timeout, idle) = (self.path.clone(), self.busy_timeout, self.idle.clone());
         tokio::task::spawn_blocking(move || {
             // A connection lost to a panicked query is replaced here.
@@ -63,7 +67,8 @@ impl ReadPool {
                 None => schema::open_reader(&path, busy_timeout)?,
             };
             let result = query(&mut conn);
-            if let Ok(mut idle) = idle.lock() {
+            // After close the connection is dropped instead.
+            if let Ok(Some(idle)) = idle.lock().as_deref_mut() {
                 idle.push(conn);
             }
             result
@@ -76,7 +81,7 @@ impl ReadPool {
     pub(super) fn close(&self) {
         self.permits.close();
         if let Ok(mut idle) = self.idle.lock() {
-            idle.clear();
+            *idle = None;
         }
     }
 }
