@@ -344,13 +344,13 @@ pub(crate) fn problems_from_diagnostic(
         .and_then(|code| code.read_span(&SourceSpan::from(0..0), 0, 0).ok())
         .and_then(|contents| contents.name().map(str::to_owned))
         .or_else(|| file.map(str::to_owned));
-    if let (Some(name), Some(labels)) = (name.as_deref(), diagnostic.labels()) {
-        if let Some(text) = sources.get(name) {
-            for label in labels {
-                let span = *label.inner();
-                let text_label = label.label().unwrap_or("here").to_owned();
-                problem = problem.with_label(name, text.clone(), span, text_label);
-            }
+    if let (Some(name), Some(labels)) = (name.as_deref(), diagnostic.labels())
+        && let Some(text) = sources.get(name)
+    {
+        for label in labels {
+            let span = *label.inner();
+            let text_label = label.label().unwrap_or("here").to_owned();
+            problem = problem.with_label(name, text.clone(), span, text_label);
         }
     }
     out.push(problem);

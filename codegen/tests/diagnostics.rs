@@ -54,10 +54,17 @@ fn every_error_fixture_renders_its_diagnostics() {
         );
         for location in &expected {
             let wanted = format!("{name}:{location}");
-            assert!(plain.contains(&wanted), "{name}: `{wanted}` not in\n{plain}");
+            assert!(
+                plain.contains(&wanted),
+                "{name}: `{wanted}` not in\n{plain}"
+            );
         }
         for problem in error.problems() {
-            assert!(problem.location().is_some(), "{name}: `{}` has no location", problem.message());
+            assert!(
+                problem.location().is_some(),
+                "{name}: `{}` has no location",
+                problem.message()
+            );
         }
 
         let json: serde_json::Value = serde_json::from_str(&error.render_json()).unwrap();

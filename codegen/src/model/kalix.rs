@@ -114,10 +114,10 @@ pub(crate) fn method(ctx: &mut Ctx<'_>, method: &MethodDescriptor, decl: &mut Me
         if let Some(source) = message(&eventing, "in") {
             decl.subscribe = Some(subscribe(ctx, &source, loc.child(&[1, 1])));
         }
-        if let Some(out) = message(&eventing, "out") {
-            if has(&out, "topic") {
-                decl.publish = Some((string(&out, "topic"), loc.child(&[1, 2])));
-            }
+        if let Some(out) = message(&eventing, "out")
+            && has(&out, "topic")
+        {
+            decl.publish = Some((string(&out, "topic"), loc.child(&[1, 2])));
         }
     }
     if let Some(view) = message(&msg, "view") {

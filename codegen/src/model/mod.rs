@@ -4,18 +4,21 @@
 //! options and [`kalix`] the Kalix compatibility names into the same
 //! declarations; [`component`] resolves and checks one service; [`validate`]
 //! checks what spans components (type ids, subscriptions, routes); [`http`]
-//! parses path templates; [`span`] turns descriptor paths into source spans.
+//! checks HTTP bindings and [`template`] parses their path templates; [`id`]
+//! finds command ids; [`span`] turns descriptor paths into source spans.
 //! Every problem is collected and reported together.
 
 mod component;
 mod http;
+mod id;
 mod kalix;
 mod options;
 mod span;
+mod template;
 mod types;
 mod validate;
 
-pub use http::parse_template;
+pub use template::parse_template;
 pub use types::*;
 
 use std::collections::BTreeMap;
@@ -157,10 +160,10 @@ impl<'a> Ctx<'a> {
     ) {
         let mut problem = Problem::new(kind, message).with_help(help);
         let file = self.pool.get_file_by_name(&loc.file);
-        if let (Some(file), Some(text)) = (file, self.sources.get(&loc.file)) {
-            if let Some(span) = span::span(&file, loc, text) {
-                problem = problem.with_label(&loc.file, text.clone(), span, label);
-            }
+        if let (Some(file), Some(text)) = (file, self.sources.get(&loc.file))
+            && let Some(span) = span::span(&file, loc, text)
+        {
+            problem = problem.with_label(&loc.file, text.clone(), span, label);
         }
         self.problems.push(problem);
     }
@@ -223,3 +226,6 @@ mod tests {
         assert_eq!(qualify("", ".State"), "State");
     }
 }
+
+#[cfg(test)]
+mod build_tests;

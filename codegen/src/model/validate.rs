@@ -5,8 +5,8 @@ use std::collections::HashMap;
 
 use super::Ctx;
 use super::component::Built;
-use super::http::route_key;
 use super::span::Loc;
+use super::template::route_key;
 use super::types::{ComponentKind, Source, TypeRef};
 use crate::error::ErrorKind;
 

@@ -26,29 +26,43 @@ pub struct Registration {
 
 impl fmt::Debug for Registration {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Registration").field("service", &self.info.service).finish_non_exhaustive()
+        f.debug_struct("Registration")
+            .field("service", &self.info.service)
+            .finish_non_exhaustive()
     }
 }
 
 impl Registration {
     /// A value entity.
     pub fn value_entity<A: ValueEntityAdapter>(adapter: A) -> Registration {
-        Registration { info: adapter.info(), install: Box::new(move |i| i.value_entity(adapter)) }
+        Registration {
+            info: adapter.info(),
+            install: Box::new(move |i| i.value_entity(adapter)),
+        }
     }
 
     /// An event-sourced entity.
     pub fn event_sourced<A: EventSourcedAdapter>(adapter: A) -> Registration {
-        Registration { info: adapter.info(), install: Box::new(move |i| i.event_sourced(adapter)) }
+        Registration {
+            info: adapter.info(),
+            install: Box::new(move |i| i.event_sourced(adapter)),
+        }
     }
 
     /// An action.
     pub fn action<A: ActionAdapter>(adapter: A) -> Registration {
-        Registration { info: adapter.info(), install: Box::new(move |i| i.action(adapter)) }
+        Registration {
+            info: adapter.info(),
+            install: Box::new(move |i| i.action(adapter)),
+        }
     }
 
     /// A view.
     pub fn view<A: ViewAdapter>(adapter: A) -> Registration {
-        Registration { info: adapter.info(), install: Box::new(move |i| i.view(adapter)) }
+        Registration {
+            info: adapter.info(),
+            install: Box::new(move |i| i.view(adapter)),
+        }
     }
 
     /// The component's description.
@@ -88,6 +102,8 @@ impl Installer {
 
 impl fmt::Debug for Installer {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Installer").field("installed", &self.installed.len()).finish()
+        f.debug_struct("Installer")
+            .field("installed", &self.installed.len())
+            .finish()
     }
 }
