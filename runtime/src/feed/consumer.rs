@@ -136,12 +136,10 @@ impl Runner {
         let mut stopping = false;
         loop {
             let now = Instant::now();
-            if !stopping {
-                if let Err(err) = self.read(now).await {
-                    // The storage is gone: nothing more to read or store.
-                    outcome = Err(FeedError::Storage(err));
-                    stopping = true;
-                }
+            if !stopping && let Err(err) = self.read(now).await {
+                // The storage is gone: nothing more to read or store.
+                outcome = Err(FeedError::Storage(err));
+                stopping = true;
             }
             let next_retry = self.sched.due_retries(now);
             if !stopping {
@@ -244,22 +242,20 @@ impl Runner {
         self.read_failures = 0;
         self.read_again_at = None;
         let full = records.len() >= limit;
-        if head.is_none() {
-            if let Some(last) = records.last() {
-                self.progress.observe_head(last.offset, now);
-                self.status
-                    .seen_head
-                    .fetch_max(last.offset, Ordering::Relaxed);
-            }
+        if head.is_none()
+            && let Some(last) = records.last()
+        {
+            self.progress.observe_head(last.offset, now);
+            self.status
+                .seen_head
+                .fetch_max(last.offset, Ordering::Relaxed);
         }
         for record in records {
             self.progress.read(record.offset);
             self.sched.push(record);
         }
-        if !full {
-            if let Some(head) = head {
-                self.progress.caught_up(head);
-            }
+        if !full && let Some(head) = head {
+            self.progress.caught_up(head);
         }
         self.more = full;
         Ok(())

@@ -114,10 +114,10 @@ async fn deliver(
                 .filter(|record| !is_duplicate(applied, record))
                 .cloned()
                 .collect();
-            if !fresh.is_empty() {
-                if let Err(err) = handler.handle_batch(&fresh).await {
-                    return (0, 0, Some(err));
-                }
+            if !fresh.is_empty()
+                && let Err(err) = handler.handle_batch(&fresh).await
+            {
+                return (0, 0, Some(err));
             }
             for record in &fresh {
                 applied.insert(key_of(record), Some(record.seq));

@@ -218,13 +218,12 @@ impl Scheduler {
             if *at > now {
                 return Some(*at);
             }
-            if let Some(Reverse((_, _, key))) = self.retries.pop() {
-                if let Some(entity) = self.entities.get_mut(&key) {
-                    if entity.phase == Phase::Waiting {
-                        entity.phase = Phase::Ready;
-                        self.ready.push_back(key);
-                    }
-                }
+            if let Some(Reverse((_, _, key))) = self.retries.pop()
+                && let Some(entity) = self.entities.get_mut(&key)
+                && entity.phase == Phase::Waiting
+            {
+                entity.phase = Phase::Ready;
+                self.ready.push_back(key);
             }
         }
         None

@@ -74,10 +74,7 @@ pub(super) fn run(
             }
         }
         if !batch.is_empty() {
-            let feeds = batch.iter().any(|(op, _)| op.writes_feed());
-            if commit_batch(&mut conn, &mut batch, &counters) && feeds {
-                publish_feed_head(&conn, &feed_head);
-            }
+            commit_batch(&mut conn, &mut batch, &counters, &feed_head);
         }
     }
     drop(conn);
@@ -113,15 +110,20 @@ fn publish_feed_head(conn: &Connection, sender: &watch::Sender<u64>) {
     }
 }
 
-/// Run one batch in one transaction and reply to every request in it. Returns
-/// whether the transaction committed.
+/// Run one batch in one transaction and reply to every request in it. A
+/// commit that added feed records is published on `feed_head` before the
+/// replies, so a caller's acknowledged write is already announced.
 fn commit_batch(
     conn: &mut Connection,
     batch: &mut Vec<(WriteOp, oneshot::Sender<StorageResult<u64>>)>,
     counters: &Counters,
-) -> bool {
+    feed_head: &watch::Sender<u64>,
+) {
     let mut outcomes: Vec<StorageResult<u64>> = Vec::with_capacity(batch.len());
     let committed = run_transaction(conn, batch, &mut outcomes);
+    if committed.is_ok() && batch.iter().any(|(op, _)| op.writes_feed()) {
+        publish_feed_head(conn, feed_head);
+    }
     let mut succeeded = 0;
     for ((_, reply), outcome) in batch.drain(..).zip(outcomes) {
         let outcome = match (&committed, outcome) {
@@ -143,7 +145,6 @@ fn commit_batch(
         counters.transactions.fetch_add(1, Ordering::Relaxed);
         counters.writes.fetch_add(succeeded, Ordering::Relaxed);
     }
-    committed.is_ok()
 }
 
 /// Apply every write of the batch in its own savepoint, then commit once.
