@@ -576,3 +576,110 @@ async fn commit_to_handler_latency() {
     assert_eq!(consumer.status().head_offset, 300);
     consumer.shutdown().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_small_buffer_pauses_reading_and_still_delivers_everything() {
+    let dir = tempfile::tempdir().unwrap();
+    let storage = open(&dir.path().join("plinth.db"));
+    write_all(&storage, "counter", &ids("e", 20), 10).await;
+    let recorder = Arc::new(Recorder::default());
+    recorder.fail("e-0", 1, 3);
+    let mut config = ConsumerConfig::new("small", vec![]);
+    (config.max_buffered, config.read_batch, config.concurrency) = (8, 4, 2);
+    config.max_batch = 3;
+    let consumer = feed::start(storage.clone(), config, recorder.clone())
+        .await
+        .unwrap();
+    wait_until(Duration::from_secs(30), "every record", || {
+        recorder.handled.load(Ordering::SeqCst) >= 200
+    })
+    .await;
+    for seqs in recorder.by_entity().values() {
+        assert_eq!(seqs, &(1..=10).collect::<Vec<u64>>());
+    }
+    let status = consumer.status();
+    assert_eq!(status.failures, 3);
+    consumer.shutdown().await.unwrap();
+    assert_eq!(storage.load_offset("small").await.unwrap(), 200);
+}
+
+/// A storage without commit notifications: consumers fall back to polling.
+struct Unnotified(Arc<SqliteStorage>);
+
+impl Storage for Unnotified {
+    fn load_state<'a>(
+        &'a self,
+        type_id: &'a str,
+        entity_id: &'a str,
+    ) -> BoxFuture<'a, plinth::storage::StorageResult<Option<plinth::storage::StoredState>>> {
+        self.0.load_state(type_id, entity_id)
+    }
+
+    fn write_state(&self, write: StateWrite) -> BoxFuture<'_, plinth::storage::StorageResult<u64>> {
+        self.0.write_state(write)
+    }
+
+    fn load_journal<'a>(
+        &'a self,
+        type_id: &'a str,
+        entity_id: &'a str,
+    ) -> BoxFuture<'a, plinth::storage::StorageResult<plinth::storage::Replay>> {
+        self.0.load_journal(type_id, entity_id)
+    }
+
+    fn append_events(
+        &self,
+        append: EventAppend,
+    ) -> BoxFuture<'_, plinth::storage::StorageResult<u64>> {
+        self.0.append_events(append)
+    }
+
+    fn read_feed<'a>(
+        &'a self,
+        after: u64,
+        type_ids: &'a [String],
+        limit: usize,
+    ) -> BoxFuture<'a, plinth::storage::StorageResult<Vec<FeedRecord>>> {
+        self.0.read_feed(after, type_ids, limit)
+    }
+
+    fn load_offset<'a>(
+        &'a self,
+        consumer: &'a str,
+    ) -> BoxFuture<'a, plinth::storage::StorageResult<u64>> {
+        self.0.load_offset(consumer)
+    }
+
+    fn store_offset<'a>(
+        &'a self,
+        consumer: &'a str,
+        offset: u64,
+    ) -> BoxFuture<'a, plinth::storage::StorageResult<()>> {
+        self.0.store_offset(consumer, offset)
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_commit_notifications_the_consumer_polls() {
+    let dir = tempfile::tempdir().unwrap();
+    let sqlite = open(&dir.path().join("plinth.db"));
+    let storage = Arc::new(Unnotified(sqlite.clone()));
+    assert!(storage.feed_watch().is_none());
+    let recorder = Arc::new(Recorder::default());
+    let mut config = ConsumerConfig::new("poller", vec![]);
+    config.poll_interval = Duration::from_millis(20);
+    let consumer = feed::start(storage.clone(), config, recorder.clone())
+        .await
+        .unwrap();
+    write_all(&sqlite, "counter", &ids("e", 5), 4).await;
+    wait_until(Duration::from_secs(10), "every record", || {
+        recorder.handled.load(Ordering::SeqCst) >= 20
+    })
+    .await;
+    wait_until(Duration::from_secs(5), "the watermark", || {
+        consumer.status().delivered_offset == 20
+    })
+    .await;
+    assert_eq!(consumer.status().head_offset, 20);
+    consumer.shutdown().await.unwrap();
+}

@@ -198,15 +198,22 @@ impl Runner {
 
     /// Read the next records when there may be some and room for them.
     async fn read(&mut self, now: Instant) -> StorageResult<()> {
-        if now.duration_since(self.last_poll) >= self.config.poll_interval {
+        // The fallback poll: look even without a notification.
+        let polled = now.duration_since(self.last_poll) >= self.config.poll_interval;
+        if polled {
             self.more = true;
+            self.last_poll = now;
         }
+        if self.read_again_at.is_some_and(|at| at > now) {
+            return Ok(());
+        }
+        self.read_again_at = None;
         let room = self
             .config
             .max_buffered
             .saturating_sub(self.sched.buffered());
-        let backing_off = self.read_again_at.is_some_and(|at| at > now);
-        if !self.more || room == 0 || backing_off {
+        if !self.more || room == 0 {
+            // With a full buffer, a finished job wakes the loop.
             return Ok(());
         }
         let head = self.head.as_mut().map(|head| *head.borrow_and_update());
@@ -214,12 +221,11 @@ impl Runner {
         if let Some(head) = head {
             self.progress.observe_head(head, now);
             self.status.seen_head.fetch_max(head, Ordering::Relaxed);
-            if head <= after && now.duration_since(self.last_poll) < self.config.poll_interval {
+            if head <= after && !polled {
                 self.more = false;
                 return Ok(());
             }
         }
-        self.last_poll = now;
         let limit = room.min(self.config.read_batch);
         let records = match self
             .storage
@@ -353,7 +359,7 @@ impl Runner {
     /// When the loop must look again without being woken.
     fn next_wake(&self, now: Instant, next_retry: Option<Instant>) -> Instant {
         let mut wake = self.last_poll + self.config.poll_interval;
-        if self.progress.watermark() > self.stored {
+        if self.storing.is_none() && self.progress.watermark() > self.stored {
             wake = wake.min(self.last_store + self.config.store_interval);
         }
         for at in [next_retry, self.read_again_at].into_iter().flatten() {
