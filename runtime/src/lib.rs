@@ -16,6 +16,7 @@ pub mod component;
 pub mod context;
 pub mod dispatch;
 pub mod effect;
+pub mod feed;
 pub mod http;
 pub mod status;
 pub mod storage;

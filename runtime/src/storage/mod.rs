@@ -178,4 +178,13 @@ pub trait Storage: Send + Sync + 'static {
         consumer: &'a str,
         offset: u64,
     ) -> BoxFuture<'a, StorageResult<()>>;
+
+    /// A commit notification: a receiver holding the last committed feed
+    /// offset, updated after every commit that added feed records, so
+    /// consumers wake up right away instead of polling. Its sender closes
+    /// when the storage stops. `None` (the default) when the backend cannot
+    /// notify: consumers then poll [`Storage::read_feed`].
+    fn feed_watch(&self) -> Option<tokio::sync::watch::Receiver<u64>> {
+        None
+    }
 }

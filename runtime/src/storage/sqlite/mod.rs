@@ -25,7 +25,7 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 use futures::future::BoxFuture;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot, watch};
 
 use self::ops::WriteOp;
 use self::reader::ReadPool;
@@ -85,6 +85,8 @@ pub struct SqliteStorage {
     readers: ReadPool,
     counters: Arc<Counters>,
     closed: AtomicBool,
+    /// The last committed feed offset, published by the writer after commits.
+    feed_head: watch::Receiver<u64>,
 }
 
 impl SqliteStorage {
@@ -98,9 +100,10 @@ impl SqliteStorage {
         let counters = Arc::new(Counters::default());
         let max_batch = options.max_batch.max(1);
         let thread_counters = counters.clone();
+        let (head_sender, feed_head) = watch::channel(writer::feed_head(&conn)?);
         let writer = std::thread::Builder::new()
             .name("plinth-sqlite-writer".to_owned())
-            .spawn(move || writer::run(conn, queue, max_batch, thread_counters))
+            .spawn(move || writer::run(conn, queue, max_batch, thread_counters, head_sender))
             .map_err(|e| StorageError::Backend(format!("cannot start the writer thread: {e}")))?;
         Ok(SqliteStorage {
             path,
@@ -109,6 +112,7 @@ impl SqliteStorage {
             readers,
             counters,
             closed: AtomicBool::new(false),
+            feed_head,
         })
     }
 
@@ -239,6 +243,10 @@ impl Storage for SqliteStorage {
             offset,
         };
         Box::pin(async move { self.write(op).await.map(drop) })
+    }
+
+    fn feed_watch(&self) -> Option<watch::Receiver<u64>> {
+        Some(self.feed_head.clone())
     }
 }
 

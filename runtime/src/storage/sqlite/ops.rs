@@ -29,6 +29,11 @@ pub(super) enum WriteOp {
 }
 
 impl WriteOp {
+    /// Whether the write may add change-feed records.
+    pub(super) fn writes_feed(&self) -> bool {
+        !matches!(self, WriteOp::Offset { .. })
+    }
+
     /// Run the write's statements. Returns the new sequence number (the offset
     /// for [`WriteOp::Offset`]).
     pub(super) fn apply(&self, conn: &Connection) -> StorageResult<u64> {

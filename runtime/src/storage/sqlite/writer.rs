@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use rusqlite::{Connection, TransactionBehavior};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot, watch};
 
 use super::backend;
 use super::ops::WriteOp;
@@ -46,12 +46,14 @@ pub(super) struct Counters {
 }
 
 /// Run the writer loop until every sender is gone or a close was requested and
-/// the queue is drained.
+/// the queue is drained. After each commit that added feed records, the last
+/// committed feed offset is published on `feed_head`.
 pub(super) fn run(
     mut conn: Connection,
     mut requests: mpsc::Receiver<Request>,
     max_batch: usize,
     counters: Arc<Counters>,
+    feed_head: watch::Sender<u64>,
 ) {
     let mut incoming = Vec::with_capacity(max_batch);
     let mut batch: Vec<(WriteOp, oneshot::Sender<StorageResult<u64>>)> =
@@ -72,7 +74,7 @@ pub(super) fn run(
             }
         }
         if !batch.is_empty() {
-            commit_batch(&mut conn, &mut batch, &counters);
+            commit_batch(&mut conn, &mut batch, &counters, &feed_head);
         }
     }
     drop(conn);
@@ -82,14 +84,46 @@ pub(super) fn run(
     }
 }
 
-/// Run one batch in one transaction and reply to every request in it.
+/// The last offset of the feed (0 when it is empty).
+pub(super) fn feed_head(conn: &Connection) -> StorageResult<u64> {
+    let head: i64 = conn
+        .prepare_cached("SELECT COALESCE(MAX(position), 0) FROM feed")
+        .and_then(|mut stmt| stmt.query_row([], |row| row.get(0)))
+        .map_err(backend)?;
+    Ok(u64::try_from(head).unwrap_or_default())
+}
+
+/// Tell feed consumers the new last committed offset. A failed lookup only
+/// delays them until their next poll, so it is logged, not fatal.
+fn publish_feed_head(conn: &Connection, sender: &watch::Sender<u64>) {
+    match feed_head(conn) {
+        Ok(head) => {
+            sender.send_if_modified(|current| {
+                let newer = head > *current;
+                if newer {
+                    *current = head;
+                }
+                newer
+            });
+        }
+        Err(err) => tracing::warn!(error = %err, "cannot read the feed head after a commit"),
+    }
+}
+
+/// Run one batch in one transaction and reply to every request in it. A
+/// commit that added feed records is published on `feed_head` before the
+/// replies, so a caller's acknowledged write is already announced.
 fn commit_batch(
     conn: &mut Connection,
     batch: &mut Vec<(WriteOp, oneshot::Sender<StorageResult<u64>>)>,
     counters: &Counters,
+    feed_head: &watch::Sender<u64>,
 ) {
     let mut outcomes: Vec<StorageResult<u64>> = Vec::with_capacity(batch.len());
     let committed = run_transaction(conn, batch, &mut outcomes);
+    if committed.is_ok() && batch.iter().any(|(op, _)| op.writes_feed()) {
+        publish_feed_head(conn, feed_head);
+    }
     let mut succeeded = 0;
     for ((_, reply), outcome) in batch.drain(..).zip(outcomes) {
         let outcome = match (&committed, outcome) {

@@ -1,0 +1,171 @@
+//! How a consumer is set up: [`ConsumerConfig`] and the retry [`Backoff`].
+
+use std::time::Duration;
+
+use super::handler::Delivery;
+use super::{FeedError, FeedResult};
+
+/// The settings of one feed consumer.
+#[derive(Debug, Clone)]
+pub struct ConsumerConfig {
+    /// The consumer's name: the key its offset is stored under. Renaming a
+    /// consumer starts it again from the beginning of the feed.
+    pub name: String,
+    /// The entity type_ids it reads (all when empty).
+    pub type_ids: Vec<String>,
+    /// How records are handed to the handler.
+    pub delivery: Delivery,
+    /// The most handler calls running at once (each holds one entity, or one
+    /// batch of entities).
+    pub concurrency: usize,
+    /// The most records in one handler call: the records of one entity taken
+    /// at once ([`Delivery::Single`]) or of one batch ([`Delivery::Batch`]).
+    pub max_batch: usize,
+    /// The most records read from the feed at once.
+    pub read_batch: usize,
+    /// The most records read but not yet handled; reading pauses beyond it.
+    pub max_buffered: usize,
+    /// Retry delays of a failing entity.
+    pub backoff: Backoff,
+    /// Store the offset once this many records were handled since the last
+    /// store...
+    pub store_every: usize,
+    /// ...or once this long passed since then, whichever comes first.
+    pub store_interval: Duration,
+    /// How often to look at the feed without a commit notification (the
+    /// fallback when the notification is missed or the backend has none).
+    pub poll_interval: Duration,
+    /// How many entities' last handled sequence numbers are kept in memory for
+    /// deduplication; beyond it the bookkeeping starts over, asking
+    /// [`super::FeedHandler::applied_seq`] again.
+    pub dedup_capacity: usize,
+}
+
+impl ConsumerConfig {
+    /// A consumer named `name` reading `type_ids` (all when empty), with the
+    /// default settings.
+    pub fn new(name: impl Into<String>, type_ids: Vec<String>) -> ConsumerConfig {
+        ConsumerConfig {
+            name: name.into(),
+            type_ids,
+            delivery: Delivery::Single,
+            concurrency: 16,
+            max_batch: 256,
+            read_batch: 1024,
+            max_buffered: 16 * 1024,
+            backoff: Backoff::default(),
+            store_every: 1000,
+            store_interval: Duration::from_millis(250),
+            poll_interval: Duration::from_secs(1),
+            dedup_capacity: 100_000,
+        }
+    }
+
+    /// The same settings with another delivery mode.
+    pub fn with_delivery(mut self, delivery: Delivery) -> ConsumerConfig {
+        self.delivery = delivery;
+        self
+    }
+
+    /// Check the settings; every count must be at least 1.
+    pub(super) fn validate(&self) -> FeedResult<()> {
+        let invalid = |field: &str, hint: &str| {
+            Err(FeedError::InvalidConfig(format!(
+                "consumer `{}`: {field} {hint}",
+                self.name
+            )))
+        };
+        if self.name.trim().is_empty() {
+            return invalid("name", "must not be empty");
+        }
+        for (field, value) in [
+            ("concurrency", self.concurrency),
+            ("max_batch", self.max_batch),
+            ("read_batch", self.read_batch),
+            ("max_buffered", self.max_buffered),
+            ("store_every", self.store_every),
+            ("dedup_capacity", self.dedup_capacity),
+        ] {
+            if value == 0 {
+                return invalid(field, "must be at least 1");
+            }
+        }
+        if self.poll_interval.is_zero() {
+            return invalid("poll_interval", "must be longer than zero");
+        }
+        if self.backoff.initial.is_zero() || self.backoff.max < self.backoff.initial {
+            return invalid(
+                "backoff",
+                "needs an initial delay above zero and a maximum not below it",
+            );
+        }
+        Ok(())
+    }
+}
+
+/// Exponential backoff with jitter: the n-th retry waits about
+/// `initial * factor^(n-1)`, capped at `max`, each delay varied by up to
+/// `jitter` (a fraction) either way so failing entities do not retry in step.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Backoff {
+    /// The delay before the first retry.
+    pub initial: Duration,
+    /// The longest delay.
+    pub max: Duration,
+    /// The growth per retry.
+    pub factor: f64,
+    /// How much each delay is varied, as a fraction of it (0 to 1).
+    pub jitter: f64,
+}
+
+impl Default for Backoff {
+    fn default() -> Self {
+        Backoff {
+            initial: Duration::from_millis(10),
+            max: Duration::from_secs(5),
+            factor: 2.0,
+            jitter: 0.2,
+        }
+    }
+}
+
+impl Backoff {
+    /// The delay before retry number `attempt` (1 for the first retry).
+    pub fn delay(&self, attempt: u32) -> Duration {
+        let exponent = attempt.saturating_sub(1).min(64) as i32;
+        let max = self.max.as_secs_f64();
+        let base = (self.initial.as_secs_f64() * self.factor.max(1.0).powi(exponent)).min(max);
+        let jitter = self.jitter.clamp(0.0, 1.0);
+        let varied = base * (1.0 + jitter * (2.0 * fastrand::f64() - 1.0));
+        Duration::from_secs_f64(varied.clamp(0.0, max))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn delays_grow_then_cap_within_the_jitter() {
+        let backoff = Backoff::default();
+        for _ in 0..100 {
+            let first = backoff.delay(1).as_secs_f64();
+            assert!((0.008..=0.012).contains(&first), "{first}");
+            let fourth = backoff.delay(4).as_secs_f64();
+            assert!((0.064..=0.096).contains(&fourth), "{fourth}");
+            let late = backoff.delay(40).as_secs_f64();
+            assert!((4.0..=5.0).contains(&late), "{late}");
+        }
+    }
+
+    #[test]
+    fn zero_counts_are_rejected_with_the_field() {
+        let mut config = ConsumerConfig::new("view", vec![]);
+        assert!(config.validate().is_ok());
+        config.concurrency = 0;
+        let err = config.validate().unwrap_err().to_string();
+        assert!(err.contains("concurrency"), "{err}");
+        let config = ConsumerConfig::new(" ", vec![]);
+        assert!(config.validate().unwrap_err().to_string().contains("name"));
+    }
+}

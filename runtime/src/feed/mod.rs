@@ -1,0 +1,59 @@
+//! The change-feed consumer engine shared by view projections and action
+//! subscriptions.
+//!
+//! A consumer reads the storage's change feed after its stored offset and
+//! hands every record to a [`FeedHandler`]:
+//!
+//! - at least once: the offset stored is the low watermark (every record at
+//!   or below it was handled), stored every few hundred milliseconds or
+//!   records and on shutdown, so a crash re-delivers only records not known
+//!   done;
+//! - in per-entity order: an entity's records run one job at a time, in
+//!   sequence order; different entities run concurrently (bounded);
+//! - never skipping: a failing record is retried with exponential backoff
+//!   while later records of its entity wait and other entities keep flowing;
+//! - deduplicated by `(entity, seq)`: records at or below the sequence number
+//!   already applied (in memory for the run, or as
+//!   [`FeedHandler::applied_seq`] reports) are dropped;
+//! - woken by the storage's commit notification ([`Storage::feed_watch`]),
+//!   with a slow poll as fallback;
+//! - observable: [`ConsumerHandle::status`] reports offsets, lag and the age of
+//!   the oldest undelivered record.
+//!
+//! Modules: [`handler`] (the trait), [`config`] (settings and backoff),
+//! `progress` (cursor and watermark), `sched` (per-entity queues and
+//! retries), `job` (one handler call), `consumer` (the task), [`status`].
+//!
+//! [`Storage::feed_watch`]: crate::storage::Storage::feed_watch
+
+pub mod config;
+mod consumer;
+pub mod handler;
+mod job;
+mod progress;
+mod sched;
+pub mod status;
+
+pub use config::{Backoff, ConsumerConfig};
+pub use consumer::{ConsumerHandle, start};
+pub use handler::{Delivery, FeedHandler, HandlerError};
+pub use status::{ConsumerStatus, StatusSource};
+
+use crate::storage::StorageError;
+
+/// The result type of the feed engine.
+pub type FeedResult<T> = std::result::Result<T, FeedError>;
+
+/// Why a consumer could not start or stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum FeedError {
+    /// A setting is invalid; the message names it.
+    #[error("invalid consumer settings: {0}")]
+    InvalidConfig(String),
+    /// The storage failed (loading the offset at start) or was closed.
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+    /// The consumer task ended abnormally (it panicked or was cancelled).
+    #[error("the consumer task stopped: {0}")]
+    Stopped(String),
+}
