@@ -124,26 +124,27 @@ fn commit_batch(
     if committed.is_ok() && batch.iter().any(|(op, _)| op.writes_feed()) {
         publish_feed_head(conn, feed_head);
     }
-    let mut succeeded = 0;
-    for ((_, reply), outcome) in batch.drain(..).zip(outcomes) {
-        let outcome = match (&committed, outcome) {
+    let outcomes: Vec<StorageResult<u64>> = outcomes
+        .into_iter()
+        .map(|outcome| match (&committed, outcome) {
             (Ok(()), outcome) => outcome,
             // The commit failed: nothing in the batch is durable.
             (Err(err), Ok(_)) => Err(StorageError::Backend(err.clone())),
             (Err(_), failed) => failed,
-        };
-        match outcome {
-            Ok(_) => succeeded += 1,
-            Err(_) => {
-                counters.failed.fetch_add(1, Ordering::Relaxed);
-            }
-        }
-        // A caller that stopped waiting does not undo a durable write.
-        let _ = reply.send(outcome);
-    }
+        })
+        .collect();
+    // Count before replying, so a caller that saw its reply also sees it counted.
+    let succeeded = outcomes.iter().filter(|outcome| outcome.is_ok()).count() as u64;
+    counters
+        .failed
+        .fetch_add(outcomes.len() as u64 - succeeded, Ordering::Relaxed);
     if committed.is_ok() {
         counters.transactions.fetch_add(1, Ordering::Relaxed);
         counters.writes.fetch_add(succeeded, Ordering::Relaxed);
+    }
+    for ((_, reply), outcome) in batch.drain(..).zip(outcomes) {
+        // A caller that stopped waiting does not undo a durable write.
+        let _ = reply.send(outcome);
     }
 }
 
