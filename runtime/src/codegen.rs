@@ -12,7 +12,8 @@ pub use ::prost::{self, Message};
 pub use ::prost_types;
 
 pub use crate::component::adapter::{
-    ActionAdapter, ActionReply, Decoded, EventSet, EventSourcedAdapter, ValueEntityAdapter, ViewAdapter,
+    ActionAdapter, ActionReply, Decoded, EventSet, EventSourcedAdapter, ValueEntityAdapter,
+    ViewAdapter,
 };
 pub use crate::component::info::*;
 pub use crate::component::{Component, Registration};
@@ -25,7 +26,8 @@ pub type ReplyStream<R> = BoxStream<'static, Result<R, Status>>;
 
 /// Decode a message, mapping a failure to `INVALID_ARGUMENT`.
 pub fn decode<M: Message + Default>(payload: &[u8]) -> Result<M, Status> {
-    M::decode(payload).map_err(|error| Status::invalid_argument(format!("invalid request message: {error}")))
+    M::decode(payload)
+        .map_err(|error| Status::invalid_argument(format!("invalid request message: {error}")))
 }
 
 /// Encode a message.

@@ -16,7 +16,8 @@ impl Metadata {
 
     /// Add an entry (keys are stored lower-case).
     pub fn insert(&mut self, key: impl Into<String>, value: impl Into<String>) {
-        self.entries.push((key.into().to_ascii_lowercase(), value.into()));
+        self.entries
+            .push((key.into().to_ascii_lowercase(), value.into()));
     }
 
     /// The same metadata with one more entry.
@@ -49,7 +50,10 @@ pub struct CommandContext {
 impl CommandContext {
     /// A context for the entity `entity_id` (the runtime builds these; tests may too).
     pub fn new(entity_id: impl Into<String>) -> CommandContext {
-        CommandContext { entity_id: entity_id.into(), metadata: Metadata::new() }
+        CommandContext {
+            entity_id: entity_id.into(),
+            metadata: Metadata::new(),
+        }
     }
 
     /// The same context with this metadata.
@@ -103,7 +107,10 @@ pub struct UpdateContext {
 impl UpdateContext {
     /// A context for the row of `subject` (the runtime builds these; tests may too).
     pub fn new(subject: impl Into<String>, metadata: Metadata) -> UpdateContext {
-        UpdateContext { subject: subject.into(), metadata }
+        UpdateContext {
+            subject: subject.into(),
+            metadata,
+        }
     }
 
     /// The id of the source entity, which is also the row key.

@@ -19,7 +19,12 @@ pub trait Dispatch: Send + Sync + 'static {
 
     /// Call the method at gRPC path `path` (`/package.Service/Method`) with an
     /// encoded request. Unknown paths fail with `UNIMPLEMENTED`.
-    fn dispatch(&self, path: &str, payload: Bytes, metadata: Metadata) -> BoxFuture<'static, Result<ActionReply, Status>>;
+    fn dispatch(
+        &self,
+        path: &str,
+        payload: Bytes,
+        metadata: Metadata,
+    ) -> BoxFuture<'static, Result<ActionReply, Status>>;
 }
 
 /// A shared dispatcher.

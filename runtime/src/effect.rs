@@ -21,7 +21,11 @@ impl<R> DeferredCall<R> {
     /// A call of the gRPC method `path` (`/package.Service/Method`) with an encoded
     /// request. Generated clients build these; users rarely need to.
     pub fn new(path: &'static str, payload: Bytes) -> DeferredCall<R> {
-        DeferredCall { path, payload, reply: PhantomData }
+        DeferredCall {
+            path,
+            payload,
+            reply: PhantomData,
+        }
     }
 
     /// The method path.
@@ -48,7 +52,9 @@ impl<R> Clone for DeferredCall<R> {
 
 impl<R> fmt::Debug for DeferredCall<R> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("DeferredCall").field("path", &self.path).finish_non_exhaustive()
+        f.debug_struct("DeferredCall")
+            .field("path", &self.path)
+            .finish_non_exhaustive()
     }
 }
 
@@ -103,12 +109,20 @@ pub struct StateUpdate<S>(StateChange<S>);
 impl<S> StateUpdate<S> {
     /// Persist the change, then reply.
     pub fn then_reply<R>(self, reply: R) -> Effect<S, R> {
-        Effect { change: self.0, outcome: Outcome::Reply(reply), side_effects: Vec::new() }
+        Effect {
+            change: self.0,
+            outcome: Outcome::Reply(reply),
+            side_effects: Vec::new(),
+        }
     }
 
     /// Persist the change, then forward the command.
     pub fn then_forward<R>(self, call: DeferredCall<R>) -> Effect<S, R> {
-        Effect { change: self.0, outcome: Outcome::Forward(call), side_effects: Vec::new() }
+        Effect {
+            change: self.0,
+            outcome: Outcome::Forward(call),
+            side_effects: Vec::new(),
+        }
     }
 }
 
@@ -127,7 +141,11 @@ impl<S> Effect<S, ()> {
 impl<S, R> Effect<S, R> {
     /// Reply without changing the state.
     pub fn reply(reply: R) -> Effect<S, R> {
-        Effect { change: StateChange::None, outcome: Outcome::Reply(reply), side_effects: Vec::new() }
+        Effect {
+            change: StateChange::None,
+            outcome: Outcome::Reply(reply),
+            side_effects: Vec::new(),
+        }
     }
 
     /// Fail the command; the state is left as it is.
@@ -141,7 +159,11 @@ impl<S, R> Effect<S, R> {
 
     /// Forward the command to another component without changing the state.
     pub fn forward(call: DeferredCall<R>) -> Effect<S, R> {
-        Effect { change: StateChange::None, outcome: Outcome::Forward(call), side_effects: Vec::new() }
+        Effect {
+            change: StateChange::None,
+            outcome: Outcome::Forward(call),
+            side_effects: Vec::new(),
+        }
     }
 
     /// Also run this call after the state change is durable (fire and forget).
@@ -196,7 +218,11 @@ impl<S, R> Effect<S, R> {
 
     /// The same effect with its reply converted (generated adapters encode it).
     pub fn map_reply<T>(self, f: impl FnOnce(R) -> T) -> Effect<S, T> {
-        Effect { change: self.change, outcome: self.outcome.map(f), side_effects: self.side_effects }
+        Effect {
+            change: self.change,
+            outcome: self.outcome.map(f),
+            side_effects: self.side_effects,
+        }
     }
 
     /// The parts: state change, outcome, side effects.
@@ -271,7 +297,10 @@ impl<E> Emit<E> {
     }
 
     /// Persist the events, then reply with what `reply` computes from the new state.
-    pub fn then_reply<S, R>(self, reply: impl FnOnce(&S) -> R + Send + 'static) -> EventEffect<S, E, R> {
+    pub fn then_reply<S, R>(
+        self,
+        reply: impl FnOnce(&S) -> R + Send + 'static,
+    ) -> EventEffect<S, E, R> {
         EventEffect {
             events: self.events,
             delete: self.delete,
@@ -306,7 +335,10 @@ impl<S, E, R: Send + 'static> EventEffect<S, E, R> {
 impl<E> EventEffect<(), E, ()> {
     /// Emit an event (more with [`Emit::and`]).
     pub fn emit(event: impl Into<E>) -> Emit<E> {
-        Emit { events: vec![event.into()], delete: false }
+        Emit {
+            events: vec![event.into()],
+            delete: false,
+        }
     }
 
     /// Emit several events, in order.
@@ -315,7 +347,10 @@ impl<E> EventEffect<(), E, ()> {
         I: IntoIterator,
         I::Item: Into<E>,
     {
-        Emit { events: events.into_iter().map(Into::into).collect(), delete: false }
+        Emit {
+            events: events.into_iter().map(Into::into).collect(),
+            delete: false,
+        }
     }
 }
 
@@ -385,11 +420,20 @@ impl<S, E, R> EventEffect<S, E, R> {
         R: 'static,
     {
         let outcome = match self.outcome {
-            EventOutcome::Reply(reply) => EventOutcome::Reply(Box::new(move |state: &S| f(reply(state)))),
+            EventOutcome::Reply(reply) => {
+                EventOutcome::Reply(Box::new(move |state: &S| f(reply(state))))
+            }
             EventOutcome::Error(status) => EventOutcome::Error(status),
-            EventOutcome::Forward(call) => EventOutcome::Forward(DeferredCall::new(call.path, call.payload)),
+            EventOutcome::Forward(call) => {
+                EventOutcome::Forward(DeferredCall::new(call.path, call.payload))
+            }
         };
-        EventEffect { events: self.events, delete: self.delete, outcome, side_effects: self.side_effects }
+        EventEffect {
+            events: self.events,
+            delete: self.delete,
+            outcome,
+            side_effects: self.side_effects,
+        }
     }
 
     /// The parts: events, delete flag, outcome, side effects.
@@ -442,7 +486,9 @@ mod tests {
 
     #[test]
     fn event_effects_reply_from_the_new_state() {
-        let effect: EventEffect<u32, u32, u32> = EventEffect::emit(1u32).and(2u32).then_reply(|s: &u32| s * 10);
+        let effect: EventEffect<u32, u32, u32> = EventEffect::emit(1u32)
+            .and(2u32)
+            .then_reply(|s: &u32| s * 10);
         assert_eq!(effect.events(), &[1, 2]);
         let effect = effect.map_reply(|r| r + 1);
         assert_eq!(effect.reply_for(&3), Some(31));

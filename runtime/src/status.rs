@@ -143,7 +143,11 @@ macro_rules! constructors {
 impl Status {
     /// A status with this code and message.
     pub fn new(code: Code, message: impl Into<String>) -> Status {
-        Status { code, message: message.into(), http_status: None }
+        Status {
+            code,
+            message: message.into(),
+            http_status: None,
+        }
     }
 
     constructors! {

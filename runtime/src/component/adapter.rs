@@ -34,7 +34,12 @@ pub trait ValueEntityAdapter: Send + Sync + 'static {
     /// Decode the input of method `method` (an index into `info().methods`).
     fn decode(&self, method: usize, payload: &[u8]) -> Result<Decoded<Self::Command>, Status>;
     /// Run the user's handler; the reply comes back encoded.
-    fn handle(&self, state: &Self::State, command: Self::Command, ctx: &CommandContext) -> Effect<Self::State, Bytes>;
+    fn handle(
+        &self,
+        state: &Self::State,
+        command: Self::Command,
+        ctx: &CommandContext,
+    ) -> Effect<Self::State, Bytes>;
 }
 
 /// The closed set of events of one event-sourced entity (a generated enum).
@@ -95,7 +100,12 @@ pub trait ActionAdapter: Send + Sync + 'static {
     /// The static description.
     fn info(&self) -> &'static ComponentInfo;
     /// Decode the input of method `method`, call the user's handler, encode its reply.
-    fn call(&self, method: usize, payload: Bytes, ctx: ActionContext) -> BoxFuture<'static, Result<ActionReply, Status>>;
+    fn call(
+        &self,
+        method: usize,
+        payload: Bytes,
+        ctx: ActionContext,
+    ) -> BoxFuture<'static, Result<ActionReply, Status>>;
 }
 
 /// A view, as the runtime drives it.

@@ -44,7 +44,10 @@ pub struct ComponentInfo {
 impl ComponentInfo {
     /// The method with this gRPC path (`/package.Service/Method`).
     pub fn method_by_path(&self, path: &str) -> Option<(usize, &'static MethodInfo)> {
-        self.methods.iter().enumerate().find(|(_, m)| m.path == path)
+        self.methods
+            .iter()
+            .enumerate()
+            .find(|(_, m)| m.path == path)
     }
 }
 

@@ -131,14 +131,22 @@ pub struct FeedRecord {
 /// A storage backend. Writes return only once durable.
 pub trait Storage: Send + Sync + 'static {
     /// The stored state of a value entity, if it was ever written.
-    fn load_state<'a>(&'a self, type_id: &'a str, entity_id: &'a str) -> BoxFuture<'a, StorageResult<Option<StoredState>>>;
+    fn load_state<'a>(
+        &'a self,
+        type_id: &'a str,
+        entity_id: &'a str,
+    ) -> BoxFuture<'a, StorageResult<Option<StoredState>>>;
 
     /// Write a value entity's state (or delete it) and its feed record, fenced by
     /// `expected_seq`. Returns the new sequence number.
     fn write_state(&self, write: StateWrite) -> BoxFuture<'_, StorageResult<u64>>;
 
     /// The latest snapshot and the later events of an event-sourced entity.
-    fn load_journal<'a>(&'a self, type_id: &'a str, entity_id: &'a str) -> BoxFuture<'a, StorageResult<Replay>>;
+    fn load_journal<'a>(
+        &'a self,
+        type_id: &'a str,
+        entity_id: &'a str,
+    ) -> BoxFuture<'a, StorageResult<Replay>>;
 
     /// Append events (and their feed records, and an optional snapshot), fenced by
     /// `expected_seq`. Returns the sequence number of the last event.
@@ -146,11 +154,20 @@ pub trait Storage: Send + Sync + 'static {
 
     /// Feed records with `offset > after`, for the given type_ids (all when
     /// empty), at most `limit`, in offset order.
-    fn read_feed<'a>(&'a self, after: u64, type_ids: &'a [String], limit: usize) -> BoxFuture<'a, StorageResult<Vec<FeedRecord>>>;
+    fn read_feed<'a>(
+        &'a self,
+        after: u64,
+        type_ids: &'a [String],
+        limit: usize,
+    ) -> BoxFuture<'a, StorageResult<Vec<FeedRecord>>>;
 
     /// The stored offset of a consumer (0 when it never stored one).
     fn load_offset<'a>(&'a self, consumer: &'a str) -> BoxFuture<'a, StorageResult<u64>>;
 
     /// Store a consumer's offset durably.
-    fn store_offset<'a>(&'a self, consumer: &'a str, offset: u64) -> BoxFuture<'a, StorageResult<()>>;
+    fn store_offset<'a>(
+        &'a self,
+        consumer: &'a str,
+        offset: u64,
+    ) -> BoxFuture<'a, StorageResult<()>>;
 }

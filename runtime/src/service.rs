@@ -1,0 +1,277 @@
+//! The service builder: register components, configure, and serve them on one
+//! port until told to stop.
+//!
+//! ```ignore
+//! plinth::Service::new()
+//!     .with(CustomerEntityComponent::new(MyCustomers))
+//!     .run()
+//!     .await?;
+//! ```
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+use crate::component::{Component, Installer, Registration};
+use crate::config::{Config, ConfigError, StorageTarget};
+use crate::dispatch::SharedDispatch;
+use crate::dispatcher::{Dispatcher, DispatcherError};
+use crate::executor::ExecutorSettings;
+use crate::grpc::GrpcError;
+use crate::server::FrontDoors;
+use crate::storage::Storage;
+
+/// The result type of starting and running a service.
+pub type ServiceResult<T> = std::result::Result<T, ServiceError>;
+
+/// Why a service could not start or stopped abnormally.
+#[derive(Debug, thiserror::Error)]
+pub enum ServiceError {
+    /// The configuration is invalid.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// The registered components cannot be served together.
+    #[error(transparent)]
+    Components(#[from] DispatcherError),
+    /// The storage could not be opened.
+    #[error("cannot open storage {target}: {message}")]
+    Storage {
+        /// What was being opened.
+        target: String,
+        /// Why it failed.
+        message: String,
+    },
+    /// The address could not be bound.
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        /// The address.
+        addr: SocketAddr,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// The gRPC front door could not be built.
+    #[error(transparent)]
+    Grpc(#[from] GrpcError),
+    /// The HTTP/JSON front door could not be built.
+    #[error("cannot build the HTTP routes: {0}")]
+    Http(String),
+    /// Waiting for a shutdown signal failed.
+    #[error("cannot listen for shutdown signals: {0}")]
+    Signal(std::io::Error),
+}
+
+/// A service: a set of components served over gRPC and HTTP/JSON on one port.
+#[must_use = "a service does nothing until run or started"]
+pub struct Service {
+    registrations: Vec<Registration>,
+    config: Option<Config>,
+    storage: Option<Arc<dyn Storage>>,
+}
+
+impl std::fmt::Debug for Service {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Service")
+            .field("registrations", &self.registrations)
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Default for Service {
+    fn default() -> Service {
+        Service::new()
+    }
+}
+
+impl Service {
+    /// A service with no components.
+    pub fn new() -> Service {
+        Service {
+            registrations: Vec::new(),
+            config: None,
+            storage: None,
+        }
+    }
+
+    /// Serve this component too.
+    pub fn with(mut self, component: impl Component) -> Service {
+        self.registrations.push(component.into_registration());
+        self
+    }
+
+    /// Use this configuration instead of loading it from `plinth.yaml` and the
+    /// environment.
+    pub fn config(mut self, config: Config) -> Service {
+        self.config = Some(config);
+        self
+    }
+
+    /// Store state in this backend instead of the configured one.
+    pub fn storage(mut self, storage: Arc<dyn Storage>) -> Service {
+        self.storage = Some(storage);
+        self
+    }
+
+    /// Serve until SIGTERM or Ctrl-C, then shut down gracefully. Loads the
+    /// configuration (unless one was given) and sets up logging first.
+    pub async fn run(mut self) -> ServiceResult<()> {
+        let config = match self.config.take() {
+            Some(config) => config,
+            None => Config::load()?,
+        };
+        init_logging(&config.log);
+        let running = self.config(config).start().await?;
+        let signal = shutdown_signal().await;
+        tracing::info!("shutting down");
+        running.shutdown().await;
+        signal
+    }
+
+    /// Start serving in the background; the returned handle tells where, and
+    /// stops the service.
+    pub async fn start(self) -> ServiceResult<RunningService> {
+        let config = match self.config {
+            Some(config) => config,
+            None => Config::load()?,
+        };
+        let storage = match self.storage {
+            Some(storage) => storage,
+            None => open_storage(&config).await?,
+        };
+        let settings = ExecutorSettings {
+            storage,
+            snapshot_every: config.snapshot_every,
+            max_active_entities: config.max_active_entities,
+        };
+        let mut installer = Installer::new(settings);
+        for registration in self.registrations {
+            registration.install(&mut installer);
+        }
+        let dispatcher = Dispatcher::new(installer.into_installed(), config.max_concurrency)?;
+        let shared: SharedDispatch = Arc::new(dispatcher.clone());
+        let doors = FrontDoors {
+            grpc: crate::grpc::router(shared.clone(), config.max_body_bytes).await?,
+            http: http_router(shared.clone(), &config)?,
+        };
+
+        let listener =
+            TcpListener::bind(config.addr)
+                .await
+                .map_err(|source| ServiceError::Bind {
+                    addr: config.addr,
+                    source,
+                })?;
+        let local_addr = listener.local_addr().map_err(|source| ServiceError::Bind {
+            addr: config.addr,
+            source,
+        })?;
+        let services: Vec<&str> = shared.components().iter().map(|c| c.service).collect();
+        tracing::info!(addr = %local_addr, services = ?services, "serving gRPC and HTTP/JSON on http://{local_addr}");
+
+        let (stop, stopped) = oneshot::channel::<()>();
+        let grace = config.shutdown_grace;
+        let drain = dispatcher.clone();
+        let task = tokio::spawn(async move {
+            crate::server::serve(
+                listener,
+                doors,
+                async { stopped.await.unwrap_or(()) },
+                grace,
+            )
+            .await;
+            if !drain.drain(grace).await {
+                tracing::warn!("calls still in flight after the shutdown grace period");
+            }
+        });
+        Ok(RunningService {
+            local_addr,
+            dispatch: shared,
+            stop,
+            task,
+        })
+    }
+}
+
+/// A service serving in the background.
+#[must_use = "dropping a RunningService leaves it serving until the runtime stops"]
+pub struct RunningService {
+    local_addr: SocketAddr,
+    dispatch: SharedDispatch,
+    stop: oneshot::Sender<()>,
+    task: JoinHandle<()>,
+}
+
+impl std::fmt::Debug for RunningService {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RunningService")
+            .field("local_addr", &self.local_addr)
+            .finish_non_exhaustive()
+    }
+}
+
+impl RunningService {
+    /// The address the service listens on.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// The service's dispatcher, for calling methods in-process.
+    pub fn dispatch(&self) -> SharedDispatch {
+        self.dispatch.clone()
+    }
+
+    /// Stop accepting connections, let in-flight calls finish (up to the
+    /// configured grace period), and return.
+    pub async fn shutdown(self) {
+        let _ = self.stop.send(());
+        if let Err(error) = self.task.await {
+            tracing::error!(%error, "server task failed");
+        }
+    }
+}
+
+/// Open the configured storage backend.
+async fn open_storage(config: &Config) -> ServiceResult<Arc<dyn Storage>> {
+    match &config.storage {
+        StorageTarget::Sqlite(path) => Err(ServiceError::Storage {
+            target: path.display().to_string(),
+            message: "the SQLite backend is not part of this build".to_string(),
+        }),
+    }
+}
+
+/// The HTTP/JSON front door.
+fn http_router(_dispatch: SharedDispatch, _config: &Config) -> ServiceResult<axum::Router> {
+    Ok(axum::Router::new().fallback(|| async {
+        (
+            http::StatusCode::NOT_FOUND,
+            axum::Json(serde_json::json!({"code": 5, "message": "no HTTP route"})),
+        )
+    }))
+}
+
+/// Install a tracing subscriber with this filter, unless one is installed.
+fn init_logging(filter: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_new(filter).unwrap_or_else(|_| "info".into());
+    let _ = tracing_subscriber::fmt().with_env_filter(filter).try_init();
+}
+
+/// Wait for SIGTERM or Ctrl-C.
+async fn shutdown_signal() -> ServiceResult<()> {
+    #[cfg(unix)]
+    {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+            .map_err(ServiceError::Signal)?;
+        tokio::select! {
+            result = tokio::signal::ctrl_c() => result.map_err(ServiceError::Signal),
+            _ = term.recv() => Ok(()),
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        tokio::signal::ctrl_c().await.map_err(ServiceError::Signal)
+    }
+}
