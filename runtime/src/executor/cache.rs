@@ -16,6 +16,9 @@ pub(crate) type EntityCell<L> = Arc<tokio::sync::Mutex<Option<L>>>;
 
 const SHARDS: usize = 32;
 
+/// One shard: entity id → slot.
+type Shard<L> = Mutex<HashMap<String, Slot<L>>>;
+
 struct Slot<L> {
     cell: EntityCell<L>,
     last_used: u64,
@@ -23,7 +26,7 @@ struct Slot<L> {
 
 /// The active entities of one component.
 pub(crate) struct EntityCache<L> {
-    shards: Box<[Mutex<HashMap<String, Slot<L>>>]>,
+    shards: Box<[Shard<L>]>,
     per_shard_capacity: usize,
     clock: AtomicU64,
 }
@@ -80,7 +83,7 @@ impl<L> EntityCache<L> {
             .sum()
     }
 
-    fn shard(&self, id: &str) -> &Mutex<HashMap<String, Slot<L>>> {
+    fn shard(&self, id: &str) -> &Shard<L> {
         let mut hasher = DefaultHasher::new();
         id.hash(&mut hasher);
         &self.shards[(hasher.finish() as usize) % SHARDS]
