@@ -67,7 +67,11 @@ mod tests {
     fn every_file_is_found_by_its_import_path() {
         for file in ALL {
             assert_eq!(find(file.name), Some(file));
-            assert!(file.source.contains("syntax = \"proto3\";"), "{}", file.name);
+            assert!(
+                file.source.contains("syntax = \"proto3\";"),
+                "{}",
+                file.name
+            );
         }
         assert_eq!(find("google/protobuf/empty.proto"), None);
     }

@@ -15,8 +15,8 @@
 
 mod builder;
 pub mod compile;
-mod error;
 pub mod emit;
+mod error;
 pub mod model;
 pub mod naming;
 pub mod query;

@@ -20,6 +20,7 @@ pub mod dispatcher;
 pub mod effect;
 mod executor;
 pub mod grpc;
+pub mod http;
 mod server;
 pub mod service;
 pub mod status;

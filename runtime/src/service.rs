@@ -21,6 +21,7 @@ use crate::dispatch::SharedDispatch;
 use crate::dispatcher::{Dispatcher, DispatcherError};
 use crate::executor::ExecutorSettings;
 use crate::grpc::GrpcError;
+use crate::http::HttpOptions;
 use crate::server::FrontDoors;
 use crate::storage::Storage;
 
@@ -244,13 +245,14 @@ async fn open_storage(config: &Config) -> ServiceResult<Arc<dyn Storage>> {
 }
 
 /// The HTTP/JSON front door.
-fn http_router(_dispatch: SharedDispatch, _config: &Config) -> ServiceResult<axum::Router> {
-    Ok(axum::Router::new().fallback(|| async {
-        (
-            http::StatusCode::NOT_FOUND,
-            axum::Json(serde_json::json!({"code": 5, "message": "no HTTP route"})),
-        )
-    }))
+fn http_router(dispatch: SharedDispatch, config: &Config) -> ServiceResult<axum::Router> {
+    crate::http::router(
+        dispatch,
+        HttpOptions {
+            max_body_bytes: config.max_body_bytes,
+        },
+    )
+    .map_err(|error| ServiceError::Http(error.to_string()))
 }
 
 /// Install a tracing subscriber with this filter, unless one is installed.

@@ -1,0 +1,236 @@
+//! The request handler: route lookup, body and content-type checks, request
+//! message assembly (body, then query parameters, then path variables),
+//! dispatch, and rendering of the reply.
+
+use std::sync::Arc;
+
+use axum::extract::{Request, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use bytes::Bytes;
+use http_body_util::{BodyExt, LengthLimitError, Limited};
+use prost::Message as _;
+use prost_reflect::DynamicMessage;
+
+use crate::component::adapter::ActionReply;
+use crate::context::Metadata;
+use crate::dispatch::SharedDispatch;
+use crate::status::Status;
+
+use super::HttpOptions;
+use super::binding;
+use super::error::{
+    bad_request, error_response, method_not_allowed, not_found, payload_too_large,
+    unsupported_media_type,
+};
+use super::json;
+use super::routes::{Body, Lookup, Route, RouteTable};
+use super::stream::{StreamFormat, streaming_response};
+use super::template::PathMatch;
+
+/// What the handler serves from.
+pub(crate) struct Frontend {
+    /// Where calls go.
+    pub dispatch: SharedDispatch,
+    /// The routes.
+    pub table: RouteTable,
+    /// Limits.
+    pub options: HttpOptions,
+}
+
+/// Serve one request (the router's fallback handler).
+pub(crate) async fn handle(State(front): State<Arc<Frontend>>, request: Request) -> Response {
+    match serve(&front, request).await {
+        Ok(response) => response,
+        Err(status) => error_response(&status),
+    }
+}
+
+async fn serve(front: &Frontend, request: Request) -> Result<Response, Status> {
+    let (parts, body) = request.into_parts();
+    let path = parts.uri.path();
+    let (route, found) = match front.table.lookup(&parts.method, path) {
+        Lookup::Found(route, found) => (route, found),
+        Lookup::NotFound => return Err(not_found(path)),
+        Lookup::MethodNotAllowed(allowed) => {
+            let mut response = error_response(&method_not_allowed(parts.method.as_str(), path));
+            if let Ok(value) = HeaderValue::from_str(&allowed.join(", ")) {
+                response.headers_mut().insert(header::ALLOW, value);
+            }
+            return Ok(response);
+        }
+    };
+
+    let limit = front.options.max_body_bytes;
+    let declared = parts
+        .headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
+    if declared.is_some_and(|length| length > limit as u64) {
+        return Err(payload_too_large(limit));
+    }
+    let body = match Limited::new(body, limit).collect().await {
+        Ok(collected) => collected.to_bytes(),
+        Err(err) if err.downcast_ref::<LengthLimitError>().is_some() => {
+            return Err(payload_too_large(limit));
+        }
+        Err(err) => {
+            return Err(bad_request(format!(
+                "the request body could not be read: {err}"
+            )));
+        }
+    };
+
+    let message = build_request(route, &found, &parts.headers, parts.uri.query(), &body)?;
+    let metadata = metadata(&parts.headers);
+    let reply = front
+        .dispatch
+        .dispatch(
+            route.method.path,
+            Bytes::from(message.encode_to_vec()),
+            metadata,
+        )
+        .await?;
+    match reply {
+        ActionReply::Unary(bytes) => {
+            let message = DynamicMessage::decode(route.output.clone(), bytes).map_err(|err| {
+                Status::internal(format!(
+                    "the reply is not a valid `{}`: {err}",
+                    route.output.full_name()
+                ))
+            })?;
+            let json = json::encode(&message, route.response_body.as_ref())?;
+            Ok((
+                StatusCode::OK,
+                [(header::CONTENT_TYPE, "application/json")],
+                json,
+            )
+                .into_response())
+        }
+        ActionReply::Stream(replies) => {
+            let accept = parts
+                .headers
+                .get(header::ACCEPT)
+                .and_then(|v| v.to_str().ok());
+            Ok(streaming_response(
+                replies,
+                route.output.clone(),
+                route.response_body.clone(),
+                StreamFormat::for_accept(accept),
+            ))
+        }
+    }
+}
+
+/// Assemble the request message: the body first, then query parameters, then
+/// path variables (which override both).
+fn build_request(
+    route: &Route,
+    found: &PathMatch,
+    headers: &HeaderMap,
+    query: Option<&str>,
+    body: &[u8],
+) -> Result<DynamicMessage, Status> {
+    if !body.is_empty() {
+        let content_type = headers
+            .get(header::CONTENT_TYPE)
+            .map(|v| v.to_str().unwrap_or("(not text)"));
+        if !content_type.is_some_and(is_json) {
+            return Err(unsupported_media_type(content_type));
+        }
+    }
+    let mut message = match (&route.body, body.is_empty()) {
+        (Body::None, false) => {
+            return Err(bad_request(format!(
+                "`{}` takes no request body",
+                route.pattern.source
+            )));
+        }
+        (Body::Whole, false) => json::decode_message(route.input.clone(), body)?,
+        (Body::Field(field), false) => json::decode_field(route.input.clone(), field, body)?,
+        (_, true) => DynamicMessage::new(route.input.clone()),
+    };
+
+    for (key, value) in form_urlencoded::parse(query.unwrap_or("").as_bytes()) {
+        if key.is_empty() {
+            continue;
+        }
+        if matches!(route.body, Body::Whole) {
+            return Err(bad_request(format!(
+                "unknown query parameter `{key}`: the body of `{}` carries the whole request",
+                route.pattern.source
+            )));
+        }
+        let steps: Vec<&str> = key.split('.').collect();
+        let fields = binding::resolve(&route.input, &steps, true).map_err(|problem| {
+            bad_request(format!("unknown query parameter `{key}`: {problem}"))
+        })?;
+        if let (Body::Field(body_field), Some(first)) = (&route.body, fields.first())
+            && body_field == first
+        {
+            return Err(bad_request(format!(
+                "query parameter `{key}` sets field `{}`, which the body carries",
+                first.name()
+            )));
+        }
+        binding::set_text(&mut message, &fields, &value, &key).map_err(bad_request)?;
+    }
+
+    for (capture, fields) in found.captures.iter().zip(&route.path_fields) {
+        let name = fields
+            .iter()
+            .map(|f| f.name())
+            .collect::<Vec<_>>()
+            .join(".");
+        let text = capture.decode().map_err(|_| {
+            bad_request(format!(
+                "the path value for field `{name}` is not valid UTF-8"
+            ))
+        })?;
+        binding::set_text(&mut message, fields, &text, &name).map_err(bad_request)?;
+    }
+    Ok(message)
+}
+
+/// Whether a content-type is JSON (`application/json`, parameters allowed).
+fn is_json(content_type: &str) -> bool {
+    content_type
+        .split(';')
+        .next()
+        .is_some_and(|mime| mime.trim().eq_ignore_ascii_case("application/json"))
+}
+
+/// The request headers as metadata (keys lower-case; values that are not text
+/// are left out).
+fn metadata(headers: &HeaderMap) -> Metadata {
+    let mut metadata = Metadata::new();
+    for (name, value) in headers {
+        if let Ok(value) = value.to_str() {
+            metadata.insert(name.as_str(), value);
+        }
+    }
+    metadata
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn json_content_types() {
+        assert!(is_json("application/json"));
+        assert!(is_json("Application/JSON; charset=utf-8"));
+        assert!(!is_json("text/plain"));
+        assert!(!is_json("application/jsonx"));
+    }
+
+    #[test]
+    fn headers_become_lower_case_metadata() {
+        let mut headers = HeaderMap::new();
+        headers.insert("X-Request-Id", HeaderValue::from_static("r1"));
+        headers.insert("binary", HeaderValue::from_bytes(&[0xff]).unwrap());
+        let metadata = metadata(&headers);
+        assert_eq!(metadata.get("x-request-id"), Some("r1"));
+        assert_eq!(metadata.iter().count(), 1);
+    }
+}

@@ -1,0 +1,63 @@
+//! The HTTP/JSON front door: HTTP requests transcoded into calls of the
+//! dispatcher by the methods' `google.api.http` rules, and replies rendered as
+//! canonical proto3 JSON.
+//!
+//! - `routes`: the route table built from every method's HTTP rules (plus the
+//!   default `POST /package.Service/Method`), resolved against one descriptor
+//!   pool, and the lookup of a request's route.
+//! - `template`: compiled path templates and the segment matcher.
+//! - `binding`: path variables and query parameters into request fields.
+//! - `json`: JSON bodies in, JSON replies out.
+//! - `handler`: one request from route lookup to rendered reply.
+//! - `stream`: streamed replies as NDJSON or Server-Sent Events.
+//! - `error`: setup errors and the JSON error body.
+
+mod binding;
+mod error;
+mod handler;
+mod json;
+mod routes;
+mod stream;
+mod template;
+
+use std::sync::Arc;
+
+pub use error::{HttpSetupError, error_response};
+
+use crate::dispatch::SharedDispatch;
+
+/// Limits of the HTTP front door.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HttpOptions {
+    /// The largest request body accepted (default 4 MiB); larger ones get 413.
+    pub max_body_bytes: usize,
+}
+
+impl Default for HttpOptions {
+    fn default() -> HttpOptions {
+        HttpOptions {
+            max_body_bytes: 4 * 1024 * 1024,
+        }
+    }
+}
+
+/// The router serving every HTTP route of `dispatch`'s components: each
+/// method's `google.api.http` bindings and its default
+/// `POST /package.Service/Method`. Fails when the components' descriptors or
+/// HTTP rules are inconsistent (unknown messages or fields, clashing routes).
+pub fn router(
+    dispatch: SharedDispatch,
+    options: HttpOptions,
+) -> Result<axum::Router, HttpSetupError> {
+    let components = dispatch.components();
+    let pool = routes::descriptor_pool(components)?;
+    let table = routes::RouteTable::build(components, &pool)?;
+    let front = Arc::new(handler::Frontend {
+        dispatch,
+        table,
+        options,
+    });
+    Ok(axum::Router::new()
+        .fallback(handler::handle)
+        .with_state(front))
+}
