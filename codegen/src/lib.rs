@@ -23,7 +23,7 @@ pub mod query;
 
 pub use builder::{Builder, configure};
 pub use compile::{Compiled, compile};
-pub use error::{Error, Result, Sources};
+pub use error::{Error, ErrorKind, Problem, Result, Sources};
 
 use prost_reflect::DescriptorPool;
 

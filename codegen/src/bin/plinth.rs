@@ -1,3 +1,129 @@
-//! The `plinth` command. (Stub: replaced by the diagnostics work.)
+//! The `plinth` command: check annotated proto files, or generate Rust from them.
 
-fn main() {}
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use plinth_codegen::model::ComponentKind;
+use plinth_codegen::{Compiled, Config, Error, compile, generate, model};
+
+/// Plinth's proto-first code generator.
+#[derive(Debug, Parser)]
+#[command(name = "plinth", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Compile and validate proto files; print every diagnostic.
+    Check {
+        /// The proto files.
+        #[arg(required = true)]
+        protos: Vec<PathBuf>,
+        /// Include directories (import roots).
+        #[arg(short = 'I', long = "include")]
+        includes: Vec<PathBuf>,
+    },
+    /// Generate Rust code from proto files into a directory.
+    Generate {
+        /// The proto files.
+        #[arg(required = true)]
+        protos: Vec<PathBuf>,
+        /// Include directories (import roots).
+        #[arg(short = 'I', long = "include")]
+        includes: Vec<PathBuf>,
+        /// The output directory.
+        #[arg(long)]
+        out: PathBuf,
+    },
+}
+
+fn main() -> ExitCode {
+    let result = match Cli::parse().command {
+        Command::Check { protos, includes } => check(&protos, &includes),
+        Command::Generate {
+            protos,
+            includes,
+            out,
+        } => run_generate(&protos, &includes, &out),
+    };
+    match result {
+        Ok(summary) => {
+            println!("{summary}");
+            ExitCode::SUCCESS
+        }
+        Err(error) => {
+            eprint!("{}", error.render_plain());
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Include directories: the given ones, else the current directory.
+fn includes_or_cwd(includes: &[PathBuf]) -> Vec<PathBuf> {
+    if includes.is_empty() {
+        vec![PathBuf::from(".")]
+    } else {
+        includes.to_vec()
+    }
+}
+
+fn check(protos: &[PathBuf], includes: &[PathBuf]) -> Result<String, Error> {
+    let compiled = compile(protos, &includes_or_cwd(includes))?;
+    let model = model::build(&compiled.pool, &compiled.sources)?;
+    let components: Vec<String> = model
+        .packages
+        .iter()
+        .flat_map(|p| &p.components)
+        .map(|c| format!("{} ({})", c.name, kind_name(&c.kind)))
+        .collect();
+    Ok(format!(
+        "ok: {} files, {} components{}{}",
+        user_files(&compiled),
+        components.len(),
+        if components.is_empty() { "" } else { ": " },
+        components.join(", ")
+    ))
+}
+
+fn run_generate(
+    protos: &[PathBuf],
+    includes: &[PathBuf],
+    out: &std::path::Path,
+) -> Result<String, Error> {
+    let compiled = compile(protos, &includes_or_cwd(includes))?;
+    let config = Config {
+        sources: compiled.sources.clone(),
+    };
+    let files = generate(&compiled.pool, &config)?;
+    for file in &files {
+        let path = out.join(&file.name);
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir)?;
+        }
+        std::fs::write(&path, &file.contents)?;
+    }
+    Ok(format!(
+        "generated {} files into {} from {} proto files",
+        files.len(),
+        out.display(),
+        user_files(&compiled)
+    ))
+}
+
+/// The number of compiled files that are not embedded or well-known protos.
+fn user_files(compiled: &Compiled) -> usize {
+    compiled.files_read.len()
+}
+
+fn kind_name(kind: &ComponentKind) -> &'static str {
+    match kind {
+        ComponentKind::ValueEntity { .. } => "value entity",
+        ComponentKind::EventSourcedEntity { .. } => "event-sourced entity",
+        ComponentKind::Action => "action",
+        ComponentKind::View { .. } => "view",
+        ComponentKind::Workflow { .. } => "workflow",
+    }
+}

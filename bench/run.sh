@@ -1,0 +1,220 @@
+#!/usr/bin/env bash
+# Benchmark runner: builds the tools, starts the reference service (per-write commit and group
+# commit), the echo ceiling and optionally a target under test, measures cold start and RSS, runs
+# every scenario x transport several times alternating the systems, and summarizes medians and
+# ratios into <out>/summary.md and <out>/summary.json. See bench/README.md.
+set -euo pipefail
+
+usage() {
+    cat <<'EOF'
+usage: bench/run.sh [options]
+  --runs N               repetitions of every (scenario, transport, system) run   [3]
+  --duration D           measured time per run (plinth-load syntax: 10s, 500ms)  [10s]
+  --warmup D             warm-up per run, excluded from results                  [2s]
+  --scenarios "..."      scenarios                          [write read hot mixed event]
+  --transports "..."     transports (http1 h2c grpc)                             [http1 grpc]
+  --concurrency N        requests in flight (closed loop)                        [64]
+  --rate R               also run open loop at R req/s (latency from intended send time)
+  --coldstarts N         cold-start samples per system                           [3]
+  --pin                  server on CPU 0, load generator on CPU 1 (default: both unpinned)
+  --target-label NAME    label of the system under test                          [plinth]
+  --target-cmd "CMD"     command starting it; {http}, {grpc}, {db} are replaced by addresses
+                         and a fresh database path
+  --target-load-args "." extra plinth-load flags for it (request templates, --proto ...)
+  --no-reference-batching  skip the group-commit variant of the reference service
+  --out DIR              results directory                  [bench/results/<UTC timestamp>]
+  --port-base P          first of the fixed loopback ports used                  [47100]
+  --smoke                300 requests per run, no warm-up, 1 run, 1 cold start (proves the pipeline)
+  --debug                use debug builds (smoke only; never for figures)
+  --no-build             use the binaries already built
+EOF
+}
+
+ROOT="$(cd "$(dirname "$0")/.." && pwd)"
+RUNS=3 DURATION=10s WARMUP=2s SCENARIOS="write read hot mixed event" TRANSPORTS="http1 grpc"
+CONCURRENCY=64 RATE="" COLDSTARTS=3 PIN=0 TARGET_LABEL=plinth TARGET_CMD="" TARGET_LOAD_ARGS=""
+REF_BATCHING=1 OUT="" PORT_BASE=47100 SMOKE=0 PROFILE=release BUILD=1
+
+while [ $# -gt 0 ]; do
+    case "$1" in
+        --runs) RUNS="$2"; shift ;;
+        --duration) DURATION="$2"; shift ;;
+        --warmup) WARMUP="$2"; shift ;;
+        --scenarios) SCENARIOS="$2"; shift ;;
+        --transports) TRANSPORTS="$2"; shift ;;
+        --concurrency) CONCURRENCY="$2"; shift ;;
+        --rate) RATE="$2"; shift ;;
+        --coldstarts) COLDSTARTS="$2"; shift ;;
+        --pin) PIN=1 ;;
+        --target-label) TARGET_LABEL="$2"; shift ;;
+        --target-cmd) TARGET_CMD="$2"; shift ;;
+        --target-load-args) TARGET_LOAD_ARGS="$2"; shift ;;
+        --no-reference-batching) REF_BATCHING=0 ;;
+        --out) OUT="$2"; shift ;;
+        --port-base) PORT_BASE="$2"; shift ;;
+        --smoke) SMOKE=1 ;;
+        --debug) PROFILE=debug ;;
+        --no-build) BUILD=0 ;;
+        -h|--help) usage; exit 0 ;;
+        *) echo "run.sh: unknown option $1" >&2; usage >&2; exit 2 ;;
+    esac
+    shift
+done
+
+if [ "$PROFILE" = debug ] && [ "$SMOKE" = 0 ]; then
+    echo "run.sh: --debug is for --smoke only; figures come from release builds" >&2
+    exit 2
+fi
+if [ "$SMOKE" = 1 ]; then
+    RUNS=1 COLDSTARTS=1
+fi
+
+cd "$ROOT"
+if [ "$BUILD" = 1 ]; then
+    if [ "$PROFILE" = release ]; then
+        cargo build --release -p plinth-bench --bins
+    else
+        cargo build -p plinth-bench --bins
+    fi
+fi
+TARGET_DIR="$(cargo metadata --format-version 1 --no-deps | jq -r .target_directory)"
+BIN="$TARGET_DIR/$PROFILE"
+for b in plinth-load reference-server echo-server bench-tool; do
+    [ -x "$BIN/$b" ] || { echo "run.sh: $BIN/$b missing (build first)" >&2; exit 1; }
+done
+
+OUT="${OUT:-$ROOT/bench/results/$(date -u +%Y%m%dT%H%M%SZ)}"
+mkdir -p "$OUT"
+WORK="$(mktemp -d)"
+
+# CPU layout: pinned puts the server on core 0 (one tokio worker) and the generator on core 1.
+if [ "$PIN" = 1 ]; then
+    SERVER_PREFIX="taskset -c 0" LOAD_PREFIX="taskset -c 1" WORKERS=1
+else
+    SERVER_PREFIX="" LOAD_PREFIX="" WORKERS=2
+fi
+
+# The systems: label and start command (placeholders {http} {grpc} {db}).
+LABELS=(reference)
+CMDS=("$BIN/reference-server --http {http} --grpc {grpc} --db {db} --workers $WORKERS")
+if [ "$REF_BATCHING" = 1 ]; then
+    LABELS+=(reference-batching)
+    CMDS+=("$BIN/reference-server --http {http} --grpc {grpc} --db {db} --workers $WORKERS --batching")
+fi
+LABELS+=(echo)
+CMDS+=("$BIN/echo-server --http {http} --grpc {grpc} --workers $WORKERS")
+if [ -n "$TARGET_CMD" ]; then
+    LABELS+=("$TARGET_LABEL")
+    CMDS+=("$TARGET_CMD")
+fi
+
+declare -A PID HTTP GRPC
+cleanup() {
+    for label in "${!PID[@]}"; do
+        kill "${PID[$label]}" 2>/dev/null || true
+        wait "${PID[$label]}" 2>/dev/null || true
+    done
+    rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+command_for() { # index http grpc db
+    local c="${CMDS[$1]}"
+    c="${c//\{http\}/$2}"; c="${c//\{grpc\}/$3}"; c="${c//\{db\}/$4}"
+    echo "$c"
+}
+
+metric() { # label name value file-suffix
+    printf '{"label":"%s","metric":"%s","value":%s}\n' "$1" "$2" "$3" >"$OUT/$1.$2.$4.metric.json"
+}
+
+rss_kb() { # pid field
+    awk -v f="$2:" '$1 == f { print $2 }' "/proc/$1/status"
+}
+
+{
+    echo "date: $(date -u +%FT%TZ)"
+    echo "commit: $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)"
+    echo "cpus: $(nproc); $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2-)"
+    echo "kernel: $(uname -r)"
+    echo "rustc: $(rustc --version)"
+    echo "layout: $([ "$PIN" = 1 ] && echo "pinned: server CPU 0 (1 worker), load CPU 1" || echo "unpinned: server 2 workers, load 1 thread")"
+    echo "profile: $PROFILE; runs: $RUNS; duration: $DURATION; warmup: $WARMUP; concurrency: $CONCURRENCY; rate: ${RATE:-none}; smoke: $SMOKE"
+    echo "command: $0 $*"
+} >"$OUT/env.txt"
+
+# Cold start: spawn to first answered request, on a fresh database each time.
+for i in "${!LABELS[@]}"; do
+    label="${LABELS[$i]}"
+    http="127.0.0.1:$((PORT_BASE + 2 * i))" grpc="127.0.0.1:$((PORT_BASE + 2 * i + 1))"
+    for n in $(seq 1 "$COLDSTARTS"); do
+        db="$WORK/$label-cold-$n.db"
+        # shellcheck disable=SC2046 # the command line is split into words on purpose
+        ms=$("$BIN/bench-tool" coldstart --target "http://$http" --timeout 60s -- \
+            $SERVER_PREFIX $(command_for "$i" "$http" "$grpc" "$db"))
+        metric "$label" cold_start_ms "$ms" "$n"
+        echo "cold start $label #$n: $ms ms"
+    done
+done
+
+# Start every system once for the load runs, and record idle RSS.
+for i in "${!LABELS[@]}"; do
+    label="${LABELS[$i]}"
+    HTTP[$label]="127.0.0.1:$((PORT_BASE + 2 * i))" GRPC[$label]="127.0.0.1:$((PORT_BASE + 2 * i + 1))"
+    # shellcheck disable=SC2046
+    $SERVER_PREFIX $(command_for "$i" "${HTTP[$label]}" "${GRPC[$label]}" "$WORK/$label.db") \
+        >"$OUT/$label.server.log" 2>&1 &
+    PID[$label]=$!
+    "$BIN/bench-tool" ready --target "http://${HTTP[$label]}" --timeout 60s >/dev/null
+    "$BIN/bench-tool" ready --target "http://${GRPC[$label]}" --transport grpc --timeout 60s >/dev/null
+    sleep 0.5
+    metric "$label" rss_idle_kb "$(rss_kb "${PID[$label]}" VmRSS)" 1
+done
+
+load_args=(--concurrency "$CONCURRENCY" --quiet)
+if [ "$SMOKE" = 1 ]; then
+    load_args+=(--count 300 --ids 300)
+else
+    load_args+=(--duration "$DURATION" --warmup "$WARMUP")
+fi
+
+run_one() { # label scenario transport mode run
+    local label="$1" scenario="$2" transport="$3" mode="$4" run="$5" target extra=()
+    target="http://${HTTP[$label]}"
+    [ "$transport" = grpc ] && target="http://${GRPC[$label]}"
+    [ "$mode" = open ] && extra+=(--rate "$RATE")
+    if [ "$label" = "$TARGET_LABEL" ] && [ -n "$TARGET_LOAD_ARGS" ]; then
+        # shellcheck disable=SC2206 # extra flags are split into words on purpose
+        extra+=($TARGET_LOAD_ARGS)
+    fi
+    local json="$OUT/$label.$scenario.$transport.$mode.r$run.load.json"
+    echo "== run $run: $label $scenario $transport $mode"
+    # shellcheck disable=SC2086
+    $LOAD_PREFIX "$BIN/plinth-load" --target "$target" --transport "$transport" --scenario "$scenario" \
+        --label "$label" --json "$json" "${load_args[@]}" "${extra[@]}" | sed -n '2p'
+}
+
+# Alternate the systems inside each repetition so that drift (thermal, neighbours) hits all alike.
+modes=(closed)
+[ -n "$RATE" ] && modes+=(open)
+for run in $(seq 1 "$RUNS"); do
+    for scenario in $SCENARIOS; do
+        for transport in $TRANSPORTS; do
+            for mode in "${modes[@]}"; do
+                for label in "${LABELS[@]}"; do
+                    run_one "$label" "$scenario" "$transport" "$mode" "$run"
+                done
+            done
+        done
+    done
+done
+
+for label in "${LABELS[@]}"; do
+    metric "$label" rss_loaded_kb "$(rss_kb "${PID[$label]}" VmRSS)" 1
+    metric "$label" rss_peak_kb "$(rss_kb "${PID[$label]}" VmHWM)" 1
+done
+
+echo
+"$BIN/bench-tool" summarize "$OUT" --reference reference --ceiling echo
+echo
+echo "results: $OUT"

@@ -1,0 +1,322 @@
+//! Smoke runs of every scenario against the reference server (both commit strategies) and the
+//! echo server, over HTTP/1.1, h2c and gRPC, as child processes on ephemeral loopback ports.
+//! Assertions are on counts and errors only, never on timings.
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Output, Stdio};
+
+use plinth_bench::load::Report;
+
+const COUNT: u64 = 200;
+
+/// A server child process, killed on drop.
+struct Server {
+    child: Child,
+    http: String,
+    grpc: String,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn start(binary: &str, extra: &[&str]) -> Server {
+    let mut child = Command::new(binary)
+        .args([
+            "--http",
+            "127.0.0.1:0",
+            "--grpc",
+            "127.0.0.1:0",
+            "--workers",
+            "1",
+        ])
+        .args(extra)
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("spawn {binary}: {e}"));
+    let mut lines = BufReader::new(child.stdout.take().expect("piped stdout")).lines();
+    let mut addr = |name: &str| {
+        let line = lines
+            .next()
+            .expect("a listening line")
+            .expect("readable stdout");
+        let prefix = format!("listening {name}=");
+        let addr = line
+            .strip_prefix(&prefix)
+            .unwrap_or_else(|| panic!("unexpected line `{line}`"));
+        format!("http://{addr}")
+    };
+    let http = addr("http");
+    let grpc = addr("grpc");
+    Server { child, http, grpc }
+}
+
+fn load(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_plinth-load"))
+        .args(args)
+        .output()
+        .expect("run plinth-load")
+}
+
+/// Runs one smoke scenario and checks its JSON report.
+fn smoke(
+    server: &Server,
+    label: &str,
+    transport: &str,
+    scenario: &str,
+    dir: &Path,
+) -> Result<Report, String> {
+    let target = if transport == "grpc" {
+        &server.grpc
+    } else {
+        &server.http
+    };
+    let json = dir.join(format!("{label}-{transport}-{scenario}.load.json"));
+    let count = COUNT.to_string();
+    let out = load(&[
+        "--target",
+        target,
+        "--transport",
+        transport,
+        "--scenario",
+        scenario,
+        "--count",
+        &count,
+        "--ids",
+        "100",
+        "--concurrency",
+        "8",
+        "--connections",
+        if transport == "http1" { "8" } else { "2" },
+        "--quiet",
+        "--label",
+        label,
+        "--json",
+        json.to_str().expect("utf-8 path"),
+    ]);
+    let context = || {
+        format!(
+            "{label} {transport} {scenario}: status {:?}\nstdout: {}\nstderr: {}",
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )
+    };
+    if !out.status.success() {
+        return Err(context());
+    }
+    let report: Report = serde_json::from_str(
+        &std::fs::read_to_string(&json).map_err(|e| format!("{e}: {}", context()))?,
+    )
+    .map_err(|e| format!("{e}: {}", context()))?;
+    let per_op: u64 = report.ops.iter().map(|o| o.ok).sum();
+    let checks = [
+        (report.errors == 0, "errors"),
+        (report.requests == COUNT, "requests == count"),
+        (report.ok == COUNT, "ok == count"),
+        (report.latency.count == COUNT, "histogram count == count"),
+        (per_op == COUNT, "per-operation counts add up"),
+        (
+            report.latency.p50_ms > 0.0 && report.latency.p50_ms <= report.latency.max_ms,
+            "percentiles ordered",
+        ),
+        (report.throughput_rps > 0.0, "throughput positive"),
+        (
+            report.label == label && report.scenario == scenario && report.transport == transport,
+            "labels",
+        ),
+    ];
+    for (ok, what) in checks {
+        if !ok {
+            return Err(format!("{what} failed: {report:?}\n{}", context()));
+        }
+    }
+    Ok(report)
+}
+
+#[test]
+fn every_scenario_runs_clean_against_reference_and_echo() {
+    let dir = tempfile::tempdir().unwrap();
+    let direct = start(
+        env!("CARGO_BIN_EXE_reference-server"),
+        &["--db", dir.path().join("direct.db").to_str().unwrap()],
+    );
+    let batching = start(
+        env!("CARGO_BIN_EXE_reference-server"),
+        &[
+            "--db",
+            dir.path().join("batching.db").to_str().unwrap(),
+            "--batching",
+        ],
+    );
+    let echo = start(env!("CARGO_BIN_EXE_echo-server"), &[]);
+    let results = dir.path().join("results");
+    std::fs::create_dir(&results).unwrap();
+
+    let mut failures = Vec::new();
+    let mut mixed = None;
+    for transport in ["http1", "h2c", "grpc"] {
+        for (server, label) in [
+            (&direct, "reference"),
+            (&batching, "reference-batching"),
+            (&echo, "echo"),
+        ] {
+            for scenario in ["write", "read", "hot", "mixed", "event"] {
+                match smoke(server, label, transport, scenario, &results) {
+                    Ok(report) if scenario == "mixed" && label == "reference" => {
+                        mixed = Some(report)
+                    }
+                    Ok(_) => {}
+                    Err(e) => failures.push(e),
+                }
+            }
+        }
+        if let Err(e) = smoke(&echo, "echo", transport, "echo", &results) {
+            failures.push(e);
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} failing runs:\n{}",
+        failures.len(),
+        failures.join("\n\n")
+    );
+
+    // The mixed scenario issued both reads and writes, and prefilled first.
+    let mixed = mixed.expect("mixed ran");
+    let ops: Vec<&str> = mixed.ops.iter().map(|o| o.op.as_str()).collect();
+    assert_eq!(ops, ["write", "read"]);
+    assert!(mixed.prefill_s.is_some());
+
+    // The summary sees every run and compares with the reference and the ceiling.
+    let summary = plinth_bench::summary::summarize(&results, "reference", "echo").unwrap();
+    assert_eq!(
+        summary.rows.iter().map(|r| r.runs).sum::<usize>(),
+        3 * (3 * 5 + 1)
+    );
+    let batched_write = summary
+        .rows
+        .iter()
+        .find(|r| r.label == "reference-batching" && r.workload == "write grpc closed c8")
+        .expect("batched gRPC write row");
+    assert!(batched_write.vs_reference.is_some() && batched_write.vs_ceiling.is_some());
+}
+
+#[test]
+fn failures_exit_nonzero_and_far_targets_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = start(
+        env!("CARGO_BIN_EXE_reference-server"),
+        &["--db", dir.path().join("r.db").to_str().unwrap()],
+    );
+    // Reads of ids that were never written fail with 404: smoke mode must exit 1.
+    let out = load(&[
+        "--target",
+        &server.http,
+        "--scenario",
+        "read",
+        "--no-prefill",
+        "--count",
+        "20",
+        "--quiet",
+    ]);
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("http 404"),
+        "{out:?}"
+    );
+    let out = load(&[
+        "--target",
+        &server.grpc,
+        "--transport",
+        "grpc",
+        "--scenario",
+        "read",
+        "--no-prefill",
+        "--count",
+        "20",
+        "--quiet",
+    ]);
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("grpc NotFound"),
+        "{out:?}"
+    );
+
+    let out = load(&[
+        "--target",
+        "http://192.168.1.10:8080",
+        "--scenario",
+        "write",
+        "--count",
+        "1",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("not a loopback address"),
+        "{out:?}"
+    );
+
+    // Servers refuse to listen anywhere but loopback.
+    let out = Command::new(env!("CARGO_BIN_EXE_echo-server"))
+        .args(["--http", "0.0.0.0:0"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("loopback"),
+        "{out:?}"
+    );
+}
+
+#[test]
+fn bench_tool_probes_and_times_cold_start() {
+    let server = start(env!("CARGO_BIN_EXE_echo-server"), &[]);
+    let tool = env!("CARGO_BIN_EXE_bench-tool");
+    for (target, transport) in [(&server.http, "http1"), (&server.grpc, "grpc")] {
+        let out = Command::new(tool)
+            .args(["ready", "--target", target, "--transport", transport])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{out:?}");
+        let ms: f64 = String::from_utf8_lossy(&out.stdout)
+            .trim()
+            .parse()
+            .expect("milliseconds");
+        assert!(ms >= 0.0);
+    }
+    // Cold start on a port that is free: reserve one, release it, start the server there.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let target = format!("http://127.0.0.1:{port}");
+    let addr = format!("127.0.0.1:{port}");
+    let out = Command::new(tool)
+        .args([
+            "coldstart",
+            "--target",
+            &target,
+            "--timeout",
+            "60s",
+            "--",
+            env!("CARGO_BIN_EXE_echo-server"),
+            "--http",
+            &addr,
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let ms: f64 = String::from_utf8_lossy(&out.stdout)
+        .trim()
+        .parse()
+        .expect("milliseconds");
+    assert!(ms > 0.0);
+    // The server was stopped again: the port is free.
+    assert!(std::net::TcpListener::bind(&addr).is_ok());
+}

@@ -1,0 +1,430 @@
+//! One annotated service to a [`Component`]: resolves type names, ids, HTTP
+//! bindings, subscriptions, view roles and access rules, and checks the rules
+//! that concern a single service.
+
+use prost_reflect::{MethodDescriptor, ServiceDescriptor};
+
+use super::options::{
+    self, ComponentDecl, KindDecl, MethodDecl, SubscribeDecl, extension, message,
+};
+use super::span::{self, Loc};
+use super::types::*;
+use super::{Ctx, http, kalix, type_ref};
+use crate::error::ErrorKind;
+
+/// A built component plus what cross-component checks need.
+#[derive(Debug)]
+pub(crate) struct Built {
+    pub component: Component,
+    /// The component option.
+    pub loc: Loc,
+    /// Per method (same order): where its subscription is declared and its
+    /// HTTP bindings with their locations.
+    pub methods: Vec<MethodExtra>,
+}
+
+/// Locations of one method's declarations.
+#[derive(Debug)]
+pub(crate) struct MethodExtra {
+    pub subscribe_loc: Option<Loc>,
+    pub routes: Vec<(HttpBinding, Loc)>,
+}
+
+/// Builds the component of `service`, when it declares one.
+pub(crate) fn build(ctx: &mut Ctx<'_>, service: &ServiceDescriptor) -> Option<Built> {
+    let plinth = options::component(ctx, service);
+    let kalix = kalix::component(ctx, service);
+    let decl = match (plinth, kalix) {
+        (Some(p), Some(_)) => {
+            ctx.error(
+                ErrorKind::InvalidOption,
+                &p.loc,
+                "second component option",
+                format!(
+                    "service `{}` has both `(plinth.component)` and `(kalix.codegen)`",
+                    service.name()
+                ),
+                "keep one of the two options",
+            );
+            p
+        }
+        (Some(d), None) | (None, Some(d)) => d,
+        (None, None) => return None,
+    };
+    if service.methods().len() == 0 {
+        ctx.error(
+            ErrorKind::NoRpcs,
+            &decl.loc,
+            "component declared here",
+            format!(
+                "service `{}` declares a component but no rpcs",
+                service.name()
+            ),
+            "add the component's rpcs to the service, or remove the component option",
+        );
+        return None;
+    }
+    let file = service.parent_file();
+    let kind = kind(ctx, service, &decl);
+    let file_acl = file_acl(ctx, service);
+    let mut methods = Vec::new();
+    let mut extras = Vec::new();
+    for method in service.methods() {
+        let (m, extra) = self::method(ctx, &method, &decl, &kind, file_acl.as_ref());
+        methods.push(m);
+        extras.push(extra);
+    }
+    let kind = match kind {
+        ComponentKind::View { .. } => ComponentKind::View {
+            tables: tables(ctx, service, &decl, &methods),
+        },
+        other => other,
+    };
+    let declared = decl.name.rsplit('.').next().unwrap_or_default();
+    let component = Component {
+        service_name: service.name().to_owned(),
+        service_full_name: service.full_name().to_owned(),
+        name: if declared.is_empty() {
+            service.name().to_owned()
+        } else {
+            declared.to_owned()
+        },
+        comments: span::comments(&file, service.path()),
+        kind,
+        methods,
+    };
+    Some(Built {
+        component,
+        loc: decl.loc,
+        methods: extras,
+    })
+}
+
+fn kind(ctx: &mut Ctx<'_>, service: &ServiceDescriptor, decl: &ComponentDecl) -> ComponentKind {
+    let file = service.parent_file();
+    let type_id = |ctx: &mut Ctx<'_>, id: &str, what: &str| {
+        if id.is_empty() {
+            ctx.error(
+                ErrorKind::InvalidOption,
+                &decl.loc,
+                "no type_id",
+                format!("{what} `{}` declares no type_id", service.name()),
+                "set `type_id: \"<stable storage name>\"`; subscriptions refer to it and it must never change once data exists",
+            );
+        }
+        id.to_owned()
+    };
+    // An unresolved name is reported and stands in as written, so that the
+    // methods are still checked (the model is not returned when anything failed).
+    let resolve = |ctx: &mut Ctx<'_>, name: &str, what: &str| match ctx
+        .resolve(&file, name, what, &decl.loc)
+    {
+        Some(message) => type_ref(&message),
+        None => TypeRef {
+            full_name: name.to_owned(),
+            package: String::new(),
+            path: vec![name.to_owned()],
+        },
+    };
+    match &decl.kind {
+        KindDecl::ValueEntity { type_id: id, state } => ComponentKind::ValueEntity {
+            type_id: type_id(ctx, id, "value entity"),
+            state: resolve(ctx, state, "state"),
+        },
+        KindDecl::Workflow { type_id: id, state } => ComponentKind::Workflow {
+            type_id: type_id(ctx, id, "workflow"),
+            state: resolve(ctx, state, "state"),
+        },
+        KindDecl::EventSourcedEntity {
+            type_id: id,
+            state,
+            events,
+            snapshot_every,
+        } => {
+            let type_id = type_id(ctx, id, "event-sourced entity");
+            let state = resolve(ctx, state, "state");
+            if events.is_empty() {
+                ctx.error(
+                    ErrorKind::InvalidEvents,
+                    &decl.loc.clone().at("event_sourced_entity"),
+                    "no events",
+                    format!(
+                        "event-sourced entity `{}` declares no events",
+                        service.name()
+                    ),
+                    "list the event messages its commands emit: `events: [\"MyEvent\", ...]`",
+                );
+            }
+            let mut resolved: Vec<TypeRef> = Vec::new();
+            for event in events {
+                let event_ref = resolve(ctx, event, "event");
+                if resolved.iter().any(|r| r.full_name == event_ref.full_name) {
+                    ctx.error(
+                        ErrorKind::InvalidEvents,
+                        &decl.loc.clone().at(event.clone()),
+                        "listed again",
+                        format!(
+                            "event `{}` is listed twice in `{}`",
+                            event_ref.full_name,
+                            service.name()
+                        ),
+                        "list each event message once",
+                    );
+                } else {
+                    resolved.push(event_ref);
+                }
+            }
+            ComponentKind::EventSourcedEntity {
+                type_id,
+                state,
+                events: resolved,
+                snapshot_every: *snapshot_every,
+            }
+        }
+        KindDecl::Action => ComponentKind::Action,
+        KindDecl::View => ComponentKind::View { tables: Vec::new() },
+    }
+}
+
+fn file_acl(ctx: &Ctx<'_>, service: &ServiceDescriptor) -> Option<Acl> {
+    let file_options = service.parent_file().options();
+    [&ctx.ext.plinth_file, &ctx.ext.kalix_file]
+        .into_iter()
+        .find_map(|ext| extension(&file_options, ext.as_ref()).and_then(|m| message(&m, "acl")))
+        .map(|m| options::acl(&m))
+}
+
+fn method(
+    ctx: &mut Ctx<'_>,
+    method: &MethodDescriptor,
+    decl: &ComponentDecl,
+    kind: &ComponentKind,
+    file_acl: Option<&Acl>,
+) -> (Method, MethodExtra) {
+    let file = method.parent_service().parent_file();
+    let loc = Loc::new(&file, method.path());
+    let name = method.name();
+    if method.is_client_streaming() {
+        ctx.error(
+            ErrorKind::UnsupportedRpc,
+            &loc.clone().at("stream"),
+            "client streaming",
+            format!("rpc `{name}` streams its requests, which is not supported"),
+            "take a single request message (server streaming replies are supported)",
+        );
+    }
+    let mut m = MethodDecl::default();
+    kalix::method(ctx, method, &mut m);
+    options::method(ctx, method, &mut m);
+    let stateful = matches!(
+        kind,
+        ComponentKind::ValueEntity { .. }
+            | ComponentKind::EventSourcedEntity { .. }
+            | ComponentKind::Workflow { .. }
+    );
+    let id = if stateful {
+        super::id::id_spec(ctx, method, &m, &loc)
+    } else {
+        IdSpec::None
+    };
+    let routes = http::bindings(ctx, method);
+    let is_view = matches!(kind, ComponentKind::View { .. });
+    let is_action = matches!(kind, ComponentKind::Action);
+    // Queries answer from the table: the service's default source is not theirs.
+    let default = if m.query.is_some() {
+        None
+    } else {
+        decl.subscribe.as_ref()
+    };
+    let (subscribe, subscribe_loc) = subscription(ctx, method, m.subscribe.as_ref(), default);
+    if let (Some(_), Some(at)) = (&subscribe, &subscribe_loc)
+        && !is_view
+        && !is_action
+    {
+        misplaced(
+            ctx,
+            &at.clone().at("subscribe"),
+            name,
+            "subscription",
+            "actions and views",
+        );
+    }
+    let mut view = None;
+    if let Some(update) = &m.update {
+        if !is_view {
+            misplaced(
+                ctx,
+                &update.loc.clone().at("update"),
+                name,
+                "view update",
+                "views",
+            );
+        }
+        let deletes = subscribe.as_ref().is_some_and(|s| s.handle_deletes);
+        let differs = method.input().full_name() != method.output().full_name();
+        let transform =
+            update.transform_updates || (update.implied_transform && differs && !deletes);
+        if is_view && differs && !transform && !deletes {
+            ctx.error(
+                ErrorKind::InvalidView,
+                &update.loc.clone().at("update"),
+                "input is stored as the row",
+                format!(
+                    "update output type ≠ table row type without transform_updates: rpc `{name}` takes `{}` but table `{}` stores `{}`",
+                    method.input().full_name(),
+                    update.table,
+                    method.output().full_name()
+                ),
+                "set `transform_updates: true` and compute the row in code, or take the row type as input",
+            );
+        }
+        view = Some(ViewRole::Update {
+            table: update.table.clone(),
+            transform_updates: transform,
+        });
+    }
+    if let Some((sql, stream_updates, at)) = &m.query {
+        if !is_view {
+            misplaced(ctx, &at.clone().at("query"), name, "view query", "views");
+        }
+        view = Some(ViewRole::Query {
+            sql: sql.clone(),
+            stream_updates: *stream_updates,
+        });
+    }
+    if let Some((_, at)) = &m.publish
+        && !is_action
+    {
+        misplaced(ctx, &at.clone().at("publish"), name, "publish", "actions");
+    }
+    let method_model = Method {
+        name: name.to_owned(),
+        input: type_ref(&method.input()),
+        output: type_ref(&method.output()),
+        server_streaming: method.is_server_streaming(),
+        comments: span::comments(&file, method.path()),
+        id,
+        http: routes.iter().map(|(b, _)| b.clone()).collect(),
+        subscribe,
+        view,
+        publish: m.publish.map(|(topic, _)| topic),
+        acl: m
+            .acl
+            .or_else(|| decl.acl.clone())
+            .or_else(|| file_acl.cloned()),
+        jwt: m.jwt.or_else(|| decl.jwt.clone()),
+    };
+    (
+        method_model,
+        MethodExtra {
+            subscribe_loc,
+            routes,
+        },
+    )
+}
+
+fn misplaced(ctx: &mut Ctx<'_>, at: &Loc, method: &str, what: &str, allowed: &str) {
+    ctx.error(
+        ErrorKind::MisplacedOption,
+        at,
+        format!("{what} not allowed here"),
+        format!("rpc `{method}` declares a {what}, which only {allowed} may have"),
+        format!("remove it, or move the rpc to a service that is one of: {allowed}"),
+    );
+}
+
+/// The method's subscription (its own, else the service default; a method
+/// that only sets flags such as `ignore` takes the service's source).
+fn subscription(
+    ctx: &mut Ctx<'_>,
+    method: &MethodDescriptor,
+    own: Option<&SubscribeDecl>,
+    default: Option<&SubscribeDecl>,
+) -> (Option<Subscription>, Option<Loc>) {
+    let (mut sub, loc) =
+        match (own, default) {
+            (Some(own), _) if own.source.is_some() => (own.sub.clone(), own.loc.clone()),
+            (Some(own), Some(d)) if d.source.is_some() => {
+                let mut sub = own.sub.clone();
+                sub.source = d.sub.source.clone();
+                sub.ignore_unknown |= d.sub.ignore_unknown;
+                (sub, own.loc.clone())
+            }
+            (Some(own), _) => {
+                ctx.error(
+                ErrorKind::InvalidOption,
+                &own.loc,
+                "no source",
+                format!("the subscription of rpc `{}` names no source", method.name()),
+                "set one of value_entity, event_sourced_entity or topic (here or on the service)",
+            );
+                return (None, None);
+            }
+            (None, Some(d)) if d.source.is_some() => (d.sub.clone(), d.loc.clone()),
+            (None, _) => return (None, None),
+        };
+    if sub.handle_deletes && method.input().full_name() != "google.protobuf.Empty" {
+        ctx.error(
+            ErrorKind::InvalidOption,
+            &loc.clone().at("handle_deletes"),
+            "deletes carry no message",
+            format!(
+                "rpc `{}` handles deletes but takes `{}`",
+                method.name(),
+                method.input().full_name()
+            ),
+            "a delete handler takes `google.protobuf.Empty`",
+        );
+        sub.handle_deletes = false;
+    }
+    (Some(sub), Some(loc))
+}
+
+/// The tables of a view, checking that it has an update method and that the
+/// update methods of a table agree on its row type.
+fn tables(
+    ctx: &mut Ctx<'_>,
+    service: &ServiceDescriptor,
+    decl: &ComponentDecl,
+    methods: &[Method],
+) -> Vec<Table> {
+    let mut tables: Vec<Table> = Vec::new();
+    for (method, desc) in methods.iter().zip(service.methods()) {
+        let Some(ViewRole::Update { table, .. }) = &method.view else {
+            continue;
+        };
+        match tables.iter().find(|t| &t.name == table) {
+            Some(existing) if existing.row != method.output => {
+                let at = Loc::new(&service.parent_file(), desc.path());
+                ctx.error(
+                    ErrorKind::InvalidView,
+                    &at.at(method.output.path.join(".")),
+                    "different row type",
+                    format!(
+                        "rpc `{}` stores `{}` into table `{table}`, whose rows are `{}`",
+                        method.name, method.output.full_name, existing.row.full_name
+                    ),
+                    "every update method of a table returns the same row message; use another table name for another row type",
+                );
+            }
+            Some(_) => {}
+            None => tables.push(Table {
+                name: table.clone(),
+                row: method.output.clone(),
+            }),
+        }
+    }
+    if !methods
+        .iter()
+        .any(|m| matches!(m.view, Some(ViewRole::Update { .. })))
+    {
+        ctx.error(
+            ErrorKind::InvalidView,
+            &decl.loc,
+            "view declared here",
+            format!("view `{}` has no update method, so nothing ever fills its table", service.name()),
+            "add an rpc with `option (plinth.method) = { update: { table: \"...\" } subscribe: { ... } };`",
+        );
+    }
+    tables
+}
