@@ -9,6 +9,7 @@
 //! ```
 
 use std::net::SocketAddr;
+use std::process::ExitCode;
 use std::sync::Arc;
 
 use tokio::net::TcpListener;
@@ -129,6 +130,38 @@ impl Service {
         tracing::info!("shutting down");
         running.shutdown().await;
         signal
+    }
+
+    /// The whole of a service's `main`: start a multi-threaded runtime, [`run`]
+    /// the service, and on failure print the error and return a failing exit
+    /// code. Lets a service crate depend on Plinth alone.
+    ///
+    /// ```ignore
+    /// fn main() -> std::process::ExitCode {
+    ///     plinth::Service::new().with(CustomerEntityComponent::new(MyCustomers)).run_blocking()
+    /// }
+    /// ```
+    ///
+    /// [`run`]: Service::run
+    pub fn run_blocking(self) -> ExitCode {
+        let runtime = match tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+        {
+            Ok(runtime) => runtime,
+            Err(error) => {
+                eprintln!("error: cannot start the async runtime: {error}");
+                return ExitCode::FAILURE;
+            }
+        };
+        match runtime.block_on(self.run()) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(error) => {
+                tracing::error!(%error, "the service stopped");
+                eprintln!("error: {error}");
+                ExitCode::FAILURE
+            }
+        }
     }
 
     /// Start serving in the background; the returned handle tells where, and
