@@ -9,6 +9,10 @@
 use bytes::Bytes;
 use futures::future::BoxFuture;
 
+mod sqlite;
+
+pub use sqlite::{SCHEMA_VERSION, SqliteOptions, SqliteStorage, WriteStats};
+
 /// The result type of storage operations.
 pub type StorageResult<T> = std::result::Result<T, StorageError>;
 
@@ -56,6 +60,9 @@ pub struct StateWrite {
     pub expected_seq: u64,
     /// The new encoded state, or `None` to delete.
     pub payload: Option<Bytes>,
+    /// The fully qualified message name of the state, recorded on the change
+    /// feed (ignored for deletes, whose feed records carry an empty name).
+    pub type_name: String,
 }
 
 /// One journal event.
@@ -93,7 +100,8 @@ pub struct EventAppend {
     pub events: Vec<(String, Bytes)>,
     /// A snapshot of the state after the events, to store with them.
     pub snapshot: Option<Bytes>,
-    /// Mark the entity deleted after the events.
+    /// Mark the entity deleted after the events. Deletion is final: the journal's
+    /// [`Replay::deleted`] stays set; deleting records no feed record.
     pub delete: bool,
 }
 

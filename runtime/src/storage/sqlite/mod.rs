@@ -1,0 +1,254 @@
+//! The embedded SQLite backend.
+//!
+//! - [`schema`]: connection settings (WAL, `synchronous=FULL`) and migrations.
+//! - [`writer`]: the one writer thread, with group commit.
+//! - [`ops`]: the statements of each write, fenced by the expected sequence.
+//! - [`reader`]: read-only connections for concurrent reads.
+//!
+//! Why rusqlite rather than sqlx: the backend is built around a dedicated writer
+//! thread that runs synchronous statements back to back and commits a whole
+//! batch with one fsync (group commit); rusqlite gives exactly that — a plain
+//! synchronous connection, savepoints and a prepared-statement cache — without
+//! an async driver's per-statement round trips through its own worker thread.
+//! rusqlite and sqlx cannot share a build (both link their own SQLite), so the
+//! choice is one or the other.
+
+mod ops;
+mod reader;
+mod schema;
+mod writer;
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use futures::future::BoxFuture;
+use tokio::sync::{mpsc, oneshot};
+
+use self::ops::WriteOp;
+use self::reader::ReadPool;
+use self::writer::{Counters, Request};
+use super::{
+    EventAppend, FeedRecord, Replay, StateWrite, Storage, StorageError, StorageResult, StoredState,
+};
+
+pub use self::schema::SCHEMA_VERSION;
+
+/// Settings of a [`SqliteStorage`].
+#[derive(Debug, Clone)]
+pub struct SqliteOptions {
+    /// How many read-only connections serve reads concurrently (at least 1).
+    pub readers: usize,
+    /// The most writes committed together in one transaction.
+    pub max_batch: usize,
+    /// How many writes may wait for the writer before callers wait to enqueue.
+    pub queue_capacity: usize,
+    /// How long a connection waits for a lock held by another process.
+    pub busy_timeout: Duration,
+}
+
+impl Default for SqliteOptions {
+    fn default() -> Self {
+        SqliteOptions {
+            readers: 4,
+            max_batch: 1024,
+            queue_capacity: 8192,
+            busy_timeout: Duration::from_secs(5),
+        }
+    }
+}
+
+/// Counters of the writer, to show how writes were batched.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct WriteStats {
+    /// Transactions committed (one fsync each).
+    pub transactions: u64,
+    /// Writes committed.
+    pub writes: u64,
+    /// Writes that failed, conflicts included.
+    pub failed: u64,
+}
+
+/// The SQLite storage backend: one file in WAL mode, one writer thread with
+/// group commit, a pool of read-only connections.
+///
+/// Dropping it (or [`SqliteStorage::close`]) lets the writer finish the writes
+/// already queued; operations after `close` fail with [`StorageError::Closed`].
+#[derive(Debug)]
+pub struct SqliteStorage {
+    path: PathBuf,
+    /// The writer's queue; `None` only while dropping.
+    requests: Option<mpsc::Sender<Request>>,
+    writer: Mutex<Option<JoinHandle<()>>>,
+    readers: ReadPool,
+    counters: Arc<Counters>,
+    closed: AtomicBool,
+}
+
+impl SqliteStorage {
+    /// Open (creating it and its directory when missing) the database at `path`,
+    /// apply pending migrations and start the writer thread.
+    pub fn open(path: impl AsRef<Path>, options: SqliteOptions) -> StorageResult<SqliteStorage> {
+        let path = path.as_ref().to_path_buf();
+        let conn = schema::open_writer(&path, options.busy_timeout)?;
+        let readers = ReadPool::open(path.clone(), options.readers, options.busy_timeout)?;
+        let (requests, queue) = mpsc::channel(options.queue_capacity.max(1));
+        let counters = Arc::new(Counters::default());
+        let max_batch = options.max_batch.max(1);
+        let thread_counters = counters.clone();
+        let writer = std::thread::Builder::new()
+            .name("plinth-sqlite-writer".to_owned())
+            .spawn(move || writer::run(conn, queue, max_batch, thread_counters))
+            .map_err(|e| StorageError::Backend(format!("cannot start the writer thread: {e}")))?;
+        Ok(SqliteStorage {
+            path,
+            requests: Some(requests),
+            writer: Mutex::new(Some(writer)),
+            readers,
+            counters,
+            closed: AtomicBool::new(false),
+        })
+    }
+
+    /// The database file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// How many transactions and writes the writer committed so far.
+    pub fn stats(&self) -> WriteStats {
+        WriteStats {
+            transactions: self.counters.transactions.load(Ordering::Relaxed),
+            writes: self.counters.writes.load(Ordering::Relaxed),
+            failed: self.counters.failed.load(Ordering::Relaxed),
+        }
+    }
+
+    /// Finish the queued writes, stop the writer and close the connections.
+    /// Later operations fail with [`StorageError::Closed`]. Closing twice is fine.
+    pub async fn close(&self) -> StorageResult<()> {
+        self.closed.store(true, Ordering::SeqCst);
+        self.readers.close();
+        let (reply, done) = oneshot::channel();
+        let Some(requests) = &self.requests else {
+            return Ok(());
+        };
+        if requests.send(Request::Close { reply }).await.is_ok() {
+            // An error means the writer already stopped: closed either way.
+            let _ = done.await;
+        }
+        let handle = self.writer.lock().ok().and_then(|mut writer| writer.take());
+        if let Some(handle) = handle {
+            tokio::task::spawn_blocking(move || handle.join())
+                .await
+                .map_err(|e| StorageError::Backend(format!("cannot stop the writer: {e}")))?
+                .map_err(|_| StorageError::Backend("the writer thread panicked".to_owned()))?;
+        }
+        Ok(())
+    }
+
+    /// Queue a write and wait until it is durable.
+    async fn write(&self, op: WriteOp) -> StorageResult<u64> {
+        let (reply, outcome) = oneshot::channel();
+        self.requests
+            .as_ref()
+            .ok_or(StorageError::Closed)?
+            .send(Request::Write { op, reply })
+            .await
+            .map_err(|_| StorageError::Closed)?;
+        // The writer drops the reply only when it stops without running the write.
+        outcome.await.map_err(|_| StorageError::Closed)?
+    }
+
+    /// Run a read, unless the storage is closed.
+    async fn read<T, F>(&self, query: F) -> StorageResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut rusqlite::Connection) -> StorageResult<T> + Send + 'static,
+    {
+        if self.closed.load(Ordering::SeqCst) {
+            return Err(StorageError::Closed);
+        }
+        self.readers.run(query).await
+    }
+}
+
+impl Drop for SqliteStorage {
+    fn drop(&mut self) {
+        self.readers.close();
+        // With the only sender gone, the writer commits what is queued and stops.
+        drop(self.requests.take());
+        if let Some(handle) = self.writer.get_mut().ok().and_then(Option::take) {
+            // Joining waits only for the writes already queued.
+            let _ = handle.join();
+        }
+    }
+}
+
+impl Storage for SqliteStorage {
+    fn load_state<'a>(
+        &'a self,
+        type_id: &'a str,
+        entity_id: &'a str,
+    ) -> BoxFuture<'a, StorageResult<Option<StoredState>>> {
+        let (type_id, entity_id) = (type_id.to_owned(), entity_id.to_owned());
+        Box::pin(self.read(move |conn| reader::load_state(conn, &type_id, &entity_id)))
+    }
+
+    fn write_state(&self, write: StateWrite) -> BoxFuture<'_, StorageResult<u64>> {
+        Box::pin(self.write(WriteOp::State(write)))
+    }
+
+    fn load_journal<'a>(
+        &'a self,
+        type_id: &'a str,
+        entity_id: &'a str,
+    ) -> BoxFuture<'a, StorageResult<Replay>> {
+        let (type_id, entity_id) = (type_id.to_owned(), entity_id.to_owned());
+        Box::pin(self.read(move |conn| reader::load_journal(conn, &type_id, &entity_id)))
+    }
+
+    fn append_events(&self, append: EventAppend) -> BoxFuture<'_, StorageResult<u64>> {
+        Box::pin(self.write(WriteOp::Append(append)))
+    }
+
+    fn read_feed<'a>(
+        &'a self,
+        after: u64,
+        type_ids: &'a [String],
+        limit: usize,
+    ) -> BoxFuture<'a, StorageResult<Vec<FeedRecord>>> {
+        let type_ids = type_ids.to_vec();
+        Box::pin(self.read(move |conn| reader::read_feed(conn, after, &type_ids, limit)))
+    }
+
+    fn load_offset<'a>(&'a self, consumer: &'a str) -> BoxFuture<'a, StorageResult<u64>> {
+        let consumer = consumer.to_owned();
+        Box::pin(self.read(move |conn| reader::load_offset(conn, &consumer)))
+    }
+
+    fn store_offset<'a>(
+        &'a self,
+        consumer: &'a str,
+        offset: u64,
+    ) -> BoxFuture<'a, StorageResult<()>> {
+        let op = WriteOp::Offset {
+            consumer: consumer.to_owned(),
+            offset,
+        };
+        Box::pin(async move { self.write(op).await.map(drop) })
+    }
+}
+
+/// A SQLite failure as a storage error.
+fn backend(err: rusqlite::Error) -> StorageError {
+    StorageError::Backend(err.to_string())
+}
+
+/// A sequence number or offset as SQLite's signed integer.
+fn to_sql_int(value: u64) -> StorageResult<i64> {
+    i64::try_from(value)
+        .map_err(|_| StorageError::Backend(format!("{value} exceeds the largest storable number")))
+}

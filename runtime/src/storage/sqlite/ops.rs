@@ -1,0 +1,228 @@
+//! The statements of each write, run by the writer thread inside the batch
+//! transaction (each write in its own savepoint).
+//!
+//! Every write first checks the entity's stored sequence number against the
+//! writer's expectation (the fence), then writes its rows and one feed record
+//! per change. Feed positions are rowids assigned by the single writer, so they
+//! follow commit order and have no gaps (a rolled-back savepoint frees its
+//! positions again).
+
+use rusqlite::{Connection, OptionalExtension, params};
+
+use super::{backend, to_sql_int};
+use crate::storage::{EventAppend, FeedKind, StateWrite, StorageError, StorageResult};
+
+/// One durable write.
+#[derive(Debug)]
+pub(super) enum WriteOp {
+    /// A value entity's new state or delete.
+    State(StateWrite),
+    /// Events appended to a journal.
+    Append(EventAppend),
+    /// A consumer's offset.
+    Offset {
+        /// The consumer name.
+        consumer: String,
+        /// Its new offset.
+        offset: u64,
+    },
+}
+
+impl WriteOp {
+    /// Run the write's statements. Returns the new sequence number (the offset
+    /// for [`WriteOp::Offset`]).
+    pub(super) fn apply(&self, conn: &Connection) -> StorageResult<u64> {
+        match self {
+            WriteOp::State(write) => write_state(conn, write),
+            WriteOp::Append(append) => append_events(conn, append),
+            WriteOp::Offset { consumer, offset } => store_offset(conn, consumer, *offset),
+        }
+    }
+}
+
+/// The code a feed record's kind is stored as.
+pub(super) fn kind_code(kind: FeedKind) -> i64 {
+    match kind {
+        FeedKind::State => 1,
+        FeedKind::Delete => 2,
+        FeedKind::Event => 3,
+    }
+}
+
+/// The kind a stored code stands for.
+pub(super) fn kind_from_code(code: i64) -> Option<FeedKind> {
+    match code {
+        1 => Some(FeedKind::State),
+        2 => Some(FeedKind::Delete),
+        3 => Some(FeedKind::Event),
+        _ => None,
+    }
+}
+
+/// Fail with a conflict unless the stored sequence number is the expected one.
+fn fence(type_id: &str, entity_id: &str, expected: u64, stored: i64) -> StorageResult<()> {
+    let actual = u64::try_from(stored).unwrap_or_default();
+    if actual == expected {
+        Ok(())
+    } else {
+        Err(StorageError::Conflict {
+            type_id: type_id.to_owned(),
+            entity_id: entity_id.to_owned(),
+            expected,
+            actual,
+        })
+    }
+}
+
+/// A duplicate journal key means another writer appended the same sequence
+/// number first: a conflict, like a failed fence.
+fn duplicate_as_conflict(err: rusqlite::Error, append: &EventAppend) -> StorageError {
+    let duplicate = matches!(
+        err.sqlite_error(),
+        Some(e) if e.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_PRIMARYKEY
+    );
+    if duplicate {
+        StorageError::Conflict {
+            type_id: append.type_id.clone(),
+            entity_id: append.entity_id.clone(),
+            expected: append.expected_seq,
+            actual: append.expected_seq + 1,
+        }
+    } else {
+        backend(err)
+    }
+}
+
+fn insert_feed(
+    conn: &Connection,
+    type_id: &str,
+    entity_id: &str,
+    seq: i64,
+    kind: FeedKind,
+    type_name: &str,
+    payload: &[u8],
+) -> StorageResult<()> {
+    conn.prepare_cached(
+        "INSERT INTO feed (type_id, entity_id, seq, kind, type_name, payload)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+    )
+    .and_then(|mut stmt| {
+        stmt.execute(params![
+            type_id,
+            entity_id,
+            seq,
+            kind_code(kind),
+            type_name,
+            payload
+        ])
+    })
+    .map(drop)
+    .map_err(backend)
+}
+
+fn write_state(conn: &Connection, write: &StateWrite) -> StorageResult<u64> {
+    let stored: i64 = conn
+        .prepare_cached("SELECT seq FROM entity_state WHERE type_id = ?1 AND entity_id = ?2")
+        .and_then(|mut stmt| {
+            stmt.query_row(params![write.type_id, write.entity_id], |row| row.get(0))
+                .optional()
+        })
+        .map_err(backend)?
+        .unwrap_or(0);
+    fence(&write.type_id, &write.entity_id, write.expected_seq, stored)?;
+    let seq = stored + 1;
+    let payload = write.payload.as_deref();
+    conn.prepare_cached(
+        "INSERT INTO entity_state (type_id, entity_id, seq, payload) VALUES (?1, ?2, ?3, ?4)
+         ON CONFLICT (type_id, entity_id) DO UPDATE SET seq = excluded.seq, payload = excluded.payload",
+    )
+    .and_then(|mut stmt| stmt.execute(params![write.type_id, write.entity_id, seq, payload]))
+    .map_err(backend)?;
+    match payload {
+        Some(bytes) => insert_feed(
+            conn,
+            &write.type_id,
+            &write.entity_id,
+            seq,
+            FeedKind::State,
+            &write.type_name,
+            bytes,
+        )?,
+        None => insert_feed(
+            conn,
+            &write.type_id,
+            &write.entity_id,
+            seq,
+            FeedKind::Delete,
+            "",
+            &[],
+        )?,
+    }
+    Ok(seq as u64)
+}
+
+fn append_events(conn: &Connection, append: &EventAppend) -> StorageResult<u64> {
+    let (type_id, entity_id) = (&append.type_id, &append.entity_id);
+    let stored: i64 = conn
+        .prepare_cached(
+            "SELECT COALESCE(MAX(seq), 0) FROM journal WHERE type_id = ?1 AND entity_id = ?2",
+        )
+        .and_then(|mut stmt| stmt.query_row(params![type_id, entity_id], |row| row.get(0)))
+        .map_err(backend)?;
+    fence(type_id, entity_id, append.expected_seq, stored)?;
+    let mut seq = stored;
+    for (type_name, payload) in &append.events {
+        seq += 1;
+        conn.prepare_cached(
+            "INSERT INTO journal (type_id, entity_id, seq, type_name, payload)
+             VALUES (?1, ?2, ?3, ?4, ?5)",
+        )
+        .and_then(|mut stmt| {
+            stmt.execute(params![
+                type_id,
+                entity_id,
+                seq,
+                type_name,
+                payload.as_ref()
+            ])
+        })
+        .map_err(|e| duplicate_as_conflict(e, append))?;
+        insert_feed(
+            conn,
+            type_id,
+            entity_id,
+            seq,
+            FeedKind::Event,
+            type_name,
+            payload,
+        )?;
+    }
+    if let Some(snapshot) = &append.snapshot {
+        conn.prepare_cached(
+            "INSERT INTO snapshots (type_id, entity_id, seq, payload) VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT (type_id, entity_id) DO UPDATE SET seq = excluded.seq, payload = excluded.payload",
+        )
+        .and_then(|mut stmt| stmt.execute(params![type_id, entity_id, seq, snapshot.as_ref()]))
+        .map_err(backend)?;
+    }
+    if append.delete {
+        conn.prepare_cached(
+            "INSERT INTO tombstones (type_id, entity_id, seq) VALUES (?1, ?2, ?3)
+             ON CONFLICT (type_id, entity_id) DO NOTHING",
+        )
+        .and_then(|mut stmt| stmt.execute(params![type_id, entity_id, seq]))
+        .map_err(backend)?;
+    }
+    Ok(seq as u64)
+}
+
+fn store_offset(conn: &Connection, consumer: &str, offset: u64) -> StorageResult<u64> {
+    let position = to_sql_int(offset)?;
+    conn.prepare_cached(
+        "INSERT INTO consumer_offsets (consumer, position) VALUES (?1, ?2)
+         ON CONFLICT (consumer) DO UPDATE SET position = excluded.position",
+    )
+    .and_then(|mut stmt| stmt.execute(params![consumer, position]))
+    .map_err(backend)?;
+    Ok(offset)
+}

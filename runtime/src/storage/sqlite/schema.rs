@@ -1,0 +1,153 @@
+//! Connection settings and the versioned schema.
+//!
+//! The schema version lives in `PRAGMA user_version`. [`MIGRATIONS`] is the
+//! ordered list of steps; opening a database applies the steps it lacks in one
+//! transaction, and refuses a database written by a newer version.
+
+use std::path::Path;
+use std::time::Duration;
+
+use rusqlite::{Connection, OpenFlags, TransactionBehavior};
+
+use super::backend;
+use crate::storage::{StorageError, StorageResult};
+
+/// The ordered schema migrations; step `i` brings a database from version `i`
+/// to version `i + 1`.
+const MIGRATIONS: &[&str] = &[
+    // 1: value state, journal, snapshots, tombstones, change feed, consumer offsets.
+    "
+    CREATE TABLE entity_state (
+        type_id   TEXT    NOT NULL,
+        entity_id TEXT    NOT NULL,
+        seq       INTEGER NOT NULL,
+        payload   BLOB,
+        PRIMARY KEY (type_id, entity_id)
+    ) WITHOUT ROWID;
+
+    CREATE TABLE journal (
+        type_id   TEXT    NOT NULL,
+        entity_id TEXT    NOT NULL,
+        seq       INTEGER NOT NULL,
+        type_name TEXT    NOT NULL,
+        payload   BLOB    NOT NULL,
+        PRIMARY KEY (type_id, entity_id, seq)
+    ) WITHOUT ROWID;
+
+    CREATE TABLE snapshots (
+        type_id   TEXT    NOT NULL,
+        entity_id TEXT    NOT NULL,
+        seq       INTEGER NOT NULL,
+        payload   BLOB    NOT NULL,
+        PRIMARY KEY (type_id, entity_id)
+    ) WITHOUT ROWID;
+
+    CREATE TABLE tombstones (
+        type_id   TEXT    NOT NULL,
+        entity_id TEXT    NOT NULL,
+        seq       INTEGER NOT NULL,
+        PRIMARY KEY (type_id, entity_id)
+    ) WITHOUT ROWID;
+
+    CREATE TABLE feed (
+        position  INTEGER PRIMARY KEY,
+        type_id   TEXT    NOT NULL,
+        entity_id TEXT    NOT NULL,
+        seq       INTEGER NOT NULL,
+        kind      INTEGER NOT NULL,
+        type_name TEXT    NOT NULL,
+        payload   BLOB    NOT NULL
+    );
+    CREATE INDEX feed_by_type ON feed (type_id, position);
+
+    CREATE TABLE consumer_offsets (
+        consumer  TEXT    PRIMARY KEY,
+        position  INTEGER NOT NULL
+    ) WITHOUT ROWID;
+    ",
+];
+
+/// The schema version this code writes: the number of migrations.
+pub const SCHEMA_VERSION: u32 = MIGRATIONS.len() as u32;
+
+/// Open the write connection: create the file, switch to WAL with full sync,
+/// and bring the schema up to date.
+pub(super) fn open_writer(path: &Path, busy_timeout: Duration) -> StorageResult<Connection> {
+    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent).map_err(|e| {
+            StorageError::Backend(format!("cannot create directory {}: {e}", parent.display()))
+        })?;
+    }
+    let mut conn = Connection::open_with_flags(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_WRITE
+            | OpenFlags::SQLITE_OPEN_CREATE
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )
+    .map_err(|e| StorageError::Backend(format!("cannot open {}: {e}", path.display())))?;
+    conn.busy_timeout(busy_timeout).map_err(backend)?;
+    let mode: String = conn
+        .pragma_update_and_check(None, "journal_mode", "WAL", |row| row.get(0))
+        .map_err(backend)?;
+    if !mode.eq_ignore_ascii_case("wal") {
+        return Err(StorageError::Backend(format!(
+            "{} cannot use write-ahead logging (journal_mode is {mode})",
+            path.display()
+        )));
+    }
+    // FULL: the WAL is synced at every commit, so an acknowledged write survives
+    // a process kill and a power loss.
+    conn.pragma_update(None, "synchronous", "FULL")
+        .map_err(backend)?;
+    conn.set_prepared_statement_cache_capacity(64);
+    migrate(&mut conn, path)?;
+    Ok(conn)
+}
+
+/// Open a read-only connection to a database the writer already set up.
+pub(super) fn open_reader(path: &Path, busy_timeout: Duration) -> StorageResult<Connection> {
+    let conn = Connection::open_with_flags(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )
+    .map_err(|e| {
+        StorageError::Backend(format!("cannot open {} for reading: {e}", path.display()))
+    })?;
+    conn.busy_timeout(busy_timeout).map_err(backend)?;
+    conn.set_prepared_statement_cache_capacity(64);
+    Ok(conn)
+}
+
+/// Apply the migrations the database lacks, all in one transaction.
+fn migrate(conn: &mut Connection, path: &Path) -> StorageResult<()> {
+    let tx = conn
+        .transaction_with_behavior(TransactionBehavior::Immediate)
+        .map_err(backend)?;
+    let found: i64 = tx
+        .pragma_query_value(None, "user_version", |row| row.get(0))
+        .map_err(backend)?;
+    let found = usize::try_from(found).map_err(|_| {
+        StorageError::Backend(format!(
+            "{} has an invalid schema version {found}",
+            path.display()
+        ))
+    })?;
+    if found > MIGRATIONS.len() {
+        return Err(StorageError::Backend(format!(
+            "{} has schema version {found}, newer than the version {SCHEMA_VERSION} this Plinth \
+             knows; open it with a newer Plinth",
+            path.display()
+        )));
+    }
+    if found == MIGRATIONS.len() {
+        return Ok(());
+    }
+    for (step, sql) in MIGRATIONS.iter().enumerate().skip(found) {
+        tx.execute_batch(sql).map_err(|e| {
+            StorageError::Backend(format!("schema migration {} failed: {e}", step + 1))
+        })?;
+    }
+    tx.pragma_update(None, "user_version", SCHEMA_VERSION)
+        .map_err(backend)?;
+    tx.commit().map_err(backend)
+}
