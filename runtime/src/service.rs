@@ -24,7 +24,7 @@ use crate::executor::ExecutorSettings;
 use crate::grpc::GrpcError;
 use crate::http::HttpOptions;
 use crate::server::FrontDoors;
-use crate::storage::Storage;
+use crate::storage::{SqliteOptions, SqliteStorage, Storage};
 
 /// The result type of starting and running a service.
 pub type ServiceResult<T> = std::result::Result<T, ServiceError>;
@@ -171,8 +171,8 @@ impl Service {
             Some(config) => config,
             None => Config::load()?,
         };
-        let storage = match self.storage {
-            Some(storage) => storage,
+        let (storage, owned) = match self.storage {
+            Some(storage) => (storage, None),
             None => open_storage(&config).await?,
         };
         let settings = ExecutorSettings {
@@ -218,6 +218,12 @@ impl Service {
             .await;
             if !drain.drain(grace).await {
                 tracing::warn!("calls still in flight after the shutdown grace period");
+            }
+            if let Some(sqlite) = owned {
+                // Let the writer finish what is queued before the process ends.
+                if let Err(error) = sqlite.close().await {
+                    tracing::error!(%error, "closing the storage failed");
+                }
             }
         });
         Ok(RunningService {
@@ -267,13 +273,31 @@ impl RunningService {
     }
 }
 
-/// Open the configured storage backend.
-async fn open_storage(config: &Config) -> ServiceResult<Arc<dyn Storage>> {
+/// Open the configured storage backend; the SQLite handle is kept to close it
+/// (finishing queued writes) at shutdown.
+async fn open_storage(
+    config: &Config,
+) -> ServiceResult<(Arc<dyn Storage>, Option<Arc<SqliteStorage>>)> {
     match &config.storage {
-        StorageTarget::Sqlite(path) => Err(ServiceError::Storage {
-            target: path.display().to_string(),
-            message: "the SQLite backend is not part of this build".to_string(),
-        }),
+        StorageTarget::Sqlite(path) => {
+            let target = path.display().to_string();
+            let path = path.clone();
+            let opened = tokio::task::spawn_blocking(move || {
+                SqliteStorage::open(&path, SqliteOptions::default())
+            })
+            .await
+            .map_err(|error| ServiceError::Storage {
+                target: target.clone(),
+                message: error.to_string(),
+            })?
+            .map_err(|error| ServiceError::Storage {
+                target: target.clone(),
+                message: error.to_string(),
+            })?;
+            tracing::info!(path = %target, "state stored in SQLite");
+            let sqlite = Arc::new(opened);
+            Ok((sqlite.clone(), Some(sqlite)))
+        }
     }
 }
 

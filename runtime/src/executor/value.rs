@@ -122,6 +122,7 @@ impl<A: ValueEntityAdapter> ValueEntityRunner<A> {
                 entity_id: id.clone(),
                 expected_seq: loaded.seq,
                 payload: stored,
+                type_name: info.state_type.to_string(),
             };
             match self.settings.storage.write_state(write).await {
                 Ok(seq) => {

@@ -21,14 +21,28 @@ pub fn test_config() -> Config {
     Config::default().with_addr("127.0.0.1:0".parse().unwrap())
 }
 
-/// Start the test components over `storage`.
-pub async fn start(storage: Arc<MemoryStorage>, config: Config) -> RunningService {
+/// The test components.
+pub fn test_service() -> Service {
     Service::new()
         .with(plinth::Registration::value_entity(Counter))
         .with(plinth::Registration::event_sourced(EsCounter))
         .with(plinth::Registration::action(Echo))
+}
+
+/// Start the test components over `storage`.
+pub async fn start(storage: Arc<MemoryStorage>, config: Config) -> RunningService {
+    test_service()
         .config(config)
         .storage(storage)
+        .start()
+        .await
+        .expect("service starts")
+}
+
+/// Start the test components over the SQLite database `path`.
+pub async fn start_sqlite(path: &std::path::Path, config: Config) -> RunningService {
+    test_service()
+        .config(config.with_sqlite(path))
         .start()
         .await
         .expect("service starts")
