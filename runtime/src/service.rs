@@ -315,7 +315,8 @@ fn http_router(dispatch: SharedDispatch, config: &Config) -> ServiceResult<axum:
 /// Install a tracing subscriber with this filter, unless one is installed.
 fn init_logging(filter: &str) {
     let filter = tracing_subscriber::EnvFilter::try_new(filter).unwrap_or_else(|_| "info".into());
-    let _ = tracing_subscriber::fmt().with_env_filter(filter).try_init();
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stdout());
+    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_ansi(ansi).try_init();
 }
 
 /// Wait for SIGTERM or Ctrl-C.
