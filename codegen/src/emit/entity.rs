@@ -1,0 +1,140 @@
+//! Value entities and workflows: a trait of synchronous command handlers over
+//! the state, and a component implementing `ValueEntityAdapter`.
+
+use proc_macro2::TokenStream;
+use quote::quote;
+
+use super::{Ctx, commands, doc, doc_with, names};
+use crate::Result;
+use crate::model::{ComponentKind, TypeRef};
+
+/// The trait, the component and the command enum of a value entity or workflow.
+pub fn emit(ctx: &Ctx<'_>, state: &TypeRef) -> Result<TokenStream> {
+    let component = ctx.component;
+    names::check_handlers(
+        component,
+        std::iter::once((String::from("empty_state"), "the empty state")).chain(
+            component
+                .methods
+                .iter()
+                .map(|m| (ctx.handler(m).to_string(), m.name.as_str())),
+        ),
+    )?;
+    let (kind, noun) = match component.kind {
+        ComponentKind::Workflow { .. } => ("workflow", "workflow"),
+        _ => ("value entity", "entity"),
+    };
+    let names = &ctx.names;
+    let (trait_name, component_name, info, command) = (
+        &names.trait_name,
+        &names.component,
+        &names.info,
+        &names.command,
+    );
+    let state_ty = ctx.ty(state);
+
+    let trait_doc = doc_with(
+        &component.comments,
+        &format!(
+            "The {kind} `{}` of service `{}`: one `{}` per id.\n\nImplement it and register `{component_name}::new(implementation)`.",
+            component.name, component.service_full_name, state.full_name
+        ),
+    );
+    let handlers = component.methods.iter().map(|method| {
+        let handler = ctx.handler(method);
+        let input = ctx.ty(&method.input);
+        let output = ctx.ty(&method.output);
+        let doc = doc(
+            &method.comments,
+            &format!("Handles `{}`.", ctx.method_path(method)),
+        );
+        quote! {
+            #doc
+            fn #handler(
+                &self,
+                state: &#state_ty,
+                command: #input,
+                ctx: &::plinth::codegen::CommandContext,
+            ) -> ::plinth::codegen::Effect<#state_ty, #output>;
+        }
+    });
+    let empty_doc = format!(
+        " The state of an {noun} that has none stored yet (the message's defaults unless overridden)."
+    );
+    let command_enum = commands::command_enum(ctx);
+    let decode = commands::decode_body(ctx);
+    let arms = commands::handle_arms(ctx);
+    let (state_param, ctx_param) = commands::handle_params(ctx);
+    let component_doc = format!(" The `{trait_name}` {kind} as a registrable component.");
+    let new_doc = format!(" Wrap an implementation of `{trait_name}`.");
+    let debug_name = component_name.to_string();
+
+    Ok(quote! {
+        #trait_doc
+        pub trait #trait_name: ::core::marker::Send + ::core::marker::Sync + 'static {
+            #[doc = #empty_doc]
+            fn empty_state(&self) -> #state_ty {
+                ::core::default::Default::default()
+            }
+            #(#handlers)*
+        }
+
+        #command_enum
+
+        #[doc = #component_doc]
+        pub struct #component_name<T> {
+            inner: T,
+        }
+
+        impl<T: #trait_name> #component_name<T> {
+            #[doc = #new_doc]
+            pub fn new(inner: T) -> Self {
+                Self { inner }
+            }
+        }
+
+        impl<T> ::core::fmt::Debug for #component_name<T> {
+            fn fmt(&self, f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
+                f.debug_struct(#debug_name).finish_non_exhaustive()
+            }
+        }
+
+        impl<T: #trait_name> ::plinth::codegen::Component for #component_name<T> {
+            fn into_registration(self) -> ::plinth::codegen::Registration {
+                ::plinth::codegen::Registration::value_entity(self)
+            }
+        }
+
+        impl<T: #trait_name> ::plinth::codegen::ValueEntityAdapter for #component_name<T> {
+            type State = #state_ty;
+            type Command = #command;
+
+            fn info(&self) -> &'static ::plinth::codegen::ComponentInfo {
+                &#info
+            }
+
+            fn empty_state(&self) -> #state_ty {
+                self.inner.empty_state()
+            }
+
+            fn decode(
+                &self,
+                method: usize,
+                payload: &[u8],
+            ) -> ::core::result::Result<::plinth::codegen::Decoded<#command>, ::plinth::codegen::Status> {
+                #decode
+            }
+
+            fn handle(
+                &self,
+                #state_param: &#state_ty,
+                command: #command,
+                #ctx_param: &::plinth::codegen::CommandContext,
+            ) -> ::plinth::codegen::Effect<#state_ty, ::plinth::codegen::Bytes> {
+                match command {
+                    #(#arms)*
+                }
+            }
+        }
+    })
+}
