@@ -13,17 +13,25 @@
 
 pub mod codegen;
 pub mod component;
+pub mod config;
 pub mod context;
 pub mod dispatch;
+pub mod dispatcher;
 pub mod effect;
+mod executor;
 pub mod feed;
+pub mod grpc;
 pub mod http;
+mod server;
+pub mod service;
 pub mod status;
 pub mod storage;
 
 pub use component::{Component, Registration};
+pub use config::Config;
 pub use context::{ActionContext, CommandContext, Metadata, UpdateContext};
 pub use effect::{DeferredCall, Effect, EventEffect, RowUpdate, StateChange};
+pub use service::{RunningService, Service, ServiceError};
 pub use status::{Code, Status};
 
 /// A stream of replies of a server-streaming action method.

@@ -1,9 +1,14 @@
 //! Registering generated components with a service.
 
 use std::fmt;
+use std::sync::Arc;
 
 use super::adapter::{ActionAdapter, EventSourcedAdapter, ValueEntityAdapter, ViewAdapter};
 use super::info::ComponentInfo;
+use crate::dispatcher::{Handler, Installed};
+use crate::executor::ExecutorSettings;
+use crate::executor::event_sourced::EventSourcedRunner;
+use crate::executor::value::ValueEntityRunner;
 
 /// Something a service can serve: a generated component wrapping a user's
 /// implementation (`CustomerEntityComponent::new(MyCustomer)`).
@@ -76,27 +81,51 @@ impl Registration {
     }
 }
 
-/// Collects installed components (the runtime's side of a registration).
-#[derive(Default)]
+/// Collects installed components (the runtime's side of a registration): each
+/// entity gets its executor, each action and view its handler.
 pub struct Installer {
-    pub(crate) installed: Vec<&'static ComponentInfo>,
+    settings: ExecutorSettings,
+    installed: Vec<Installed>,
 }
 
 impl Installer {
+    /// An installer whose entities run with `settings`.
+    pub(crate) fn new(settings: ExecutorSettings) -> Installer {
+        Installer {
+            settings,
+            installed: Vec::new(),
+        }
+    }
+
+    /// The installed components, in registration order.
+    pub(crate) fn into_installed(self) -> Vec<Installed> {
+        self.installed
+    }
+
+    fn push(&mut self, info: &'static ComponentInfo, handler: Handler) {
+        self.installed.push(Installed { info, handler });
+    }
+
     fn value_entity<A: ValueEntityAdapter>(&mut self, adapter: A) {
-        self.installed.push(adapter.info());
+        let info = adapter.info();
+        let runner = ValueEntityRunner::new(adapter, self.settings.clone());
+        self.push(info, Handler::Entity(Arc::new(runner)));
     }
 
     fn event_sourced<A: EventSourcedAdapter>(&mut self, adapter: A) {
-        self.installed.push(adapter.info());
+        let info = adapter.info();
+        let runner = EventSourcedRunner::new(adapter, self.settings.clone());
+        self.push(info, Handler::Entity(Arc::new(runner)));
     }
 
     fn action<A: ActionAdapter>(&mut self, adapter: A) {
-        self.installed.push(adapter.info());
+        let info = adapter.info();
+        self.push(info, Handler::Action(Arc::new(adapter)));
     }
 
     fn view<A: ViewAdapter>(&mut self, adapter: A) {
-        self.installed.push(adapter.info());
+        let info = adapter.info();
+        self.push(info, Handler::View(Arc::new(adapter)));
     }
 }
 

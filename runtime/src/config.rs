@@ -1,0 +1,399 @@
+//! Service configuration: defaults, an optional `plinth.yaml`, and `PLINTH_*`
+//! environment overrides, in that order. A bad value stops startup with an error
+//! naming the key.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+
+/// The result type of configuration loading.
+pub type ConfigResult<T> = std::result::Result<T, ConfigError>;
+
+/// Why the configuration could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The configuration file could not be read.
+    #[error("cannot read configuration file {path}: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// The configuration file is not valid YAML for the known keys.
+    #[error("invalid configuration file {path}: {message}")]
+    Parse {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong, with its location.
+        message: String,
+    },
+    /// A value (from the file or the environment) is not valid for its key.
+    #[error("invalid value {value:?} for {key}: {reason}")]
+    Invalid {
+        /// The key (`PLINTH_ADDR`, or the file key such as `max_concurrency`).
+        key: String,
+        /// The rejected value.
+        value: String,
+        /// What a valid value looks like.
+        reason: String,
+    },
+}
+
+/// Where state is stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StorageTarget {
+    /// An SQLite database file.
+    Sqlite(PathBuf),
+}
+
+/// The runtime configuration of a service.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Config {
+    /// The address both front doors listen on (`PLINTH_ADDR`, default `127.0.0.1:9000`).
+    pub addr: SocketAddr,
+    /// The directory for local data (`PLINTH_DATA_DIR`, default `./data`).
+    pub data_dir: PathBuf,
+    /// Where state is stored (`PLINTH_STORAGE`, default `<data_dir>/plinth.db`).
+    pub storage: StorageTarget,
+    /// The tracing filter (`PLINTH_LOG`, default `info`).
+    pub log: String,
+    /// The most calls served at once; more fail with `RESOURCE_EXHAUSTED`
+    /// (`PLINTH_MAX_CONCURRENCY`, default 1024).
+    pub max_concurrency: usize,
+    /// The largest accepted request body or gRPC message, in bytes
+    /// (`PLINTH_MAX_BODY_BYTES`, default 4 MiB).
+    pub max_body_bytes: usize,
+    /// Events between snapshots of event-sourced entities that don't set their
+    /// own interval (`PLINTH_SNAPSHOT_EVERY`, default 100; 0 disables).
+    pub snapshot_every: u32,
+    /// The most entities kept in memory; the least recently used are passivated
+    /// (`PLINTH_MAX_ACTIVE_ENTITIES`, default 100000).
+    pub max_active_entities: usize,
+    /// How long shutdown waits for in-flight calls (`PLINTH_SHUTDOWN_GRACE_SECS`,
+    /// default 30).
+    pub shutdown_grace: Duration,
+}
+
+impl Default for Config {
+    fn default() -> Config {
+        let data_dir = PathBuf::from("./data");
+        Config {
+            addr: SocketAddr::from(([127, 0, 0, 1], 9000)),
+            storage: StorageTarget::Sqlite(data_dir.join("plinth.db")),
+            data_dir,
+            log: "info".to_string(),
+            max_concurrency: 1024,
+            max_body_bytes: 4 * 1024 * 1024,
+            snapshot_every: 100,
+            max_active_entities: 100_000,
+            shutdown_grace: Duration::from_secs(30),
+        }
+    }
+}
+
+/// The keys of `plinth.yaml`; every one optional.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileConfig {
+    addr: Option<String>,
+    data_dir: Option<String>,
+    storage: Option<String>,
+    log: Option<String>,
+    max_concurrency: Option<u64>,
+    max_body_bytes: Option<u64>,
+    snapshot_every: Option<u64>,
+    max_active_entities: Option<u64>,
+    shutdown_grace_secs: Option<u64>,
+}
+
+/// One raw setting and the key it came from.
+struct Raw<'a> {
+    key: &'a str,
+    value: String,
+}
+
+impl Config {
+    /// Load the configuration the way a service does at startup: defaults, then
+    /// the file named by `PLINTH_CONFIG` (which must exist) or `./plinth.yaml`
+    /// (if it exists), then the `PLINTH_*` environment variables.
+    pub fn load() -> ConfigResult<Config> {
+        let explicit = std::env::var_os("PLINTH_CONFIG").map(PathBuf::from);
+        let path = explicit
+            .clone()
+            .unwrap_or_else(|| PathBuf::from("plinth.yaml"));
+        let file_text = match std::fs::read_to_string(&path) {
+            Ok(text) => Some(text),
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound && explicit.is_none() => {
+                None
+            }
+            Err(source) => return Err(ConfigError::Read { path, source }),
+        };
+        let env = |key: &str| std::env::var(key).ok();
+        Config::from_sources(file_text.as_deref().map(|text| (path.as_path(), text)), env)
+    }
+
+    /// Build a configuration from a file's text (with its path, for messages)
+    /// and an environment lookup. [`Config::load`] calls this with the real
+    /// file and environment; tests call it directly.
+    pub fn from_sources(
+        file: Option<(&Path, &str)>,
+        env: impl Fn(&str) -> Option<String>,
+    ) -> ConfigResult<Config> {
+        let file_config = match file {
+            Some((path, text)) if !text.trim().is_empty() => {
+                yaml_serde::from_str::<FileConfig>(text).map_err(|error| ConfigError::Parse {
+                    path: path.to_path_buf(),
+                    message: error.to_string(),
+                })?
+            }
+            _ => FileConfig::default(),
+        };
+        let pick = |env_key: &'static str,
+                    file_key: &'static str,
+                    file_value: Option<String>|
+         -> Option<Raw<'static>> {
+            match env(env_key) {
+                Some(value) => Some(Raw {
+                    key: env_key,
+                    value,
+                }),
+                None => file_value.map(|value| Raw {
+                    key: file_key,
+                    value,
+                }),
+            }
+        };
+        let number = |n: Option<u64>| n.map(|n| n.to_string());
+
+        let mut config = Config::default();
+        if let Some(raw) = pick("PLINTH_ADDR", "addr", file_config.addr) {
+            config.addr = raw
+                .value
+                .trim()
+                .parse()
+                .map_err(|_| raw.invalid("a socket address such as 127.0.0.1:9000"))?;
+        }
+        if let Some(raw) = pick("PLINTH_DATA_DIR", "data_dir", file_config.data_dir) {
+            if raw.value.trim().is_empty() {
+                return Err(raw.invalid("a directory path"));
+            }
+            config.data_dir = PathBuf::from(raw.value.trim());
+        }
+        config.storage = match pick("PLINTH_STORAGE", "storage", file_config.storage) {
+            Some(raw) => parse_storage(&raw)?,
+            None => StorageTarget::Sqlite(config.data_dir.join("plinth.db")),
+        };
+        if let Some(raw) = pick("PLINTH_LOG", "log", file_config.log) {
+            tracing_subscriber::EnvFilter::try_new(raw.value.trim()).map_err(|error| {
+                raw.invalid(&format!("a tracing filter such as `info` ({error})"))
+            })?;
+            config.log = raw.value.trim().to_string();
+        }
+        if let Some(raw) = pick(
+            "PLINTH_MAX_CONCURRENCY",
+            "max_concurrency",
+            number(file_config.max_concurrency),
+        ) {
+            config.max_concurrency = raw.positive()?;
+        }
+        if let Some(raw) = pick(
+            "PLINTH_MAX_BODY_BYTES",
+            "max_body_bytes",
+            number(file_config.max_body_bytes),
+        ) {
+            config.max_body_bytes = raw.positive()?;
+        }
+        if let Some(raw) = pick(
+            "PLINTH_SNAPSHOT_EVERY",
+            "snapshot_every",
+            number(file_config.snapshot_every),
+        ) {
+            config.snapshot_every = raw
+                .value
+                .trim()
+                .parse()
+                .map_err(|_| raw.invalid("a whole number of events (0 disables snapshots)"))?;
+        }
+        if let Some(raw) = pick(
+            "PLINTH_MAX_ACTIVE_ENTITIES",
+            "max_active_entities",
+            number(file_config.max_active_entities),
+        ) {
+            config.max_active_entities = raw.positive()?;
+        }
+        if let Some(raw) = pick(
+            "PLINTH_SHUTDOWN_GRACE_SECS",
+            "shutdown_grace_secs",
+            number(file_config.shutdown_grace_secs),
+        ) {
+            let secs: u64 = raw
+                .value
+                .trim()
+                .parse()
+                .map_err(|_| raw.invalid("a whole number of seconds"))?;
+            config.shutdown_grace = Duration::from_secs(secs);
+        }
+        Ok(config)
+    }
+
+    /// The same configuration listening on `addr` (`127.0.0.1:0` picks a free port).
+    pub fn with_addr(mut self, addr: SocketAddr) -> Config {
+        self.addr = addr;
+        self
+    }
+
+    /// The same configuration storing state in the SQLite file `path`.
+    pub fn with_sqlite(mut self, path: impl Into<PathBuf>) -> Config {
+        self.storage = StorageTarget::Sqlite(path.into());
+        self
+    }
+}
+
+fn parse_storage(raw: &Raw<'_>) -> ConfigResult<StorageTarget> {
+    let value = raw.value.trim();
+    if value.is_empty() {
+        return Err(raw.invalid("an SQLite database path"));
+    }
+    if let Some((scheme, _)) = value.split_once("://") {
+        let reason = match scheme {
+            "postgres" | "postgresql" => {
+                "PostgreSQL storage is not supported yet; use an SQLite database path"
+            }
+            _ => "an SQLite database path (no other storage is supported yet)",
+        };
+        return Err(ConfigError::Invalid {
+            key: raw.key.to_string(),
+            value: redact(value),
+            reason: reason.to_string(),
+        });
+    }
+    Ok(StorageTarget::Sqlite(PathBuf::from(
+        value.strip_prefix("sqlite:").unwrap_or(value),
+    )))
+}
+
+/// A connection URL without its password, for error messages.
+fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(start), Some(at)) if at > start => {
+            let credentials = &url[start + 3..at];
+            match credentials.split_once(':') {
+                Some((user, _)) => format!("{}{user}:***{}", &url[..start + 3], &url[at..]),
+                None => url.to_string(),
+            }
+        }
+        _ => url.to_string(),
+    }
+}
+
+impl Raw<'_> {
+    fn invalid(&self, reason: &str) -> ConfigError {
+        ConfigError::Invalid {
+            key: self.key.to_string(),
+            value: self.value.clone(),
+            reason: reason.to_string(),
+        }
+    }
+
+    fn positive(&self) -> ConfigResult<usize> {
+        match self.value.trim().parse::<usize>() {
+            Ok(n) if n > 0 => Ok(n),
+            _ => Err(self.invalid("a whole number greater than 0")),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env_of(pairs: &'static [(&'static str, &'static str)]) -> impl Fn(&str) -> Option<String> {
+        move |key| {
+            pairs
+                .iter()
+                .find(|(k, _)| *k == key)
+                .map(|(_, v)| v.to_string())
+        }
+    }
+
+    #[test]
+    fn defaults_apply_without_file_or_environment() {
+        let config = Config::from_sources(None, env_of(&[])).unwrap();
+        assert_eq!(config, Config::default());
+        assert_eq!(config.addr.to_string(), "127.0.0.1:9000");
+        assert_eq!(
+            config.storage,
+            StorageTarget::Sqlite(PathBuf::from("./data/plinth.db"))
+        );
+    }
+
+    #[test]
+    fn environment_overrides_the_file() {
+        let file = "addr: 0.0.0.0:8080\nmax_concurrency: 7\ndata_dir: /var/lib/app\n";
+        let config = Config::from_sources(
+            Some((Path::new("plinth.yaml"), file)),
+            env_of(&[
+                ("PLINTH_MAX_CONCURRENCY", "9"),
+                ("PLINTH_SNAPSHOT_EVERY", "0"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(config.addr.to_string(), "0.0.0.0:8080");
+        assert_eq!(config.max_concurrency, 9);
+        assert_eq!(config.snapshot_every, 0);
+        assert_eq!(
+            config.storage,
+            StorageTarget::Sqlite(PathBuf::from("/var/lib/app/plinth.db"))
+        );
+    }
+
+    #[test]
+    fn bad_values_name_their_key() {
+        let cases: &[(&[(&str, &str)], &str)] = &[
+            (&[("PLINTH_ADDR", "nowhere")], "PLINTH_ADDR"),
+            (&[("PLINTH_MAX_CONCURRENCY", "0")], "PLINTH_MAX_CONCURRENCY"),
+            (
+                &[("PLINTH_MAX_BODY_BYTES", "lots")],
+                "PLINTH_MAX_BODY_BYTES",
+            ),
+            (&[("PLINTH_SNAPSHOT_EVERY", "-1")], "PLINTH_SNAPSHOT_EVERY"),
+            (&[("PLINTH_LOG", "plinth=loud")], "PLINTH_LOG"),
+        ];
+        for (env, key) in cases {
+            let env = env.to_vec();
+            let error = Config::from_sources(None, move |k| {
+                env.iter()
+                    .find(|(e, _)| *e == k)
+                    .map(|(_, v)| v.to_string())
+            })
+            .unwrap_err();
+            assert!(error.to_string().contains(key), "{error} should name {key}");
+        }
+    }
+
+    #[test]
+    fn postgres_is_refused_with_a_clear_message() {
+        let error = Config::from_sources(
+            None,
+            env_of(&[("PLINTH_STORAGE", "postgres://app:secret@db/app")]),
+        )
+        .unwrap_err();
+        let message = error.to_string();
+        assert!(
+            message.contains("PLINTH_STORAGE") && message.contains("not supported yet"),
+            "{message}"
+        );
+        assert!(!message.contains("secret"), "{message}");
+    }
+
+    #[test]
+    fn unknown_file_keys_are_rejected() {
+        let error =
+            Config::from_sources(Some((Path::new("plinth.yaml"), "adress: 1\n")), env_of(&[]))
+                .unwrap_err();
+        assert!(error.to_string().contains("adress"), "{error}");
+    }
+}

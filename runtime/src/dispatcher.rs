@@ -1,0 +1,286 @@
+//! The dispatcher: maps a gRPC method path to its component and method, sends
+//! entity commands to the executor and action calls to their adapter, and runs
+//! the forwards and side effects that come back, through itself.
+
+use std::collections::HashMap;
+use std::panic::AssertUnwindSafe;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use futures::future::BoxFuture;
+use futures::{FutureExt, StreamExt};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+
+use crate::component::adapter::{ActionAdapter, ActionReply, ViewAdapter};
+use crate::component::info::ComponentInfo;
+use crate::context::{ActionContext, Metadata};
+use crate::dispatch::Dispatch;
+use crate::executor::guard::{guarded, panic_status};
+use crate::executor::{CommandReply, EntityRunner};
+use crate::status::Status;
+
+/// How many forwards deep a call may go before it is refused (a forward loop).
+const MAX_FORWARD_DEPTH: usize = 16;
+
+/// What serves the methods of one installed component.
+#[derive(Clone)]
+pub(crate) enum Handler {
+    /// A value or event-sourced entity, through the executor.
+    Entity(Arc<dyn EntityRunner>),
+    /// An action.
+    Action(Arc<dyn ActionAdapter>),
+    /// A view; its queries are answered by the view engine, which takes the
+    /// adapter for its update methods.
+    #[allow(dead_code)]
+    View(Arc<dyn ViewAdapter>),
+}
+
+/// One installed component.
+pub(crate) struct Installed {
+    /// Its description.
+    pub(crate) info: &'static ComponentInfo,
+    /// What serves it.
+    pub(crate) handler: Handler,
+}
+
+#[derive(Clone)]
+struct Route {
+    info: &'static ComponentInfo,
+    method: usize,
+    handler: Handler,
+}
+
+/// Why the components cannot be served together.
+#[derive(Debug, thiserror::Error)]
+pub enum DispatcherError {
+    /// Two registered components have the same gRPC service name.
+    #[error("service {0} is registered twice")]
+    DuplicateService(&'static str),
+    /// Two entity components store their state under the same type_id.
+    #[error("components {first} and {second} both use type_id {type_id:?}")]
+    DuplicateTypeId {
+        /// The type_id.
+        type_id: &'static str,
+        /// The component registered first.
+        first: &'static str,
+        /// The component registered second.
+        second: &'static str,
+    },
+}
+
+/// The dispatcher of a service: the one [`Dispatch`] both front doors call.
+#[derive(Clone)]
+pub struct Dispatcher {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    components: Vec<&'static ComponentInfo>,
+    routes: HashMap<&'static str, Route>,
+    limit: Arc<Semaphore>,
+    max_concurrency: u32,
+}
+
+impl std::fmt::Debug for Dispatcher {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let services: Vec<_> = self.inner.components.iter().map(|c| c.service).collect();
+        f.debug_struct("Dispatcher")
+            .field("services", &services)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Dispatcher {
+    /// A dispatcher for the installed components, serving at most
+    /// `max_concurrency` calls at once.
+    pub(crate) fn new(
+        installed: Vec<Installed>,
+        max_concurrency: usize,
+    ) -> Result<Dispatcher, DispatcherError> {
+        let mut routes = HashMap::new();
+        let mut components: Vec<&'static ComponentInfo> = Vec::new();
+        for Installed { info, handler } in installed {
+            if components.iter().any(|c| c.service == info.service) {
+                return Err(DispatcherError::DuplicateService(info.service));
+            }
+            if !info.type_id.is_empty()
+                && let Some(other) = components
+                    .iter()
+                    .find(|c| c.type_id == info.type_id && c.kind == info.kind)
+            {
+                return Err(DispatcherError::DuplicateTypeId {
+                    type_id: info.type_id,
+                    first: other.name,
+                    second: info.name,
+                });
+            }
+            for (method, m) in info.methods.iter().enumerate() {
+                routes.insert(
+                    m.path,
+                    Route {
+                        info,
+                        method,
+                        handler: handler.clone(),
+                    },
+                );
+            }
+            components.push(info);
+        }
+        let max_concurrency = u32::try_from(max_concurrency).unwrap_or(u32::MAX).max(1);
+        Ok(Dispatcher {
+            inner: Arc::new(Inner {
+                components,
+                routes,
+                limit: Arc::new(Semaphore::new(max_concurrency as usize)),
+                max_concurrency,
+            }),
+        })
+    }
+
+    /// Wait until no call is in flight, or `timeout` passes; returns whether
+    /// everything drained. New calls fail with `UNAVAILABLE` afterwards.
+    pub(crate) async fn drain(&self, timeout: Duration) -> bool {
+        let all = self
+            .inner
+            .limit
+            .clone()
+            .acquire_many_owned(self.inner.max_concurrency);
+        let drained = matches!(tokio::time::timeout(timeout, all).await, Ok(Ok(_)));
+        self.inner.limit.close();
+        drained
+    }
+}
+
+impl Dispatch for Dispatcher {
+    fn components(&self) -> &[&'static ComponentInfo] {
+        &self.inner.components
+    }
+
+    fn dispatch(
+        &self,
+        path: &str,
+        payload: Bytes,
+        metadata: Metadata,
+    ) -> BoxFuture<'static, Result<ActionReply, Status>> {
+        let permit = match self.inner.limit.clone().try_acquire_owned() {
+            Ok(permit) => permit,
+            Err(tokio::sync::TryAcquireError::NoPermits) => {
+                tracing::warn!(path, "concurrency limit reached; call refused");
+                let status = Status::resource_exhausted("too many calls in flight; retry later")
+                    .with_http_status(503);
+                return futures::future::ready(Err(status)).boxed();
+            }
+            Err(tokio::sync::TryAcquireError::Closed) => {
+                return futures::future::ready(Err(Status::unavailable(
+                    "the service is shutting down",
+                )))
+                .boxed();
+            }
+        };
+        let call = self
+            .inner
+            .clone()
+            .call(path.to_string(), payload, metadata, 0);
+        async move {
+            match call.await {
+                Ok(ActionReply::Stream(stream)) => {
+                    Ok(ActionReply::Stream(hold_permit(stream, permit)))
+                }
+                other => other,
+            }
+        }
+        .boxed()
+    }
+}
+
+/// Keep `permit` until the stream is dropped: a stream counts as in flight.
+fn hold_permit(
+    stream: futures::stream::BoxStream<'static, Result<Bytes, Status>>,
+    permit: OwnedSemaphorePermit,
+) -> futures::stream::BoxStream<'static, Result<Bytes, Status>> {
+    stream
+        .map(move |item| {
+            let _held = &permit;
+            item
+        })
+        .boxed()
+}
+
+impl Inner {
+    fn call(
+        self: Arc<Self>,
+        path: String,
+        payload: Bytes,
+        metadata: Metadata,
+        depth: usize,
+    ) -> BoxFuture<'static, Result<ActionReply, Status>> {
+        async move {
+            let Some(route) = self.routes.get(path.as_str()).cloned() else {
+                return Err(Status::unimplemented(format!("unknown method {path}")));
+            };
+            if depth > MAX_FORWARD_DEPTH {
+                return Err(Status::failed_precondition(format!(
+                    "call to {path} forwarded more than {MAX_FORWARD_DEPTH} times (a forward loop?)"
+                )));
+            }
+            match route.handler {
+                Handler::Entity(runner) => {
+                    let result = runner.run(route.method, payload, metadata.clone()).await?;
+                    for call in result.side_effects {
+                        let inner = self.clone();
+                        let metadata = metadata.clone();
+                        let from = path.clone();
+                        tokio::spawn(async move {
+                            let target = call.path();
+                            if let Err(status) =
+                                inner.call(target.to_string(), call.payload().clone(), metadata, depth + 1).await
+                            {
+                                tracing::warn!(from = %from, to = target, %status, "side effect failed");
+                            }
+                        });
+                    }
+                    match result.reply {
+                        CommandReply::Message(message) => Ok(ActionReply::Unary(message)),
+                        CommandReply::Forward(call) => {
+                            self.clone().call(call.path().to_string(), call.payload().clone(), metadata, depth + 1).await
+                        }
+                    }
+                }
+                Handler::Action(adapter) => call_action(route.info, route.method, adapter, payload, metadata).await,
+                Handler::View(_) => Err(Status::unimplemented(format!(
+                    "{path}: view queries are not served by this runtime build"
+                ))),
+            }
+        }
+        .boxed()
+    }
+}
+
+/// Call an action, turning a panic anywhere in its handler (or its reply
+/// stream) into `INTERNAL`.
+async fn call_action(
+    info: &'static ComponentInfo,
+    method: usize,
+    adapter: Arc<dyn ActionAdapter>,
+    payload: Bytes,
+    metadata: Metadata,
+) -> Result<ActionReply, Status> {
+    let ctx = ActionContext::new(metadata);
+    let future = guarded(info, method, || adapter.call(method, payload, ctx))?;
+    let reply = AssertUnwindSafe(future)
+        .catch_unwind()
+        .await
+        .map_err(|panic| panic_status(info, method, panic))??;
+    Ok(match reply {
+        ActionReply::Unary(message) => ActionReply::Unary(message),
+        ActionReply::Stream(stream) => ActionReply::Stream(
+            AssertUnwindSafe(stream)
+                .catch_unwind()
+                .map(move |item| {
+                    item.unwrap_or_else(|panic| Err(panic_status(info, method, panic)))
+                })
+                .boxed(),
+        ),
+    })
+}

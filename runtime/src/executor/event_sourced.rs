@@ -1,0 +1,242 @@
+//! Event-sourced entities: rebuild the state from the latest snapshot and the
+//! later events, run the handler, append its events fenced by the last sequence
+//! number (with a snapshot every N events), apply them to the cached state, and
+//! only then compute the reply from the new state.
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use futures::future::BoxFuture;
+use prost::Message;
+
+use super::cache::EntityCache;
+use super::guard::guarded;
+use super::{
+    CommandReply, CommandResult, EntityRunner, ExecutorSettings, MAX_CONFLICT_RETRIES, entity_id,
+    run_detached, storage_status,
+};
+use crate::component::adapter::{EventSet, EventSourcedAdapter};
+use crate::component::info::ComponentInfo;
+use crate::context::{CommandContext, Metadata};
+use crate::effect::EventOutcome;
+use crate::status::{Code, Status};
+use crate::storage::{EventAppend, StorageError};
+
+/// An event-sourced entity's state as of its last event.
+struct Loaded<S> {
+    seq: u64,
+    state: S,
+    since_snapshot: u64,
+}
+
+/// Runs the commands of one event-sourced component.
+pub(crate) struct EventSourcedRunner<A: EventSourcedAdapter> {
+    adapter: A,
+    info: &'static ComponentInfo,
+    settings: ExecutorSettings,
+    /// Events between snapshots; 0 = never.
+    snapshot_every: u64,
+    cache: EntityCache<Loaded<A::State>>,
+}
+
+impl<A: EventSourcedAdapter> EventSourcedRunner<A> {
+    /// A runner for `adapter`.
+    pub(crate) fn new(adapter: A, settings: ExecutorSettings) -> EventSourcedRunner<A> {
+        let info = adapter.info();
+        let snapshot_every = match info.snapshot_every {
+            n if n > 0 => n as u64,
+            0 => u64::from(settings.snapshot_every),
+            _ => 0,
+        };
+        EventSourcedRunner {
+            info,
+            cache: EntityCache::new(settings.max_active_entities),
+            adapter,
+            settings,
+            snapshot_every,
+        }
+    }
+
+    async fn load(&self, id: &str, method: usize) -> Result<Loaded<A::State>, Status> {
+        let info = self.info;
+        let replay = self
+            .settings
+            .storage
+            .load_journal(info.type_id, id)
+            .await
+            .map_err(|error| storage_status(info, id, &error))?;
+        let corrupt = |what: String| {
+            tracing::error!(component = info.name, entity_id = id, "{what}");
+            Status::new(
+                Code::DataLoss,
+                format!("the journal of {id} cannot be replayed"),
+            )
+        };
+        let (mut seq, mut state) = match replay.snapshot {
+            Some((seq, payload)) => (
+                seq,
+                A::State::decode(payload)
+                    .map_err(|error| corrupt(format!("snapshot does not decode: {error}")))?,
+            ),
+            None => (0, guarded(info, method, || self.adapter.empty_state())?),
+        };
+        let since_snapshot = replay.events.len() as u64;
+        for stored in replay.events {
+            if stored.seq != seq + 1 {
+                return Err(corrupt(format!(
+                    "journal gap: event {} follows {seq}",
+                    stored.seq
+                )));
+            }
+            let event =
+                A::Event::decode_payload(&stored.type_name, &stored.payload).map_err(|status| {
+                    corrupt(format!("event {} does not decode: {status}", stored.seq))
+                })?;
+            guarded(info, method, || self.adapter.apply(&mut state, &event))?;
+            seq = stored.seq;
+        }
+        if replay.deleted {
+            state = guarded(info, method, || self.adapter.empty_state())?;
+        }
+        Ok(Loaded {
+            seq,
+            state,
+            since_snapshot,
+        })
+    }
+
+    async fn execute(
+        self: Arc<Self>,
+        method: usize,
+        payload: Bytes,
+        first: A::Command,
+        id: String,
+        metadata: Metadata,
+    ) -> Result<CommandResult, Status> {
+        let info = self.info;
+        let cell = self.cache.checkout(&id);
+        let mut slot = cell.lock().await;
+        let ctx = CommandContext::new(id.clone()).with_metadata(metadata);
+        let mut first = Some(first);
+        for _ in 0..=MAX_CONFLICT_RETRIES {
+            if slot.is_none() {
+                *slot = Some(self.load(&id, method).await?);
+            }
+            let Some(loaded) = slot.as_mut() else {
+                continue;
+            };
+            let command = match first.take() {
+                Some(command) => command,
+                None => guarded(info, method, || self.adapter.decode(method, &payload))??.command,
+            };
+            let effect = guarded(info, method, || {
+                self.adapter.handle(&loaded.state, command, &ctx)
+            })?;
+            let (events, delete, outcome, side_effects) = effect.into_parts();
+            if let EventOutcome::Error(status) = outcome {
+                return Err(status);
+            }
+            if events.is_empty() && !delete {
+                let reply = finish(info, method, outcome, &loaded.state)?;
+                return Ok(CommandResult {
+                    reply,
+                    side_effects,
+                });
+            }
+
+            // Apply to a copy first: a panicking `apply` leaves the cached state
+            // untouched and nothing is written.
+            let mut new_state = loaded.state.clone();
+            guarded(info, method, || {
+                for event in &events {
+                    self.adapter.apply(&mut new_state, event);
+                }
+            })?;
+            let count = events.len() as u64;
+            let take_snapshot = self.snapshot_every > 0
+                && !delete
+                && loaded.since_snapshot + count >= self.snapshot_every;
+            let append = EventAppend {
+                type_id: info.type_id.to_string(),
+                entity_id: id.clone(),
+                expected_seq: loaded.seq,
+                events: events
+                    .iter()
+                    .map(|e| (e.type_name().to_string(), Bytes::from(e.encode_payload())))
+                    .collect(),
+                snapshot: take_snapshot.then(|| Bytes::from(new_state.encode_to_vec())),
+                delete,
+            };
+            match self.settings.storage.append_events(append).await {
+                Ok(seq) => {
+                    let reply = finish(info, method, outcome, &new_state);
+                    loaded.seq = seq;
+                    loaded.since_snapshot = if take_snapshot {
+                        0
+                    } else {
+                        loaded.since_snapshot + count
+                    };
+                    loaded.state = if delete {
+                        guarded(info, method, || self.adapter.empty_state())?
+                    } else {
+                        new_state
+                    };
+                    return Ok(CommandResult {
+                        reply: reply?,
+                        side_effects,
+                    });
+                }
+                Err(StorageError::Conflict {
+                    expected, actual, ..
+                }) => {
+                    tracing::debug!(component = info.name, entity_id = %id, expected, actual, "conflict; retrying on fresh state");
+                    *slot = None;
+                }
+                Err(error) => {
+                    *slot = None;
+                    return Err(storage_status(info, &id, &error));
+                }
+            }
+        }
+        Err(Status::aborted(format!(
+            "{id} kept changing under the command; gave up after {MAX_CONFLICT_RETRIES} retries"
+        )))
+    }
+}
+
+/// The reply of a successful command, computed from `state`.
+fn finish<S>(
+    info: &'static ComponentInfo,
+    method: usize,
+    outcome: EventOutcome<S, Bytes>,
+    state: &S,
+) -> Result<CommandReply, Status> {
+    match outcome {
+        EventOutcome::Reply(reply) => Ok(CommandReply::Message(guarded(info, method, || {
+            reply(state)
+        })?)),
+        EventOutcome::Forward(call) => Ok(CommandReply::Forward(call)),
+        EventOutcome::Error(status) => Err(status),
+    }
+}
+
+impl<A: EventSourcedAdapter> EntityRunner for EventSourcedRunner<A> {
+    fn run(
+        self: Arc<Self>,
+        method: usize,
+        payload: Bytes,
+        metadata: Metadata,
+    ) -> BoxFuture<'static, Result<CommandResult, Status>> {
+        Box::pin(async move {
+            let info = self.info;
+            let decoded = guarded(info, method, || self.adapter.decode(method, &payload))??;
+            let id = entity_id(info, method, decoded.entity_id)?;
+            run_detached(
+                info,
+                method,
+                self.execute(method, payload, decoded.command, id, metadata),
+            )
+            .await
+        })
+    }
+}

@@ -1,0 +1,121 @@
+//! The entity executor: runs entity commands one at a time per entity id and in
+//! parallel across ids, keeps active entities' state in a bounded cache, and
+//! replies only after the state change is durable.
+//!
+//! - [`cache`]: the active-entity slots and their passivation.
+//! - [`value`]: value entities (load state, handle, write with the expected sequence).
+//! - [`event_sourced`]: event-sourced entities (replay, handle, append, snapshot).
+//! - [`guard`]: turning handler panics into `INTERNAL` with a correlation id.
+
+pub(crate) mod cache;
+pub(crate) mod event_sourced;
+pub(crate) mod guard;
+pub(crate) mod value;
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use futures::future::BoxFuture;
+
+use crate::component::info::ComponentInfo;
+use crate::context::Metadata;
+use crate::effect::DeferredCall;
+use crate::status::Status;
+use crate::storage::{Storage, StorageError};
+
+/// How many times a command is retried on fresh state after a sequence conflict.
+const MAX_CONFLICT_RETRIES: usize = 8;
+
+/// What the executor needs from the service.
+#[derive(Clone)]
+pub(crate) struct ExecutorSettings {
+    /// Where state is stored.
+    pub(crate) storage: Arc<dyn Storage>,
+    /// Snapshot interval for event-sourced entities that use the runtime default.
+    pub(crate) snapshot_every: u32,
+    /// The most active entities kept per component.
+    pub(crate) max_active_entities: usize,
+}
+
+impl std::fmt::Debug for ExecutorSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ExecutorSettings")
+            .field("snapshot_every", &self.snapshot_every)
+            .field("max_active_entities", &self.max_active_entities)
+            .finish_non_exhaustive()
+    }
+}
+
+/// How a command ended, once its state change is durable.
+#[derive(Debug)]
+pub(crate) struct CommandResult {
+    /// The reply, or the call whose reply is the reply.
+    pub(crate) reply: CommandReply,
+    /// Calls to make now that the change is durable.
+    pub(crate) side_effects: Vec<DeferredCall<Bytes>>,
+}
+
+/// The reply part of a [`CommandResult`].
+#[derive(Debug)]
+pub(crate) enum CommandReply {
+    /// The encoded reply message.
+    Message(Bytes),
+    /// Forward to this call.
+    Forward(DeferredCall<Bytes>),
+}
+
+/// An entity component as the dispatcher drives it, with its types erased.
+pub(crate) trait EntityRunner: Send + Sync + 'static {
+    /// Run a command of method `method` (an index into `info().methods`).
+    fn run(
+        self: Arc<Self>,
+        method: usize,
+        payload: Bytes,
+        metadata: Metadata,
+    ) -> BoxFuture<'static, Result<CommandResult, Status>>;
+}
+
+/// The id a command is for: the one from its id fields, else a generated UUID.
+pub(crate) fn entity_id(
+    info: &ComponentInfo,
+    method: usize,
+    decoded: Option<String>,
+) -> Result<String, Status> {
+    match decoded {
+        Some(id) if id.is_empty() => Err(Status::invalid_argument(format!(
+            "the entity id of {} must not be empty",
+            info.methods[method].input_type
+        ))),
+        Some(id) => Ok(id),
+        None => Ok(uuid::Uuid::new_v4().to_string()),
+    }
+}
+
+/// The status a caller sees for a storage failure (the details go to the log).
+pub(crate) fn storage_status(
+    info: &ComponentInfo,
+    entity_id: &str,
+    error: &StorageError,
+) -> Status {
+    tracing::error!(component = info.name, entity_id, %error, "storage failed");
+    match error {
+        StorageError::Closed => Status::unavailable("the service is shutting down"),
+        _ => Status::unavailable("storage is unavailable; try again"),
+    }
+}
+
+/// Spawn `work` so it runs to completion even if the caller goes away, and
+/// turn a panic that escaped it into `INTERNAL`.
+pub(crate) async fn run_detached<T: Send + 'static>(
+    info: &'static ComponentInfo,
+    method: usize,
+    work: impl Future<Output = Result<T, Status>> + Send + 'static,
+) -> Result<T, Status> {
+    match tokio::spawn(work).await {
+        Ok(result) => result,
+        Err(error) if error.is_panic() => {
+            Err(guard::panic_status(info, method, error.into_panic()))
+        }
+        Err(_) => Err(Status::unavailable("the service is shutting down")),
+    }
+}

@@ -1,0 +1,164 @@
+//! The generic gRPC service: any `/package.Service/Method` of a registered
+//! component goes to [`Dispatch::dispatch`], unary or server-streaming as the
+//! method is declared; anything else is `UNIMPLEMENTED`.
+
+use std::collections::HashMap;
+use std::convert::Infallible;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use bytes::Bytes;
+use futures::future::BoxFuture;
+use futures::stream::BoxStream;
+use futures::{FutureExt, StreamExt};
+use tonic::server::{Grpc, ServerStreamingService, UnaryService};
+
+use super::codec::BytesCodec;
+use crate::component::adapter::ActionReply;
+use crate::context::Metadata;
+use crate::dispatch::SharedDispatch;
+use crate::status::Status;
+
+/// Routes gRPC calls to the dispatcher.
+#[derive(Clone)]
+pub(crate) struct Gateway {
+    dispatch: SharedDispatch,
+    /// Method path → whether it streams its replies.
+    methods: Arc<HashMap<&'static str, bool>>,
+    max_message_bytes: usize,
+}
+
+impl Gateway {
+    /// A gateway for the components of `dispatch`.
+    pub(crate) fn new(dispatch: SharedDispatch, max_message_bytes: usize) -> Gateway {
+        let methods = dispatch
+            .components()
+            .iter()
+            .flat_map(|component| {
+                component
+                    .methods
+                    .iter()
+                    .map(|m| (m.path, m.server_streaming))
+            })
+            .collect();
+        Gateway {
+            dispatch,
+            methods: Arc::new(methods),
+            max_message_bytes,
+        }
+    }
+}
+
+impl<B> tower::Service<http::Request<B>> for Gateway
+where
+    B: http_body::Body + Send + 'static,
+    B::Error: Into<tonic::codegen::StdError> + Send + 'static,
+{
+    type Response = http::Response<tonic::body::Body>;
+    type Error = Infallible;
+    type Future = BoxFuture<'static, Result<Self::Response, Infallible>>;
+
+    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, request: http::Request<B>) -> Self::Future {
+        let path = request.uri().path().to_string();
+        let Some(&streaming) = self.methods.get(path.as_str()) else {
+            let status = tonic::Status::unimplemented(format!("unknown method {path}"));
+            return futures::future::ready(Ok(status.into_http())).boxed();
+        };
+        let call = Call {
+            dispatch: self.dispatch.clone(),
+            path,
+        };
+        let mut grpc = Grpc::new(BytesCodec).max_decoding_message_size(self.max_message_bytes);
+        async move {
+            Ok(if streaming {
+                grpc.server_streaming(call, request).await
+            } else {
+                grpc.unary(call, request).await
+            })
+        }
+        .boxed()
+    }
+}
+
+/// One call of one method.
+struct Call {
+    dispatch: SharedDispatch,
+    path: String,
+}
+
+impl Call {
+    fn start(
+        &self,
+        request: tonic::Request<Bytes>,
+    ) -> BoxFuture<'static, Result<ActionReply, Status>> {
+        let metadata = metadata_of(request.metadata());
+        self.dispatch
+            .dispatch(&self.path, request.into_inner(), metadata)
+    }
+}
+
+impl UnaryService<Bytes> for Call {
+    type Response = Bytes;
+    type Future = BoxFuture<'static, Result<tonic::Response<Bytes>, tonic::Status>>;
+
+    fn call(&mut self, request: tonic::Request<Bytes>) -> Self::Future {
+        let reply = self.start(request);
+        async move {
+            match reply.await.map_err(to_tonic)? {
+                ActionReply::Unary(message) => Ok(tonic::Response::new(message)),
+                // A unary method whose handler streamed: its first message is the reply.
+                ActionReply::Stream(mut stream) => match stream.next().await {
+                    Some(Ok(message)) => Ok(tonic::Response::new(message)),
+                    Some(Err(status)) => Err(to_tonic(status)),
+                    None => Err(tonic::Status::internal("the handler produced no reply")),
+                },
+            }
+        }
+        .boxed()
+    }
+}
+
+impl ServerStreamingService<Bytes> for Call {
+    type Response = Bytes;
+    type ResponseStream = BoxStream<'static, Result<Bytes, tonic::Status>>;
+    type Future = BoxFuture<'static, Result<tonic::Response<Self::ResponseStream>, tonic::Status>>;
+
+    fn call(&mut self, request: tonic::Request<Bytes>) -> Self::Future {
+        let reply = self.start(request);
+        async move {
+            let stream = match reply.await.map_err(to_tonic)? {
+                ActionReply::Unary(message) => {
+                    futures::stream::once(async move { Ok(message) }).boxed()
+                }
+                ActionReply::Stream(stream) => stream.map(|item| item.map_err(to_tonic)).boxed(),
+            };
+            Ok(tonic::Response::new(stream))
+        }
+        .boxed()
+    }
+}
+
+/// The request metadata handlers see: the ASCII entries of the gRPC metadata.
+fn metadata_of(map: &tonic::metadata::MetadataMap) -> Metadata {
+    let mut metadata = Metadata::new();
+    for entry in map.iter() {
+        if let tonic::metadata::KeyAndValueRef::Ascii(key, value) = entry
+            && let Ok(value) = value.to_str()
+        {
+            metadata.insert(key.as_str(), value);
+        }
+    }
+    metadata
+}
+
+/// A Plinth status as a tonic status.
+pub(crate) fn to_tonic(status: Status) -> tonic::Status {
+    tonic::Status::new(
+        tonic::Code::from_i32(status.code() as i32),
+        status.message(),
+    )
+}

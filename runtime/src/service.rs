@@ -1,0 +1,340 @@
+//! The service builder: register components, configure, and serve them on one
+//! port until told to stop.
+//!
+//! ```ignore
+//! plinth::Service::new()
+//!     .with(CustomerEntityComponent::new(MyCustomers))
+//!     .run()
+//!     .await?;
+//! ```
+
+use std::net::SocketAddr;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+use crate::component::{Component, Installer, Registration};
+use crate::config::{Config, ConfigError, StorageTarget};
+use crate::dispatch::SharedDispatch;
+use crate::dispatcher::{Dispatcher, DispatcherError};
+use crate::executor::ExecutorSettings;
+use crate::grpc::GrpcError;
+use crate::http::HttpOptions;
+use crate::server::FrontDoors;
+use crate::storage::{SqliteOptions, SqliteStorage, Storage};
+
+/// The result type of starting and running a service.
+pub type ServiceResult<T> = std::result::Result<T, ServiceError>;
+
+/// Why a service could not start or stopped abnormally.
+#[derive(Debug, thiserror::Error)]
+pub enum ServiceError {
+    /// The configuration is invalid.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// The registered components cannot be served together.
+    #[error(transparent)]
+    Components(#[from] DispatcherError),
+    /// The storage could not be opened.
+    #[error("cannot open storage {target}: {message}")]
+    Storage {
+        /// What was being opened.
+        target: String,
+        /// Why it failed.
+        message: String,
+    },
+    /// The address could not be bound.
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        /// The address.
+        addr: SocketAddr,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// The gRPC front door could not be built.
+    #[error(transparent)]
+    Grpc(#[from] GrpcError),
+    /// The HTTP/JSON front door could not be built.
+    #[error("cannot build the HTTP routes: {0}")]
+    Http(String),
+    /// Waiting for a shutdown signal failed.
+    #[error("cannot listen for shutdown signals: {0}")]
+    Signal(std::io::Error),
+}
+
+/// A service: a set of components served over gRPC and HTTP/JSON on one port.
+#[must_use = "a service does nothing until run or started"]
+pub struct Service {
+    registrations: Vec<Registration>,
+    config: Option<Config>,
+    storage: Option<Arc<dyn Storage>>,
+}
+
+impl std::fmt::Debug for Service {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Service")
+            .field("registrations", &self.registrations)
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Default for Service {
+    fn default() -> Service {
+        Service::new()
+    }
+}
+
+impl Service {
+    /// A service with no components.
+    pub fn new() -> Service {
+        Service {
+            registrations: Vec::new(),
+            config: None,
+            storage: None,
+        }
+    }
+
+    /// Serve this component too.
+    pub fn with(mut self, component: impl Component) -> Service {
+        self.registrations.push(component.into_registration());
+        self
+    }
+
+    /// Use this configuration instead of loading it from `plinth.yaml` and the
+    /// environment.
+    pub fn config(mut self, config: Config) -> Service {
+        self.config = Some(config);
+        self
+    }
+
+    /// Store state in this backend instead of the configured one.
+    pub fn storage(mut self, storage: Arc<dyn Storage>) -> Service {
+        self.storage = Some(storage);
+        self
+    }
+
+    /// Serve until SIGTERM or Ctrl-C, then shut down gracefully. Loads the
+    /// configuration (unless one was given) and sets up logging first.
+    pub async fn run(mut self) -> ServiceResult<()> {
+        let config = match self.config.take() {
+            Some(config) => config,
+            None => Config::load()?,
+        };
+        init_logging(&config.log);
+        let running = self.config(config).start().await?;
+        let signal = shutdown_signal().await;
+        tracing::info!("shutting down");
+        running.shutdown().await;
+        signal
+    }
+
+    /// The whole of a service's `main`: start a multi-threaded runtime, [`run`]
+    /// the service, and on failure print the error and return a failing exit
+    /// code. Lets a service crate depend on Plinth alone.
+    ///
+    /// ```ignore
+    /// fn main() -> std::process::ExitCode {
+    ///     plinth::Service::new().with(CustomerEntityComponent::new(MyCustomers)).run_blocking()
+    /// }
+    /// ```
+    ///
+    /// [`run`]: Service::run
+    pub fn run_blocking(self) -> ExitCode {
+        let runtime = match tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+        {
+            Ok(runtime) => runtime,
+            Err(error) => {
+                eprintln!("error: cannot start the async runtime: {error}");
+                return ExitCode::FAILURE;
+            }
+        };
+        match runtime.block_on(self.run()) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(error) => {
+                tracing::error!(%error, "the service stopped");
+                eprintln!("error: {error}");
+                ExitCode::FAILURE
+            }
+        }
+    }
+
+    /// Start serving in the background; the returned handle tells where, and
+    /// stops the service.
+    pub async fn start(self) -> ServiceResult<RunningService> {
+        let config = match self.config {
+            Some(config) => config,
+            None => Config::load()?,
+        };
+        let (storage, owned) = match self.storage {
+            Some(storage) => (storage, None),
+            None => open_storage(&config).await?,
+        };
+        let settings = ExecutorSettings {
+            storage,
+            snapshot_every: config.snapshot_every,
+            max_active_entities: config.max_active_entities,
+        };
+        let mut installer = Installer::new(settings);
+        for registration in self.registrations {
+            registration.install(&mut installer);
+        }
+        let dispatcher = Dispatcher::new(installer.into_installed(), config.max_concurrency)?;
+        let shared: SharedDispatch = Arc::new(dispatcher.clone());
+        let doors = FrontDoors {
+            grpc: crate::grpc::router(shared.clone(), config.max_body_bytes).await?,
+            http: http_router(shared.clone(), &config)?,
+        };
+
+        let listener =
+            TcpListener::bind(config.addr)
+                .await
+                .map_err(|source| ServiceError::Bind {
+                    addr: config.addr,
+                    source,
+                })?;
+        let local_addr = listener.local_addr().map_err(|source| ServiceError::Bind {
+            addr: config.addr,
+            source,
+        })?;
+        let services: Vec<&str> = shared.components().iter().map(|c| c.service).collect();
+        tracing::info!(addr = %local_addr, services = ?services, "serving gRPC and HTTP/JSON on http://{local_addr}");
+
+        let (stop, stopped) = oneshot::channel::<()>();
+        let grace = config.shutdown_grace;
+        let drain = dispatcher.clone();
+        let task = tokio::spawn(async move {
+            crate::server::serve(
+                listener,
+                doors,
+                async { stopped.await.unwrap_or(()) },
+                grace,
+            )
+            .await;
+            if !drain.drain(grace).await {
+                tracing::warn!("calls still in flight after the shutdown grace period");
+            }
+            if let Some(sqlite) = owned {
+                // Let the writer finish what is queued before the process ends.
+                if let Err(error) = sqlite.close().await {
+                    tracing::error!(%error, "closing the storage failed");
+                }
+            }
+        });
+        Ok(RunningService {
+            local_addr,
+            dispatch: shared,
+            stop,
+            task,
+        })
+    }
+}
+
+/// A service serving in the background.
+#[must_use = "dropping a RunningService leaves it serving until the runtime stops"]
+pub struct RunningService {
+    local_addr: SocketAddr,
+    dispatch: SharedDispatch,
+    stop: oneshot::Sender<()>,
+    task: JoinHandle<()>,
+}
+
+impl std::fmt::Debug for RunningService {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RunningService")
+            .field("local_addr", &self.local_addr)
+            .finish_non_exhaustive()
+    }
+}
+
+impl RunningService {
+    /// The address the service listens on.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// The service's dispatcher, for calling methods in-process.
+    pub fn dispatch(&self) -> SharedDispatch {
+        self.dispatch.clone()
+    }
+
+    /// Stop accepting connections, let in-flight calls finish (up to the
+    /// configured grace period), and return.
+    pub async fn shutdown(self) {
+        let _ = self.stop.send(());
+        if let Err(error) = self.task.await {
+            tracing::error!(%error, "server task failed");
+        }
+    }
+}
+
+/// Open the configured storage backend; the SQLite handle is kept to close it
+/// (finishing queued writes) at shutdown.
+async fn open_storage(
+    config: &Config,
+) -> ServiceResult<(Arc<dyn Storage>, Option<Arc<SqliteStorage>>)> {
+    match &config.storage {
+        StorageTarget::Sqlite(path) => {
+            let target = path.display().to_string();
+            let path = path.clone();
+            let opened = tokio::task::spawn_blocking(move || {
+                SqliteStorage::open(&path, SqliteOptions::default())
+            })
+            .await
+            .map_err(|error| ServiceError::Storage {
+                target: target.clone(),
+                message: error.to_string(),
+            })?
+            .map_err(|error| ServiceError::Storage {
+                target: target.clone(),
+                message: error.to_string(),
+            })?;
+            tracing::info!(path = %target, "state stored in SQLite");
+            let sqlite = Arc::new(opened);
+            Ok((sqlite.clone(), Some(sqlite)))
+        }
+    }
+}
+
+/// The HTTP/JSON front door.
+fn http_router(dispatch: SharedDispatch, config: &Config) -> ServiceResult<axum::Router> {
+    crate::http::router(
+        dispatch,
+        HttpOptions {
+            max_body_bytes: config.max_body_bytes,
+        },
+    )
+    .map_err(|error| ServiceError::Http(error.to_string()))
+}
+
+/// Install a tracing subscriber with this filter, unless one is installed.
+fn init_logging(filter: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_new(filter).unwrap_or_else(|_| "info".into());
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stdout());
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(ansi)
+        .try_init();
+}
+
+/// Wait for SIGTERM or Ctrl-C.
+async fn shutdown_signal() -> ServiceResult<()> {
+    #[cfg(unix)]
+    {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+            .map_err(ServiceError::Signal)?;
+        tokio::select! {
+            result = tokio::signal::ctrl_c() => result.map_err(ServiceError::Signal),
+            _ = term.recv() => Ok(()),
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        tokio::signal::ctrl_c().await.map_err(ServiceError::Signal)
+    }
+}

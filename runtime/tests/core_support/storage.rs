@@ -1,0 +1,262 @@
+//! An in-memory `Storage` with the same fencing rules as the real backends, for
+//! tests of the executor that need no database file.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use bytes::Bytes;
+use futures::FutureExt;
+use futures::future::BoxFuture;
+use plinth::storage::{
+    EventAppend, FeedKind, FeedRecord, Replay, StateWrite, Storage, StorageError, StorageResult,
+    StoredEvent, StoredState,
+};
+
+type Key = (String, String);
+
+#[derive(Default)]
+struct Journal {
+    events: Vec<StoredEvent>,
+    snapshot: Option<(u64, Bytes)>,
+    deleted: bool,
+}
+
+#[derive(Default)]
+struct Mem {
+    states: HashMap<Key, StoredState>,
+    journals: HashMap<Key, Journal>,
+    feed: Vec<FeedRecord>,
+    offsets: HashMap<String, u64>,
+}
+
+/// State in a hash map; every write yields first (and sleeps `write_delay`) so
+/// concurrent commands really interleave.
+#[derive(Default)]
+pub struct MemoryStorage {
+    mem: Mutex<Mem>,
+    write_delay: Option<Duration>,
+    /// Successful writes and appends.
+    pub writes: AtomicUsize,
+    /// Writes refused with a conflict.
+    pub conflicts: AtomicUsize,
+    /// Journal loads.
+    pub journal_loads: AtomicUsize,
+}
+
+impl MemoryStorage {
+    /// A storage whose writes take `delay`.
+    pub fn with_write_delay(delay: Duration) -> MemoryStorage {
+        MemoryStorage {
+            write_delay: Some(delay),
+            ..MemoryStorage::default()
+        }
+    }
+
+    async fn pause(&self) {
+        match self.write_delay {
+            Some(delay) => tokio::time::sleep(delay).await,
+            None => tokio::task::yield_now().await,
+        }
+    }
+
+    /// The stored snapshot of an event-sourced entity.
+    pub fn snapshot(&self, type_id: &str, id: &str) -> Option<(u64, Bytes)> {
+        let mem = self.mem.lock().unwrap();
+        mem.journals
+            .get(&(type_id.to_string(), id.to_string()))
+            .and_then(|j| j.snapshot.clone())
+    }
+
+    /// All events of an event-sourced entity.
+    pub fn events(&self, type_id: &str, id: &str) -> Vec<StoredEvent> {
+        let mem = self.mem.lock().unwrap();
+        mem.journals
+            .get(&(type_id.to_string(), id.to_string()))
+            .map(|j| j.events.clone())
+            .unwrap_or_default()
+    }
+
+    /// The number of feed records.
+    pub fn feed_len(&self) -> usize {
+        self.mem.lock().unwrap().feed.len()
+    }
+}
+
+impl Storage for MemoryStorage {
+    fn load_state<'a>(
+        &'a self,
+        type_id: &'a str,
+        entity_id: &'a str,
+    ) -> BoxFuture<'a, StorageResult<Option<StoredState>>> {
+        let state = self
+            .mem
+            .lock()
+            .unwrap()
+            .states
+            .get(&(type_id.to_string(), entity_id.to_string()))
+            .cloned();
+        futures::future::ready(Ok(state)).boxed()
+    }
+
+    fn write_state(&self, write: StateWrite) -> BoxFuture<'_, StorageResult<u64>> {
+        async move {
+            self.pause().await;
+            let mut mem = self.mem.lock().unwrap();
+            let key = (write.type_id.clone(), write.entity_id.clone());
+            let actual = mem.states.get(&key).map_or(0, |s| s.seq);
+            if actual != write.expected_seq {
+                self.conflicts.fetch_add(1, Ordering::SeqCst);
+                return Err(StorageError::Conflict {
+                    type_id: write.type_id,
+                    entity_id: write.entity_id,
+                    expected: write.expected_seq,
+                    actual,
+                });
+            }
+            let seq = actual + 1;
+            let offset = mem.feed.len() as u64 + 1;
+            mem.feed.push(FeedRecord {
+                offset,
+                type_id: write.type_id.clone(),
+                entity_id: write.entity_id.clone(),
+                seq,
+                kind: if write.payload.is_some() {
+                    FeedKind::State
+                } else {
+                    FeedKind::Delete
+                },
+                type_name: String::new(),
+                payload: write.payload.clone().unwrap_or_default(),
+            });
+            mem.states.insert(
+                key,
+                StoredState {
+                    seq,
+                    payload: write.payload,
+                },
+            );
+            self.writes.fetch_add(1, Ordering::SeqCst);
+            Ok(seq)
+        }
+        .boxed()
+    }
+
+    fn load_journal<'a>(
+        &'a self,
+        type_id: &'a str,
+        entity_id: &'a str,
+    ) -> BoxFuture<'a, StorageResult<Replay>> {
+        self.journal_loads.fetch_add(1, Ordering::SeqCst);
+        let mem = self.mem.lock().unwrap();
+        let replay = match mem
+            .journals
+            .get(&(type_id.to_string(), entity_id.to_string()))
+        {
+            None => Replay::default(),
+            Some(journal) => {
+                let after = journal.snapshot.as_ref().map_or(0, |(seq, _)| *seq);
+                Replay {
+                    snapshot: journal.snapshot.clone(),
+                    events: journal
+                        .events
+                        .iter()
+                        .filter(|e| e.seq > after)
+                        .cloned()
+                        .collect(),
+                    deleted: journal.deleted,
+                }
+            }
+        };
+        futures::future::ready(Ok(replay)).boxed()
+    }
+
+    fn append_events(&self, append: EventAppend) -> BoxFuture<'_, StorageResult<u64>> {
+        async move {
+            self.pause().await;
+            let mut guard = self.mem.lock().unwrap();
+            let mem = &mut *guard;
+            let key = (append.type_id.clone(), append.entity_id.clone());
+            let journal = mem.journals.entry(key).or_default();
+            let actual = journal.events.last().map_or(0, |e| e.seq);
+            if actual != append.expected_seq {
+                self.conflicts.fetch_add(1, Ordering::SeqCst);
+                return Err(StorageError::Conflict {
+                    type_id: append.type_id,
+                    entity_id: append.entity_id,
+                    expected: append.expected_seq,
+                    actual,
+                });
+            }
+            let mut seq = actual;
+            for (type_name, payload) in append.events {
+                seq += 1;
+                let offset = mem.feed.len() as u64 + 1;
+                mem.feed.push(FeedRecord {
+                    offset,
+                    type_id: append.type_id.clone(),
+                    entity_id: append.entity_id.clone(),
+                    seq,
+                    kind: FeedKind::Event,
+                    type_name: type_name.clone(),
+                    payload: payload.clone(),
+                });
+                journal.events.push(StoredEvent {
+                    seq,
+                    type_name,
+                    payload,
+                });
+            }
+            if let Some(snapshot) = append.snapshot {
+                journal.snapshot = Some((seq, snapshot));
+            }
+            journal.deleted |= append.delete;
+            self.writes.fetch_add(1, Ordering::SeqCst);
+            Ok(seq)
+        }
+        .boxed()
+    }
+
+    fn read_feed<'a>(
+        &'a self,
+        after: u64,
+        type_ids: &'a [String],
+        limit: usize,
+    ) -> BoxFuture<'a, StorageResult<Vec<FeedRecord>>> {
+        let mem = self.mem.lock().unwrap();
+        let records = mem
+            .feed
+            .iter()
+            .filter(|r| r.offset > after && (type_ids.is_empty() || type_ids.contains(&r.type_id)))
+            .take(limit)
+            .cloned()
+            .collect();
+        futures::future::ready(Ok(records)).boxed()
+    }
+
+    fn load_offset<'a>(&'a self, consumer: &'a str) -> BoxFuture<'a, StorageResult<u64>> {
+        let offset = self
+            .mem
+            .lock()
+            .unwrap()
+            .offsets
+            .get(consumer)
+            .copied()
+            .unwrap_or(0);
+        futures::future::ready(Ok(offset)).boxed()
+    }
+
+    fn store_offset<'a>(
+        &'a self,
+        consumer: &'a str,
+        offset: u64,
+    ) -> BoxFuture<'a, StorageResult<()>> {
+        self.mem
+            .lock()
+            .unwrap()
+            .offsets
+            .insert(consumer.to_string(), offset);
+        futures::future::ready(Ok(())).boxed()
+    }
+}

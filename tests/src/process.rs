@@ -1,0 +1,97 @@
+//! A service binary as a child process: started on a free port with its own
+//! data directory, ready once it accepts connections, killable with SIGKILL.
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// A running service process.
+#[derive(Debug)]
+pub struct ServiceProcess {
+    child: Child,
+    addr: SocketAddr,
+}
+
+impl ServiceProcess {
+    /// Start `binary` with its data in `data_dir`, on a free local port, and
+    /// wait until it accepts connections.
+    pub async fn start(binary: &Path, data_dir: &Path) -> ServiceProcess {
+        ServiceProcess::start_with(binary, data_dir, &[]).await
+    }
+
+    /// Like [`ServiceProcess::start`], with extra environment variables.
+    pub async fn start_with(
+        binary: &Path,
+        data_dir: &Path,
+        env: &[(&str, &str)],
+    ) -> ServiceProcess {
+        let addr = free_addr();
+        let mut command = Command::new(binary);
+        command
+            .env("PLINTH_ADDR", addr.to_string())
+            .env("PLINTH_DATA_DIR", data_dir)
+            .env("PLINTH_LOG", "warn")
+            .env_remove("PLINTH_STORAGE")
+            .env_remove("PLINTH_CONFIG")
+            .current_dir(data_dir)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null());
+        for (key, value) in env {
+            command.env(key, value);
+        }
+        let child = command
+            .spawn()
+            .unwrap_or_else(|error| panic!("cannot start {}: {error}", binary.display()));
+        let mut process = ServiceProcess { child, addr };
+        process.wait_ready().await;
+        process
+    }
+
+    /// The address it serves on.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Its base URL, `http://127.0.0.1:port`.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Kill it with SIGKILL (no chance to flush anything) and reap it.
+    pub fn kill(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    async fn wait_ready(&mut self) {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                panic!("the service exited during startup: {status}");
+            }
+            if tokio::net::TcpStream::connect(self.addr).await.is_ok() {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the service did not start listening on {}",
+                self.addr
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+}
+
+impl Drop for ServiceProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A local address with a port nobody listens on right now.
+fn free_addr() -> SocketAddr {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a free port");
+    listener.local_addr().expect("its address")
+}
