@@ -49,6 +49,29 @@ async fn http_json_shares_the_grpc_port() {
 }
 
 #[tokio::test]
+async fn http2_json_clients_share_the_port_too() {
+    let service = start(Arc::new(MemoryStorage::default()), test_config()).await;
+    let base = format!("http://{}", service.local_addr());
+    let client = reqwest::Client::builder()
+        .http2_prior_knowledge()
+        .build()
+        .unwrap();
+    for expected in ["3", "6"] {
+        let reply = client
+            .post(format!("{base}/test.Counter/Increment"))
+            .json(&serde_json::json!({"id": "h2", "by": 3}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(reply.version(), reqwest::Version::HTTP_2);
+        assert_eq!(reply.status(), 200);
+        let body: serde_json::Value = reply.json().await.unwrap();
+        assert_eq!(body["value"], expected, "{body}");
+    }
+    service.shutdown().await;
+}
+
+#[tokio::test]
 async fn http_callers_over_the_limit_get_503() {
     let mut config = test_config();
     config.max_concurrency = 1;

@@ -6,7 +6,7 @@ mod http_support;
 use http_support::library::{
     METHODS, component, component_with, descriptor_set, lit, method_info, rule, var,
 };
-use http_support::{EchoDispatch, send};
+use http_support::{App, EchoDispatch, send};
 use plinth::component::info::{BodySelector, HttpMethod, MethodInfo, Segment};
 use plinth::dispatch::SharedDispatch;
 use plinth::http::{HttpOptions, HttpSetupError, router};
@@ -159,7 +159,7 @@ async fn components_sharing_files_share_one_pool() {
         component_with(other, copy),
     ]);
     let shared: SharedDispatch = dispatch.clone();
-    let app = router(shared, HttpOptions::default()).expect("duplicate files are fine");
+    let app = App::serve(router(shared, HttpOptions::default()).expect("duplicate files are fine"));
     let reply = send(&app, "POST", "/httptest.Library/Other", &[], "").await;
     assert_eq!(reply.status, 200, "{}", reply.text());
     assert_eq!(dispatch.last_path(), "/httptest.Library/Other");
@@ -189,7 +189,7 @@ async fn the_most_specific_route_wins() {
     );
     let dispatch = EchoDispatch::new(vec![component(methods)]);
     let shared: SharedDispatch = dispatch.clone();
-    let app = router(shared, HttpOptions::default()).unwrap();
+    let app = App::serve(router(shared, HttpOptions::default()).unwrap());
     for (method, path, expected) in [
         ("GET", "/w/fixed", "Fixed"),
         ("GET", "/w/x", "One"),

@@ -8,10 +8,7 @@ use serde_json::json;
 
 async fn serve() -> (std::sync::Arc<http_support::EchoDispatch>, String) {
     let (dispatch, app) = app();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let address = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    (dispatch, format!("http://{address}"))
+    (dispatch, app.base)
 }
 
 #[tokio::test]

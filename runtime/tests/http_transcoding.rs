@@ -1,5 +1,5 @@
-//! HTTP/JSON transcoding of `google.api.http` rules, driven through the router
-//! in process.
+//! HTTP/JSON transcoding of `google.api.http` rules, each request sent by an
+//! HTTP client to the router served on a loopback socket.
 
 mod http_support;
 

@@ -1,6 +1,7 @@
 //! Shared fixtures of the HTTP front-door tests: the `httptest.Library` proto
-//! compiled at test time, hand-written component statics mirroring it, and a
-//! dispatcher that echoes requests back.
+//! compiled at test time, hand-written component statics mirroring it, a
+//! dispatcher that echoes requests back, and the router served on a loopback
+//! socket so every request goes through a real HTTP client and connection.
 
 #![allow(dead_code)]
 
@@ -8,8 +9,7 @@ pub mod library;
 
 use std::sync::{Arc, Mutex};
 
-use axum::body::Body;
-use axum::http::{HeaderMap, Method, Request, StatusCode};
+use axum::http::{HeaderMap, Method, StatusCode};
 use bytes::Bytes;
 use futures::StreamExt as _;
 use futures::future::BoxFuture;
@@ -21,7 +21,6 @@ use plinth::{Metadata, Status};
 use prost_reflect::{DescriptorPool, DynamicMessage};
 
 use library::{METHODS, component, descriptor_set};
-use tower::ServiceExt as _;
 
 /// A dispatcher echoing each request back as the reply, recording the calls.
 ///
@@ -119,16 +118,39 @@ impl Dispatch for EchoDispatch {
     }
 }
 
-/// The echo dispatcher of the full `httptest.Library` and its router.
-pub fn app_with(options: HttpOptions) -> (Arc<EchoDispatch>, axum::Router) {
+/// A router served on a loopback socket, with an HTTP client for it.
+#[derive(Debug, Clone)]
+pub struct App {
+    /// `http://127.0.0.1:PORT`.
+    pub base: String,
+    client: reqwest::Client,
+}
+
+impl App {
+    /// Serve `router` on a free loopback port (inside the test's runtime).
+    pub fn serve(router: axum::Router) -> App {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a loopback port");
+        listener.set_nonblocking(true).unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let listener = tokio::net::TcpListener::from_std(listener).unwrap();
+        tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+        App {
+            base,
+            client: reqwest::Client::new(),
+        }
+    }
+}
+
+/// The echo dispatcher of the full `httptest.Library` and its served router.
+pub fn app_with(options: HttpOptions) -> (Arc<EchoDispatch>, App) {
     let dispatch = EchoDispatch::new(vec![component(METHODS)]);
     let shared: SharedDispatch = dispatch.clone();
     let app = router(shared, options).expect("the router builds");
-    (dispatch, app)
+    (dispatch, App::serve(app))
 }
 
 /// [`app_with`] default options.
-pub fn app() -> (Arc<EchoDispatch>, axum::Router) {
+pub fn app() -> (Arc<EchoDispatch>, App) {
     app_with(HttpOptions::default())
 }
 
@@ -166,27 +188,26 @@ impl Reply {
     }
 }
 
-/// Send one request through the router.
+/// Send one request over the socket.
 pub async fn send(
-    app: &axum::Router,
+    app: &App,
     method: &str,
     uri: &str,
     headers: &[(&str, &str)],
     body: &str,
 ) -> Reply {
-    let mut request = Request::builder()
-        .method(Method::from_bytes(method.as_bytes()).unwrap())
-        .uri(uri);
+    let method = Method::from_bytes(method.as_bytes()).unwrap();
+    let mut request = app
+        .client
+        .request(method, format!("{}{uri}", app.base))
+        .body(body.to_string());
     for (name, value) in headers {
         request = request.header(*name, *value);
     }
-    let request = request.body(Body::from(body.to_string())).unwrap();
-    let response = app.clone().oneshot(request).await.unwrap();
+    let response = request.send().await.expect("the server answers");
     let status = response.status();
     let headers = response.headers().clone();
-    let body = axum::body::to_bytes(response.into_body(), usize::MAX)
-        .await
-        .unwrap();
+    let body = response.bytes().await.expect("a whole body");
     Reply {
         status,
         headers,
@@ -195,7 +216,7 @@ pub async fn send(
 }
 
 /// Send a JSON body.
-pub async fn send_json(app: &axum::Router, method: &str, uri: &str, body: &str) -> Reply {
+pub async fn send_json(app: &App, method: &str, uri: &str, body: &str) -> Reply {
     send(
         app,
         method,
