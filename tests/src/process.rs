@@ -1,5 +1,6 @@
 //! A service binary as a child process: started on a free port with its own
-//! data directory, ready once it accepts connections, killable with SIGKILL.
+//! data directory, ready once it accepts connections, stopped with SIGTERM or
+//! killed with SIGKILL.
 
 use std::net::SocketAddr;
 use std::path::Path;
@@ -62,6 +63,26 @@ impl ServiceProcess {
     pub fn kill(mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+
+    /// Send it SIGTERM (a graceful stop) and wait at most `limit` for it to
+    /// exit; `None` if it is still running then (it is killed on drop).
+    pub async fn terminate(&mut self, limit: Duration) -> Option<std::process::ExitStatus> {
+        // std has no portable "send a signal"; kill(1) keeps this free of unsafe code.
+        let sent = Command::new("kill")
+            .arg("-TERM")
+            .arg(self.child.id().to_string())
+            .status()
+            .expect("kill(1) runs");
+        assert!(sent.success(), "kill -TERM failed: {sent}");
+        let deadline = Instant::now() + limit;
+        while Instant::now() < deadline {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return Some(status);
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        None
     }
 
     async fn wait_ready(&mut self) {
