@@ -14,7 +14,7 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use crate::component::adapter::{ActionAdapter, ActionReply, ViewAdapter};
 use crate::component::info::ComponentInfo;
-use crate::context::{ActionContext, Metadata};
+use crate::context::{ActionContext, CallFn, Metadata};
 use crate::dispatch::Dispatch;
 use crate::executor::guard::{guarded, panic_status};
 use crate::executor::{CommandReply, EntityRunner};
@@ -247,7 +247,14 @@ impl Inner {
                         }
                     }
                 }
-                Handler::Action(adapter) => call_action(route.info, route.method, adapter, payload, metadata).await,
+                Handler::Action(adapter) => {
+                    let inner = self.clone();
+                    let caller: Arc<CallFn> = Arc::new(move |target, payload, metadata| {
+                        inner.clone().call(target.to_string(), payload, metadata, depth + 1)
+                    });
+                    let ctx = ActionContext::connected(metadata, caller);
+                    call_action(route.info, route.method, adapter, payload, ctx).await
+                }
                 Handler::View(_) => Err(Status::unimplemented(format!(
                     "{path}: view queries are not served by this runtime build"
                 ))),
@@ -264,9 +271,8 @@ async fn call_action(
     method: usize,
     adapter: Arc<dyn ActionAdapter>,
     payload: Bytes,
-    metadata: Metadata,
+    ctx: ActionContext,
 ) -> Result<ActionReply, Status> {
-    let ctx = ActionContext::new(metadata);
     let future = guarded(info, method, || adapter.call(method, payload, ctx))?;
     let reply = AssertUnwindSafe(future)
         .catch_unwind()

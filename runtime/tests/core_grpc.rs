@@ -318,3 +318,70 @@ async fn shutdown_lets_in_flight_calls_finish() {
         "no longer accepting connections"
     );
 }
+
+fn relay(text: &str, count: u32) -> tonic::Request<EchoRequest> {
+    tonic::Request::new(EchoRequest {
+        text: text.to_string(),
+        count,
+    })
+}
+
+#[tokio::test]
+async fn actions_call_other_components_through_their_context() {
+    let service = start(Arc::new(MemoryStorage::default()), test_config()).await;
+    let channel = channel(&service).await;
+
+    let calls = (0..20).map(|_| {
+        let channel = channel.clone();
+        async move { unary::<_, EchoReply>(&channel, "/test.Echo/Relay", relay("r1", 2)).await }
+    });
+    let replies = futures::future::try_join_all(calls).await.unwrap();
+    let mut seen: Vec<i64> = replies.iter().map(|r| r.text.parse().unwrap()).collect();
+    seen.sort_unstable();
+    assert!(
+        seen.iter().all(|v| v % 2 == 0 && (2..=40).contains(v)),
+        "{seen:?}"
+    );
+    assert_eq!(
+        seen.last(),
+        Some(&40),
+        "every relayed increment counted once"
+    );
+    let state: CounterState = unary(
+        &channel,
+        "/test.Counter/Get",
+        tonic::Request::new(inc("r1", 0)),
+    )
+    .await
+    .unwrap();
+    assert_eq!(state.value, 40);
+
+    for (target, code) in [
+        // The entity refuses a negative increment: its error comes back as is.
+        ("/test.Counter/Increment", tonic::Code::InvalidArgument),
+        ("/test.Nope/Nothing", tonic::Code::Unimplemented),
+        // A streaming method cannot be awaited as one reply.
+        ("/test.Echo/Repeat", tonic::Code::InvalidArgument),
+        // The callee's panic is its own INTERNAL, not the caller's.
+        ("/test.Counter/Explode", tonic::Code::Internal),
+    ] {
+        let error = unary::<_, EchoReply>(&channel, "/test.Echo/Relay", relay(target, 0))
+            .await
+            .unwrap_err();
+        assert_eq!(error.code(), code, "{target}: {}", error.message());
+    }
+    service.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_context_outside_a_service_cannot_call() {
+    let ctx = plinth::ActionContext::new(plinth::Metadata::new());
+    let call = plinth::DeferredCall::<CounterState>::new("/test.Counter/Get", Default::default());
+    let error = ctx.call(call).await.unwrap_err();
+    assert_eq!(error.code(), plinth::Code::FailedPrecondition);
+    assert!(
+        error.message().contains("/test.Counter/Get"),
+        "{}",
+        error.message()
+    );
+}

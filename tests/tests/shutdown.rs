@@ -46,7 +46,10 @@ async fn sigterm_drains_in_flight_calls_and_exits_cleanly() {
     assert!(status.success(), "a graceful stop exits with 0: {status}");
 
     for (i, call) in slow.into_iter().enumerate() {
-        let reply = call.await.unwrap().expect("an in-flight call gets its reply");
+        let reply = call
+            .await
+            .unwrap()
+            .expect("an in-flight call gets its reply");
         assert_eq!(reply.status(), 200, "slow call {i}");
         let body: Value = reply.json().await.unwrap();
         assert_eq!(body["text"], format!("slow-{i}"), "{body}");
@@ -56,7 +59,9 @@ async fn sigterm_drains_in_flight_calls_and_exits_cleanly() {
         "the process waited for the calls in flight"
     );
     assert!(
-        tokio::net::TcpStream::connect(process.addr()).await.is_err(),
+        tokio::net::TcpStream::connect(process.addr())
+            .await
+            .is_err(),
         "nothing listens after the stop"
     );
 

@@ -136,7 +136,7 @@ static ES_METHODS: [MethodInfo; 3] = [
     entity_method("AddMany", "/test.EsCounter/AddMany", "test.Increment", ID),
 ];
 
-static ECHO_METHODS: [MethodInfo; 4] = [
+static ECHO_METHODS: [MethodInfo; 5] = [
     method(
         "Say",
         "/test.Echo/Say",
@@ -161,6 +161,12 @@ static ECHO_METHODS: [MethodInfo; 4] = [
     method(
         "Explode",
         "/test.Echo/Explode",
+        "test.EchoRequest",
+        "test.EchoReply",
+    ),
+    method(
+        "Relay",
+        "/test.Echo/Relay",
         "test.EchoRequest",
         "test.EchoReply",
     ),
@@ -464,6 +470,46 @@ impl ActionAdapter for Echo {
                 "Slow" => {
                     tokio::time::sleep(Duration::from_millis(u64::from(input.count))).await;
                     Ok(ActionReply::Unary(encode(&EchoReply { text: input.text })))
+                }
+                // Increments the counter named by `text` by `count` through the
+                // context, then reads it back; `text` naming a method path calls
+                // that with a negative increment of entity `relay`.
+                "Relay" if input.text.starts_with('/') => {
+                    let path: &'static str = Box::leak(input.text.clone().into_boxed_str());
+                    let increment = Increment {
+                        id: "relay".into(),
+                        by: -1,
+                    };
+                    let call = DeferredCall::<CounterState>::new(path, encode(&increment));
+                    let state = ctx.call(call).await?;
+                    Ok(ActionReply::Unary(encode(&EchoReply {
+                        text: state.value.to_string(),
+                    })))
+                }
+                "Relay" => {
+                    let by = i64::from(input.count);
+                    let increment = Increment {
+                        id: input.text.clone(),
+                        by,
+                    };
+                    ctx.call(DeferredCall::<CounterState>::new(
+                        "/test.Counter/Increment",
+                        encode(&increment),
+                    ))
+                    .await?;
+                    let get = Increment {
+                        id: input.text,
+                        by: 0,
+                    };
+                    let state = ctx
+                        .call(DeferredCall::<CounterState>::new(
+                            "/test.Counter/Get",
+                            encode(&get),
+                        ))
+                        .await?;
+                    Ok(ActionReply::Unary(encode(&EchoReply {
+                        text: state.value.to_string(),
+                    })))
                 }
                 _ => panic!("echo exploded"),
             }
