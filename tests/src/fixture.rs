@@ -337,6 +337,10 @@ impl ValueEntityAdapter for Counter {
                 if input.by < 0 {
                     return Effect::error(Status::invalid_argument("by must not be negative"));
                 }
+                if incremented.value > 1_000_000 {
+                    let refusal = Status::failed_precondition("the counter would pass 1000000");
+                    return Effect::error(refusal.with_http_status(422));
+                }
                 let reply = reply(&incremented, id);
                 Effect::update(incremented).then_reply(reply)
             }

@@ -96,6 +96,13 @@ async fn bad_requests_get_clear_errors_and_write_nothing() {
             "negative",
         ),
         case(
+            "business rule with an explicit HTTP status",
+            "/test.Counter/Increment",
+            "{\"id\": \"a\", \"by\": 1000001}",
+            422,
+            "would pass",
+        ),
+        case(
             "handler panic",
             "/test.Counter/Explode",
             "{\"id\": \"a\", \"by\": 1}",
@@ -128,6 +135,13 @@ async fn bad_requests_get_clear_errors_and_write_nothing() {
         assert_eq!(status, case.status, "{}: body {text}", case.name);
         let body: serde_json::Value = serde_json::from_str(&text)
             .unwrap_or_else(|_| panic!("{}: error body is JSON: {text}", case.name));
+        // The google.rpc.Status shape: a numeric code, a message, details.
+        assert!(body["code"].is_u64(), "{}: code in {body}", case.name);
+        assert!(
+            body["details"].is_array(),
+            "{}: details in {body}",
+            case.name
+        );
         let message = body["message"].as_str().unwrap_or_default();
         assert!(
             message.contains(case.message),
@@ -142,7 +156,7 @@ async fn bad_requests_get_clear_errors_and_write_nothing() {
         .connect()
         .await
         .unwrap();
-    let grpc_cases: [(&str, &'static str, Vec<u8>, tonic::Code); 4] = [
+    let grpc_cases: [(&str, &'static str, Vec<u8>, tonic::Code); 5] = [
         (
             "unknown method",
             "/test.Counter/Nope",
@@ -163,6 +177,15 @@ async fn bad_requests_get_clear_errors_and_write_nothing() {
                 by: -1,
             }),
             tonic::Code::InvalidArgument,
+        ),
+        (
+            "business rule",
+            "/test.Counter/Increment",
+            prost::Message::encode_to_vec(&Increment {
+                id: "a".into(),
+                by: 1_000_001,
+            }),
+            tonic::Code::FailedPrecondition,
         ),
         (
             "message too large",
