@@ -1,5 +1,5 @@
-//! Typed clients: one `DeferredCall` constructor per unary method, for forwards
-//! and side effects.
+//! Typed clients: one `DeferredCall` constructor per unary method, for
+//! entities' forwards and side effects and for actions' `ActionContext::call`.
 
 use proc_macro2::TokenStream;
 use quote::quote;
@@ -11,7 +11,7 @@ pub fn emit(ctx: &Ctx<'_>) -> TokenStream {
     let component = ctx.component;
     let client = &ctx.names.client;
     let doc = format!(
-        " Calls to `{}`, for forwards and side effects (`Effect::forward`, `with_side_effect`).",
+        " Calls to `{}`: forwards and side effects of entities (`Effect::forward`, `with_side_effect`), awaited calls of actions (`ActionContext::call`).",
         component.service_full_name
     );
     let methods = component
