@@ -2,7 +2,7 @@
 //! emit) over hand-written prost messages: a value-entity counter, an
 //! event-sourced counter and an echo action, all in proto package `test`. The
 //! `plinth-fixture` binary serves it, so tests can kill and restart a real
-//! process.
+//! process; the runtime's own `core_*` tests include this file too.
 
 use std::sync::LazyLock;
 use std::time::Duration;
@@ -138,7 +138,7 @@ static ES_METHODS: [MethodInfo; 3] = [
     entity_method("AddMany", "/test.EsCounter/AddMany", "test.Increment", ID),
 ];
 
-static ECHO_METHODS: [MethodInfo; 4] = [
+static ECHO_METHODS: [MethodInfo; 5] = [
     method(
         "Say",
         "/test.Echo/Say",
@@ -163,6 +163,12 @@ static ECHO_METHODS: [MethodInfo; 4] = [
     method(
         "Explode",
         "/test.Echo/Explode",
+        "test.EchoRequest",
+        "test.EchoReply",
+    ),
+    method(
+        "Relay",
+        "/test.Echo/Relay",
         "test.EchoRequest",
         "test.EchoReply",
     ),
@@ -475,11 +481,33 @@ impl ActionAdapter for Echo {
                     tokio::time::sleep(Duration::from_millis(u64::from(input.count))).await;
                     Ok(ActionReply::Unary(encode(&EchoReply { text: input.text })))
                 }
+                "Relay" => relay(&ctx, input).await,
                 _ => panic!("echo exploded"),
             }
         }
         .boxed()
     }
+}
+
+/// `Relay`, through the action's context: increments counter `text` by
+/// `count` and reads it back; a `text` that is a method path calls that method
+/// instead, with a negative increment of entity `relay`.
+async fn relay(ctx: &ActionContext, input: EchoRequest) -> Result<ActionReply, Status> {
+    let call = |path: &'static str, id: &str, by: i64| {
+        let increment = Increment { id: id.into(), by };
+        DeferredCall::<CounterState>::new(path, encode(&increment))
+    };
+    let state = if input.text.starts_with('/') {
+        let path: &'static str = Box::leak(input.text.into_boxed_str());
+        ctx.call(call(path, "relay", -1)).await?
+    } else {
+        let by = i64::from(input.count);
+        ctx.call(call("/test.Counter/Increment", &input.text, by))
+            .await?;
+        ctx.call(call("/test.Counter/Get", &input.text, 0)).await?
+    };
+    let text = state.value.to_string();
+    Ok(ActionReply::Unary(encode(&EchoReply { text })))
 }
 
 /// The fixture service: the three components.

@@ -1,7 +1,9 @@
-//! Shared by the `core_*` tests: hand-written components, an in-memory storage,
-//! and helpers to start a service on a free port.
+//! Shared by the `core_*` tests: hand-written components (the end-to-end
+//! tests' fixture, one file for both), an in-memory storage, and helpers to
+//! start a service on a free port.
 #![allow(dead_code, missing_docs)]
 
+#[path = "../../../tests/src/fixture.rs"]
 pub mod components;
 pub mod storage;
 
@@ -23,10 +25,7 @@ pub fn test_config() -> Config {
 
 /// The test components.
 pub fn test_service() -> Service {
-    Service::new()
-        .with(plinth::Registration::value_entity(Counter))
-        .with(plinth::Registration::event_sourced(EsCounter))
-        .with(plinth::Registration::action(Echo))
+    components::service()
 }
 
 /// Start the test components over `storage`.
