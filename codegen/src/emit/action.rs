@@ -4,7 +4,7 @@
 use proc_macro2::TokenStream;
 use quote::quote;
 
-use super::{Ctx, commands, doc, doc_with};
+use super::{Ctx, commands, doc, doc_with, wrapper};
 use crate::model::Method;
 use crate::naming::ident;
 
@@ -113,9 +113,14 @@ pub fn emit(ctx: &Ctx<'_>) -> TokenStream {
         }
     });
     let unknown = commands::unknown_method(ctx);
-    let component_doc = format!(" The `{trait_name}` action as a registrable component.");
-    let new_doc = format!(" Wrap an implementation of `{trait_name}`.");
-    let debug_name = component_name.to_string();
+
+    let wrapper = wrapper::emit(
+        component_name,
+        trait_name,
+        "action",
+        quote!(action),
+        wrapper::Holding::Shared,
+    );
 
     quote! {
         #trait_doc
@@ -123,29 +128,7 @@ pub fn emit(ctx: &Ctx<'_>) -> TokenStream {
             #(#handlers)*
         }
 
-        #[doc = #component_doc]
-        pub struct #component_name<T> {
-            inner: ::std::sync::Arc<T>,
-        }
-
-        impl<T: #trait_name> #component_name<T> {
-            #[doc = #new_doc]
-            pub fn new(inner: T) -> Self {
-                Self { inner: ::std::sync::Arc::new(inner) }
-            }
-        }
-
-        impl<T> ::core::fmt::Debug for #component_name<T> {
-            fn fmt(&self, f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
-                f.debug_struct(#debug_name).finish_non_exhaustive()
-            }
-        }
-
-        impl<T: #trait_name> ::plinth::codegen::Component for #component_name<T> {
-            fn into_registration(self) -> ::plinth::codegen::Registration {
-                ::plinth::codegen::Registration::action(self)
-            }
-        }
+        #wrapper
 
         impl<T: #trait_name> ::plinth::codegen::ActionAdapter for #component_name<T> {
             fn info(&self) -> &'static ::plinth::codegen::ComponentInfo {

@@ -4,7 +4,7 @@
 use proc_macro2::TokenStream;
 use quote::quote;
 
-use super::{Ctx, commands, doc, doc_with, names};
+use super::{Ctx, commands, doc, doc_with, names, wrapper};
 use crate::Result;
 use crate::model::{ComponentKind, TypeRef};
 
@@ -65,9 +65,14 @@ pub fn emit(ctx: &Ctx<'_>, state: &TypeRef) -> Result<TokenStream> {
     let decode = commands::decode_body(ctx);
     let arms = commands::handle_arms(ctx);
     let (state_param, ctx_param) = commands::handle_params(ctx);
-    let component_doc = format!(" The `{trait_name}` {kind} as a registrable component.");
-    let new_doc = format!(" Wrap an implementation of `{trait_name}`.");
-    let debug_name = component_name.to_string();
+
+    let wrapper = wrapper::emit(
+        component_name,
+        trait_name,
+        kind,
+        quote!(value_entity),
+        wrapper::Holding::Owned,
+    );
 
     Ok(quote! {
         #trait_doc
@@ -81,29 +86,7 @@ pub fn emit(ctx: &Ctx<'_>, state: &TypeRef) -> Result<TokenStream> {
 
         #command_enum
 
-        #[doc = #component_doc]
-        pub struct #component_name<T> {
-            inner: T,
-        }
-
-        impl<T: #trait_name> #component_name<T> {
-            #[doc = #new_doc]
-            pub fn new(inner: T) -> Self {
-                Self { inner }
-            }
-        }
-
-        impl<T> ::core::fmt::Debug for #component_name<T> {
-            fn fmt(&self, f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
-                f.debug_struct(#debug_name).finish_non_exhaustive()
-            }
-        }
-
-        impl<T: #trait_name> ::plinth::codegen::Component for #component_name<T> {
-            fn into_registration(self) -> ::plinth::codegen::Registration {
-                ::plinth::codegen::Registration::value_entity(self)
-            }
-        }
+        #wrapper
 
         impl<T: #trait_name> ::plinth::codegen::ValueEntityAdapter for #component_name<T> {
             type State = #state_ty;

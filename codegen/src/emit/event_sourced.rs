@@ -5,7 +5,7 @@
 use proc_macro2::TokenStream;
 use quote::quote;
 
-use super::{Ctx, commands, doc, doc_with, names};
+use super::{Ctx, commands, doc, doc_with, names, wrapper};
 use crate::Result;
 use crate::model::TypeRef;
 use crate::naming::{self, ident};
@@ -102,10 +102,14 @@ pub fn emit(ctx: &Ctx<'_>, state: &TypeRef, events: &[TypeRef]) -> Result<TokenS
     let decode = commands::decode_body(ctx);
     let arms = commands::handle_arms(ctx);
     let (state_param, ctx_param) = commands::handle_params(ctx);
-    let component_doc =
-        format!(" The `{trait_name}` event-sourced entity as a registrable component.");
-    let new_doc = format!(" Wrap an implementation of `{trait_name}`.");
-    let debug_name = component_name.to_string();
+
+    let wrapper = wrapper::emit(
+        component_name,
+        trait_name,
+        "event-sourced entity",
+        quote!(event_sourced),
+        wrapper::Holding::Owned,
+    );
 
     Ok(quote! {
         #[doc = #event_doc]
@@ -161,29 +165,7 @@ pub fn emit(ctx: &Ctx<'_>, state: &TypeRef, events: &[TypeRef]) -> Result<TokenS
 
         #command_enum
 
-        #[doc = #component_doc]
-        pub struct #component_name<T> {
-            inner: T,
-        }
-
-        impl<T: #trait_name> #component_name<T> {
-            #[doc = #new_doc]
-            pub fn new(inner: T) -> Self {
-                Self { inner }
-            }
-        }
-
-        impl<T> ::core::fmt::Debug for #component_name<T> {
-            fn fmt(&self, f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
-                f.debug_struct(#debug_name).finish_non_exhaustive()
-            }
-        }
-
-        impl<T: #trait_name> ::plinth::codegen::Component for #component_name<T> {
-            fn into_registration(self) -> ::plinth::codegen::Registration {
-                ::plinth::codegen::Registration::event_sourced(self)
-            }
-        }
+        #wrapper
 
         impl<T: #trait_name> ::plinth::codegen::EventSourcedAdapter for #component_name<T> {
             type State = #state_ty;

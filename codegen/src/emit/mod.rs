@@ -21,6 +21,7 @@ pub mod messages;
 mod names;
 mod tree;
 mod view;
+mod wrapper;
 
 use std::collections::BTreeSet;
 

@@ -6,7 +6,7 @@ use proc_macro2::TokenStream;
 use quote::quote;
 
 use super::names::view_transforms;
-use super::{Ctx, commands, doc, doc_with};
+use super::{Ctx, commands, doc, doc_with, wrapper};
 use crate::model::{Method, ViewRole};
 use crate::naming::ident;
 
@@ -169,38 +169,21 @@ pub fn emit(ctx: &Ctx<'_>) -> TokenStream {
             ) -> ::core::result::Result<::plinth::codegen::RowUpdate<#row_ty>, ::plinth::codegen::Status>;
         }
     });
-    let component_doc = format!(" The `{trait_name}` view as a registrable component.");
-    let new_doc = format!(" Wrap an implementation of `{trait_name}`.");
-    let debug_name = component_name.to_string();
+    let wrapper = wrapper::emit(
+        component_name,
+        trait_name,
+        "view",
+        quote!(view),
+        wrapper::Holding::Owned,
+    );
+
     quote! {
         #trait_doc
         pub trait #trait_name: ::core::marker::Send + ::core::marker::Sync + 'static {
             #(#handlers)*
         }
 
-        #[doc = #component_doc]
-        pub struct #component_name<T> {
-            inner: T,
-        }
-
-        impl<T: #trait_name> #component_name<T> {
-            #[doc = #new_doc]
-            pub fn new(inner: T) -> Self {
-                Self { inner }
-            }
-        }
-
-        impl<T> ::core::fmt::Debug for #component_name<T> {
-            fn fmt(&self, f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
-                f.debug_struct(#debug_name).finish_non_exhaustive()
-            }
-        }
-
-        impl<T: #trait_name> ::plinth::codegen::Component for #component_name<T> {
-            fn into_registration(self) -> ::plinth::codegen::Registration {
-                ::plinth::codegen::Registration::view(self)
-            }
-        }
+        #wrapper
 
         impl<T: #trait_name> ::plinth::codegen::ViewAdapter for #component_name<T> {
             #update_fn
