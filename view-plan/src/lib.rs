@@ -14,6 +14,13 @@
 //!
 //! Everything works on `prost_reflect` descriptors: the runtime resolves the
 //! plan's message names in the descriptor set embedded in the generated code.
+//!
+//! Why the plan travels as JSON text in a `&'static str` rather than as Rust
+//! literals: the plan is a tree of enums and vectors that the runtime walks
+//! anyway, one serde derive keeps the format in step with the types by
+//! construction, and decoding it costs microseconds once per view at startup.
+//! The runtime depends on this crate (and `prost-reflect`), never on
+//! `plinth-codegen`.
 
 pub mod bind;
 pub mod compiled;

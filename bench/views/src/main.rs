@@ -4,8 +4,9 @@
 //! (gRPC with tonic).
 //!
 //! 1. **Catch-up**: `ROWS` customers are written with no view registered;
-//!    the service restarts with its two views, which build themselves from
-//!    the start of the feed; the time until both report no lag gives events/s.
+//!    the service restarts with one view, which builds itself from the start
+//!    of the feed; the time from the restart until it reports no lag gives
+//!    events/s. Later the second view is added the same way.
 //! 2. **Indexed equality query**: `QUERIES` unary `GetCustomerByEmail` calls
 //!    (an indexed `email = :email` over `ROWS` rows), 4 clients in a closed loop.
 //! 3. **View lag**: `LAG_WRITES` new customers at 1,000 writes/s (open loop)
@@ -45,10 +46,13 @@ fn arg(index: usize, default: u64) -> u64 {
         .unwrap_or(default)
 }
 
-async fn start(db: &Path, views: bool) -> RunningService {
+async fn start(db: &Path, by_name: bool, by_city: bool) -> RunningService {
     let mut service = plinth::Service::new().with(CustomerEntityComponent::new(CustomerRegistry));
-    if views {
-        service = service.with(CustomerByNameView).with(CustomersByCityView);
+    if by_name {
+        service = service.with(CustomerByNameView);
+    }
+    if by_city {
+        service = service.with(CustomersByCityView);
     }
     let config = Config::default()
         .with_addr("127.0.0.1:0".parse().expect("a loopback address"))
@@ -271,7 +275,7 @@ async fn main() {
     let dir = tempfile::tempdir().expect("a temporary directory");
     let db = dir.path().join("plinth.db");
 
-    let service = start(&db, false).await;
+    let service = start(&db, false, false).await;
     let t = Instant::now();
     write_rows(service.local_addr(), rows).await;
     let took = t.elapsed().as_secs_f64();
@@ -281,14 +285,14 @@ async fn main() {
     );
     service.shutdown().await;
 
+    // One new view, then the second added later next to it.
     let t = Instant::now();
-    let service = start(&db, true).await;
-    let projections = caught_up(service.local_addr()).await;
+    let service = start(&db, true, false).await;
+    caught_up(service.local_addr()).await;
     let took = t.elapsed().as_secs_f64();
     println!(
-        "catch-up: {projections} new views each built from {rows} events in {took:.2}s: {:.0} events/s per view, {:.0} events/s in all",
-        rows as f64 / took,
-        (rows * projections as u64) as f64 / took
+        "catch-up: a new view built from {rows} events in {took:.2}s (startup included): {:.0} events/s",
+        rows as f64 / took
     );
 
     let (h, took) = query_latency(service.local_addr(), rows, queries).await;
@@ -296,6 +300,16 @@ async fn main() {
     println!(
         "  throughput: {:.0} queries/s (4 clients)",
         h.len() as f64 / took.as_secs_f64()
+    );
+    service.shutdown().await;
+
+    let t = Instant::now();
+    let service = start(&db, true, true).await;
+    caught_up(service.local_addr()).await;
+    let took = t.elapsed().as_secs_f64();
+    println!(
+        "catch-up: a view added later built from {rows} events in {took:.2}s (startup included): {:.0} events/s",
+        rows as f64 / took
     );
 
     let h = view_lag(service.local_addr(), lag_writes).await;

@@ -52,6 +52,9 @@ pub trait ViewStore: Send + Sync {
         entity_id: &'a str,
     ) -> BoxFuture<'a, StorageResult<Option<u64>>>;
 
+    /// Whether projection `consumer` ever applied a record (a new view has not).
+    fn view_has_applied<'a>(&'a self, consumer: &'a str) -> BoxFuture<'a, StorageResult<bool>>;
+
     /// Run a query and return its rows, each as `columns` values (`NULL`,
     /// integers, reals, text and blobs as stored).
     fn view_query(

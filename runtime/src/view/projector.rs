@@ -9,7 +9,7 @@
 //! backoff, never skipping it; the log names the view, the entity and the error.
 
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
 use futures::future::BoxFuture;
@@ -32,7 +32,23 @@ pub(crate) struct Projector {
     table: usize,
     type_id: &'static str,
     consumer: String,
+    known: Mutex<Known>,
 }
+
+/// What the projector knows of the sequence numbers applied before.
+enum Known {
+    /// Not looked yet.
+    Unchecked,
+    /// The projection had applied nothing when this run started (a new
+    /// view): every applied sequence number is the one this run wrote, kept
+    /// here, so building a view from the feed asks the storage nothing.
+    Fresh(HashMap<String, u64>),
+    /// Ask the storage.
+    Stored,
+}
+
+/// The most entities [`Known::Fresh`] tracks before asking the storage instead.
+const FRESH_CAPACITY: usize = 1_000_000;
 
 impl Projector {
     /// The projection of `type_id` into table `table`, stored as `consumer`.
@@ -47,6 +63,7 @@ impl Projector {
             table,
             type_id,
             consumer,
+            known: Mutex::new(Known::Unchecked),
         }
     }
 
@@ -71,6 +88,12 @@ impl Projector {
                     .copied()
             }
         }
+    }
+
+    fn lock_known(&self) -> Result<std::sync::MutexGuard<'_, Known>, HandlerError> {
+        self.known
+            .lock()
+            .map_err(|_| HandlerError::msg("the projection's bookkeeping is poisoned"))
     }
 
     /// The stored row of `key`.
@@ -176,6 +199,11 @@ impl Projector {
             .into_iter()
             .map(|(entity, seq)| (self.type_id.to_string(), entity.to_string(), seq))
             .collect();
+        let remember: Vec<(String, u64)> = batch
+            .applied
+            .iter()
+            .map(|(_, entity, seq)| (entity.clone(), *seq))
+            .collect();
         engine
             .store()?
             .view_write(batch)
@@ -188,6 +216,14 @@ impl Projector {
                     "writing view rows failed; the records will be retried"
                 );
             })?;
+        if let Ok(mut known) = self.known.lock()
+            && let Known::Fresh(seqs) = &mut *known
+        {
+            seqs.extend(remember);
+            if seqs.len() > FRESH_CAPACITY {
+                *known = Known::Stored;
+            }
+        }
         for key in changed {
             // No live query listening is fine.
             let _ = engine.changes.send(Change {
@@ -218,6 +254,23 @@ impl FeedHandler for Projector {
     ) -> BoxFuture<'a, Result<Option<u64>, HandlerError>> {
         Box::pin(async move {
             let store = self.engine.store()?;
+            if type_id == self.type_id {
+                let unchecked = matches!(*self.lock_known()?, Known::Unchecked);
+                if unchecked {
+                    let fresh = !store.view_has_applied(&self.consumer).await?;
+                    let mut known = self.lock_known()?;
+                    if matches!(*known, Known::Unchecked) {
+                        *known = if fresh {
+                            Known::Fresh(HashMap::new())
+                        } else {
+                            Known::Stored
+                        };
+                    }
+                }
+                if let Known::Fresh(seqs) = &*self.lock_known()? {
+                    return Ok(seqs.get(entity_id).copied());
+                }
+            }
             Ok(store
                 .view_applied_seq(&self.consumer, type_id, entity_id)
                 .await?)

@@ -284,6 +284,11 @@ impl ViewStore for SqliteStorage {
         Box::pin(self.read(move |conn| view::applied_seq(conn, &consumer, &type_id, &entity_id)))
     }
 
+    fn view_has_applied<'a>(&'a self, consumer: &'a str) -> BoxFuture<'a, StorageResult<bool>> {
+        let consumer = consumer.to_owned();
+        Box::pin(self.read(move |conn| view::has_applied(conn, &consumer)))
+    }
+
     fn view_query(
         &self,
         sql: Arc<str>,

@@ -86,6 +86,13 @@ pub(super) fn applied_seq(
     Ok(seq.map(|s| u64::try_from(s).unwrap_or_default()))
 }
 
+/// Whether the projection applied anything yet.
+pub(super) fn has_applied(conn: &mut Connection, consumer: &str) -> StorageResult<bool> {
+    conn.prepare_cached("SELECT EXISTS (SELECT 1 FROM view_applied WHERE consumer = ?1)")
+        .and_then(|mut stmt| stmt.query_row(params![consumer], |row| row.get::<_, bool>(0)))
+        .map_err(backend)
+}
+
 /// Run a view query; each row as `columns` values.
 pub(super) fn query(
     conn: &mut Connection,
