@@ -398,5 +398,48 @@ async fn view_streams_live_updates_of_matching_rows() {
         ("c1", "Alicia")
     );
     drop(stream);
+
+    // The same live query over HTTP as NDJSON: the current rows, then changes.
+    let reply = http
+        .get(format!("{base}/customers/by-city/Springfield"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(reply.status(), StatusCode::OK);
+    let mut body = reply.bytes_stream();
+    let mut text = String::new();
+    let lines = |text: &str| -> Vec<Value> {
+        text.lines()
+            .filter(|l| !l.trim().is_empty())
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect()
+    };
+    while lines(&text).len() < 2 {
+        let chunk = tokio::time::timeout(Duration::from_secs(20), body.next())
+            .await
+            .expect("a row within 20 s (bounded wait)")
+            .expect("the stream stays open")
+            .unwrap();
+        text.push_str(std::str::from_utf8(&chunk).unwrap());
+    }
+    create(&http, &base, "c4", "Dave", "Springfield").await;
+    while lines(&text).len() < 3 {
+        let chunk = tokio::time::timeout(Duration::from_secs(20), body.next())
+            .await
+            .expect("a row within 20 s (bounded wait)")
+            .expect("the stream stays open")
+            .unwrap();
+        text.push_str(std::str::from_utf8(&chunk).unwrap());
+    }
+    let rows = lines(&text);
+    let mut first: Vec<&str> = rows[..2]
+        .iter()
+        .map(|r| r["customerId"].as_str().unwrap())
+        .collect();
+    first.sort();
+    assert_eq!(first, ["c1", "c3"]);
+    assert_eq!(rows[2]["customerId"], "c4");
+    assert_eq!(rows[2]["name"], "Dave");
+    drop(body);
     service.shutdown().await;
 }
