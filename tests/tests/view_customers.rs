@@ -387,12 +387,20 @@ async fn view_streams_live_updates_of_matching_rows() {
         .await
         .unwrap();
     assert_eq!(reply.status(), StatusCode::OK);
-    let next = stream.message().await.unwrap().unwrap();
+    let next = tokio::time::timeout(Duration::from_secs(20), stream.message())
+        .await
+        .expect("a row within 20 s (bounded wait)")
+        .unwrap()
+        .unwrap();
     assert_eq!(
         (next.customer_id.as_str(), next.name.as_str()),
         ("c3", "Carol")
     );
-    let next = stream.message().await.unwrap().unwrap();
+    let next = tokio::time::timeout(Duration::from_secs(20), stream.message())
+        .await
+        .expect("a row within 20 s (bounded wait)")
+        .unwrap()
+        .unwrap();
     assert_eq!(
         (next.customer_id.as_str(), next.name.as_str()),
         ("c1", "Alicia")
