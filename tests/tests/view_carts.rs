@@ -182,3 +182,34 @@ async fn view_of_cart_events_transforms_rows_and_survives_a_restart() {
     assert_eq!(summary.product_ids, ["p1"]);
     service.shutdown().await;
 }
+
+#[tokio::test]
+async fn view_added_later_builds_itself_from_the_start_of_the_feed() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("plinth.db");
+    let without_view = plinth::Service::new()
+        .with(ShoppingCartEntityComponent::new(ShoppingCart))
+        .config(
+            Config::default()
+                .with_addr("127.0.0.1:0".parse().unwrap())
+                .with_sqlite(&db),
+        )
+        .start()
+        .await
+        .unwrap();
+    let base = format!("http://{}", without_view.local_addr());
+    let http = reqwest::Client::new();
+    for quantity in 1..=4 {
+        add(&http, &base, "early", "p9", quantity).await;
+    }
+    without_view.shutdown().await;
+
+    let service = start(&db).await;
+    let base = format!("http://{}", service.local_addr());
+    let summary = summary_with_total(&http, &base, "early", 10).await;
+    assert_eq!(
+        summary["lines"],
+        json!([{"productId": "p9", "quantity": 10}])
+    );
+    service.shutdown().await;
+}
