@@ -56,6 +56,9 @@ pub enum ErrorKind {
     InvalidEvents,
     /// A view has no update method, or its tables and row types disagree.
     InvalidView,
+    /// A view query does not parse or type-check against its tables,
+    /// request and response messages.
+    InvalidQuery,
     /// A subscription names a source no component declares.
     UnknownSource,
     /// An event type of a subscribed entity is neither handled nor ignored.
@@ -89,6 +92,7 @@ impl ErrorKind {
             ErrorKind::DuplicateTypeId => "plinth::duplicate_type_id",
             ErrorKind::InvalidEvents => "plinth::invalid_events",
             ErrorKind::InvalidView => "plinth::invalid_view",
+            ErrorKind::InvalidQuery => "plinth::invalid_query",
             ErrorKind::UnknownSource => "plinth::unknown_source",
             ErrorKind::UnhandledEvent => "plinth::unhandled_event",
             ErrorKind::MisplacedOption => "plinth::misplaced_option",

@@ -51,3 +51,10 @@ pub fn generate(pool: &DescriptorPool, config: &Config) -> Result<Vec<GeneratedF
     let model = model::build(pool, &config.sources)?;
     emit::emit(pool, &model)
 }
+
+/// The SQL of every view of `pool`, per dialect, for review (`plinth
+/// generate` writes it next to the Rust files; builds need only the Rust).
+pub fn generate_sql(pool: &DescriptorPool, config: &Config) -> Result<Vec<GeneratedFile>> {
+    let model = model::build(pool, &config.sources)?;
+    emit::sql::files(&model)
+}

@@ -63,6 +63,7 @@ fn shopping_cart() {
         &root().join("examples/shopping-cart/proto"),
         &[
             "shopping/cart/cart_domain.proto",
+            "shopping/cart/cart_view.proto",
             "shopping/cart/cart_api.proto",
         ],
     );

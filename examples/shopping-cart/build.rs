@@ -4,6 +4,7 @@ fn main() {
     let protos = [
         "proto/shopping/cart/cart_domain.proto",
         "proto/shopping/cart/cart_api.proto",
+        "proto/shopping/cart/cart_view.proto",
     ];
     if plinth_codegen::configure()
         .compile_protos(&protos, &["proto"])

@@ -12,7 +12,7 @@ use futures::future::BoxFuture;
 use futures::{FutureExt, StreamExt};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
-use crate::component::adapter::{ActionAdapter, ActionReply, ViewAdapter};
+use crate::component::adapter::{ActionAdapter, ActionReply};
 use crate::component::info::ComponentInfo;
 use crate::context::{ActionContext, CallFn, Metadata};
 use crate::dispatch::Dispatch;
@@ -30,10 +30,9 @@ pub(crate) enum Handler {
     Entity(Arc<dyn EntityRunner>),
     /// An action.
     Action(Arc<dyn ActionAdapter>),
-    /// A view; its queries are answered by the view engine, which takes the
-    /// adapter for its update methods.
-    #[allow(dead_code)]
-    View(Arc<dyn ViewAdapter>),
+    /// A view: the view engine answers its queries (its update methods are
+    /// fed by its projections).
+    View(Arc<crate::view::ViewEngine>),
 }
 
 /// One installed component.
@@ -255,9 +254,7 @@ impl Inner {
                     let ctx = ActionContext::connected(metadata, caller);
                     call_action(route.info, route.method, adapter, payload, ctx).await
                 }
-                Handler::View(_) => Err(Status::unimplemented(format!(
-                    "{path}: view queries are not served by this runtime build"
-                ))),
+                Handler::View(engine) => engine.query(route.method, payload).await,
             }
         }
         .boxed()

@@ -26,6 +26,7 @@ mod server;
 pub mod service;
 pub mod status;
 pub mod storage;
+pub mod view;
 
 pub use component::{Component, Registration};
 pub use config::Config;

@@ -60,6 +60,9 @@ pub enum ServiceError {
     /// The HTTP/JSON front door could not be built.
     #[error("cannot build the HTTP routes: {0}")]
     Http(String),
+    /// A view could not be set up.
+    #[error(transparent)]
+    View(#[from] crate::view::ViewError),
     /// Waiting for a shutdown signal failed.
     #[error("cannot listen for shutdown signals: {0}")]
     Signal(std::io::Error),
@@ -184,12 +187,19 @@ impl Service {
         for registration in self.registrations {
             registration.install(&mut installer);
         }
-        let dispatcher = Dispatcher::new(installer.into_installed(), config.max_concurrency)?;
+        let (installed, views) = installer.into_installed();
+        let views = views?;
+        let dispatcher = Dispatcher::new(installed, config.max_concurrency)?;
         let shared: SharedDispatch = Arc::new(dispatcher.clone());
         let doors = FrontDoors {
             grpc: crate::grpc::router(shared.clone(), config.max_body_bytes).await?,
-            http: http_router(shared.clone(), &config)?,
+            http: http_router(shared.clone(), &config)?
+                .merge(crate::view::status::router(views.clone())),
         };
+        let mut projections = Vec::new();
+        for view in &views {
+            projections.extend(view.start().await?);
+        }
 
         let listener =
             TcpListener::bind(config.addr)
@@ -218,6 +228,11 @@ impl Service {
             .await;
             if !drain.drain(grace).await {
                 tracing::warn!("calls still in flight after the shutdown grace period");
+            }
+            for projection in projections {
+                if let Err(error) = projection.shutdown().await {
+                    tracing::error!(%error, "a view projection stopped with an error");
+                }
             }
             if let Some(sqlite) = owned {
                 // Let the writer finish what is queued before the process ends.

@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use plinth_codegen::model::ComponentKind;
-use plinth_codegen::{Compiled, Config, Error, compile, generate, model};
+use plinth_codegen::{Compiled, Config, Error, compile, generate, generate_sql, model};
 
 /// Plinth's proto-first code generator.
 #[derive(Debug, Parser)]
@@ -97,7 +97,8 @@ fn run_generate(
     let config = Config {
         sources: compiled.sources.clone(),
     };
-    let files = generate(&compiled.pool, &config)?;
+    let mut files = generate(&compiled.pool, &config)?;
+    files.extend(generate_sql(&compiled.pool, &config)?);
     for file in &files {
         let path = out.join(&file.name);
         if let Some(dir) = path.parent() {

@@ -112,7 +112,9 @@ fn method_info(ctx: &Ctx<'_>, method: &Method) -> TokenStream {
     };
     let http = method.http.iter().map(http_rule);
     let subscribe = option(method.subscribe.as_ref(), subscription);
-    let view = option(method.view.as_ref(), view_role);
+    let view = option(method.view.as_ref(), |role| {
+        view_role(role, method.view_plan.as_deref().unwrap_or_default())
+    });
     let publish = option(method.publish.as_ref(), |topic| quote!(#topic));
     let acl = option(method.acl.as_ref(), acl);
     let jwt = option(method.jwt.as_ref(), jwt);
@@ -219,19 +221,19 @@ fn subscription(subscription: &Subscription) -> TokenStream {
     }
 }
 
-fn view_role(role: &ViewRole) -> TokenStream {
+fn view_role(role: &ViewRole, plan: &str) -> TokenStream {
     match role {
         ViewRole::Update {
             table,
             transform_updates,
         } => quote! {
-            ::plinth::codegen::ViewMethod::Update { table: #table, transform_updates: #transform_updates }
+            ::plinth::codegen::ViewMethod::Update { table: #table, transform_updates: #transform_updates, plan: #plan }
         },
         ViewRole::Query {
             sql,
             stream_updates,
         } => quote! {
-            ::plinth::codegen::ViewMethod::Query { sql: #sql, stream_updates: #stream_updates }
+            ::plinth::codegen::ViewMethod::Query { sql: #sql, stream_updates: #stream_updates, plan: #plan }
         },
     }
 }

@@ -19,6 +19,7 @@ pub mod format;
 mod info;
 pub mod messages;
 mod names;
+pub mod sql;
 mod tree;
 mod view;
 mod wrapper;

@@ -24,6 +24,7 @@ fn method(name: &str, input: TypeRef, output: TypeRef) -> Method {
         http: Vec::new(),
         subscribe: None,
         view: None,
+        view_plan: None,
         publish: None,
         acl: None,
         jwt: None,

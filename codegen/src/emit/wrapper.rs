@@ -29,7 +29,9 @@ pub(crate) fn emit(
         Holding::Owned => (quote!(T), quote!(Self { inner })),
         Holding::Shared => (
             quote!(::std::sync::Arc<T>),
-            quote!(Self { inner: ::std::sync::Arc::new(inner) }),
+            quote!(Self {
+                inner: ::std::sync::Arc::new(inner)
+            }),
         ),
     };
     quote! {

@@ -27,6 +27,8 @@ pub(crate) struct Built {
 #[derive(Debug)]
 pub(crate) struct MethodExtra {
     pub subscribe_loc: Option<Loc>,
+    /// Where the view query option is declared.
+    pub query_loc: Option<Loc>,
     pub routes: Vec<(HttpBinding, Loc)>,
 }
 
@@ -75,9 +77,11 @@ pub(crate) fn build(ctx: &mut Ctx<'_>, service: &ServiceDescriptor) -> Option<Bu
         extras.push(extra);
     }
     let kind = match kind {
-        ComponentKind::View { .. } => ComponentKind::View {
-            tables: tables(ctx, service, &decl, &methods),
-        },
+        ComponentKind::View { .. } => {
+            let tables = tables(ctx, service, &decl, &methods);
+            super::view::compile(ctx, service, &mut methods, &extras, &tables);
+            ComponentKind::View { tables }
+        }
         other => other,
     };
     let declared = decl.name.rsplit('.').next().unwrap_or_default();
@@ -307,6 +311,7 @@ fn method(
         http: routes.iter().map(|(b, _)| b.clone()).collect(),
         subscribe,
         view,
+        view_plan: None,
         publish: m.publish.map(|(topic, _)| topic),
         acl: m
             .acl
@@ -318,6 +323,7 @@ fn method(
         method_model,
         MethodExtra {
             subscribe_loc,
+            query_loc: m.query.as_ref().map(|(_, _, at)| at.clone()),
             routes,
         },
     )

@@ -17,6 +17,7 @@ mod span;
 mod template;
 mod types;
 mod validate;
+mod view;
 
 pub use template::parse_template;
 pub use types::*;

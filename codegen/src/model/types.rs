@@ -126,6 +126,10 @@ pub struct Method {
     pub subscribe: Option<Subscription>,
     /// The method's role in a view.
     pub view: Option<ViewRole>,
+    /// The compiled view plan the runtime executes, as JSON: a
+    /// `plinth_view_plan::TablePlan` for update methods, a
+    /// `plinth_view_plan::CompiledQuery` for query methods.
+    pub view_plan: Option<String>,
     /// The topic the method's results go to.
     pub publish: Option<String>,
     /// The access rules in force (method, else service, else file).

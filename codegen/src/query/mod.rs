@@ -14,9 +14,7 @@
 //! Everything works on `prost_reflect` descriptors only.
 
 mod ast;
-pub mod bind;
 mod check;
-mod compiled;
 mod filter;
 mod lexer;
 mod parse_expr;
@@ -25,17 +23,21 @@ mod project;
 mod resolve;
 pub mod schema;
 mod sql;
-pub mod types;
 
 use std::collections::BTreeMap;
 use std::ops::Range;
 
 use prost_reflect::MessageDescriptor;
 
-pub use bind::{BindError, Window, bind_params, like_to_glob};
-pub use compiled::*;
+// What a compiled query is, column values and parameter binding are shared
+// with the runtime through `plinth-view-plan`.
+pub(crate) use plinth_view_plan::compiled;
+pub use plinth_view_plan::compiled::*;
+pub use plinth_view_plan::{
+    BindError, Column, DEFAULT_PAGE_SIZE, MAX_RESULTS, SchemaSql, SqlType, SqlValue, TablePlan,
+    ValueType, Window, bind, bind_params, like_to_glob, types,
+};
 pub use schema::{TableSchema, row_values, table_schema};
-pub use types::{Column, SqlType, SqlValue, ValueType};
 
 /// The tables of one view: the name used in queries → the row message.
 #[derive(Debug, Clone, Default)]
@@ -131,12 +133,6 @@ impl std::fmt::Display for QueryError {
 }
 
 impl std::error::Error for QueryError {}
-
-/// The most rows a query returns; more is an error at run time.
-pub const MAX_RESULTS: u64 = 10_000;
-
-/// The page size of token paging without `LIMIT`.
-pub const DEFAULT_PAGE_SIZE: u64 = 100;
 
 /// Parse, type-check and compile `sql`, a query over `tables` answering a
 /// method with input `request` and output `response` (`streaming`: the

@@ -9,9 +9,11 @@
 
 use prost_reflect::{DynamicMessage, MessageDescriptor};
 
+use plinth_view_plan::{ColumnPlan, SchemaSql, TablePlan};
+
 use super::compiled::{CompiledQuery, Dialect, IndexHint};
 use super::sql::ident;
-use super::types::{Column, SqlValue, column_value, columns};
+use super::types::{Column, SqlValue, columns};
 
 /// The schema of one view table.
 #[derive(Debug, Clone, PartialEq)]
@@ -28,20 +30,6 @@ pub struct TableSchema {
     pub sqlite: SchemaSql,
     /// PostgreSQL statements.
     pub postgres: SchemaSql,
-}
-
-/// The statements of a table in one dialect.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SchemaSql {
-    /// `CREATE TABLE IF NOT EXISTS`.
-    pub create_table: String,
-    /// `CREATE INDEX IF NOT EXISTS`, one per index.
-    pub create_indexes: Vec<String>,
-    /// Insert or replace a row: binds `_key`, `_row`, then the column values
-    /// of [`row_values`] in order.
-    pub upsert: String,
-    /// Delete a row: binds `_key`.
-    pub delete: String,
 }
 
 /// The schema of `table` (its SQL name) with rows of type `row`, indexed for
@@ -178,15 +166,15 @@ fn statements(
         placeholders.join(", "),
         updates.join(", ")
     );
-    let delete = format!(
-        "DELETE FROM {t} WHERE \"_key\" = {}",
-        if pg { "$1" } else { "?1" }
-    );
+    let key = if pg { "$1" } else { "?1" };
+    let delete = format!("DELETE FROM {t} WHERE \"_key\" = {key}");
+    let select_row = format!("SELECT \"_row\" FROM {t} WHERE \"_key\" = {key}");
     SchemaSql {
         create_table,
         create_indexes,
         upsert,
         delete,
+        select_row,
     }
 }
 
@@ -194,9 +182,26 @@ fn statements(
 /// after `_key` and `_row` in [`SchemaSql::upsert`]; arrays bind as JSON
 /// text in SQLite, see [`SqlValue::json_array_text`]).
 pub fn row_values(row: &DynamicMessage, schema: &TableSchema) -> Vec<SqlValue> {
-    schema
-        .columns
-        .iter()
-        .map(|c| column_value(row, c))
-        .collect()
+    plinth_view_plan::row_values(row, &schema.columns)
+}
+
+impl TableSchema {
+    /// The plan the runtime needs for this table, called `name` in queries.
+    pub fn plan(&self, name: &str) -> TablePlan {
+        TablePlan {
+            name: name.to_string(),
+            table: self.table.clone(),
+            row_type: self.row_type.clone(),
+            columns: self
+                .columns
+                .iter()
+                .map(|c| ColumnPlan {
+                    name: c.name.clone(),
+                    path: c.path.clone(),
+                })
+                .collect(),
+            sqlite: self.sqlite.clone(),
+            postgres: self.postgres.clone(),
+        }
+    }
 }

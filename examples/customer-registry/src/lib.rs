@@ -1,8 +1,11 @@
 //! A customer registry: one value entity per customer (create, read, change
-//! name and address, delete) and a view of every customer queryable by name.
+//! name and address, delete) and two views of every customer: by name, by
+//! e-mail, by several e-mails at once (`ANY`) and a paged listing
+//! (`CustomerByName`), and by city with live updates (`CustomersByCity`).
 //!
-//! The view needs no code: it stores each customer's state as a row, and its
-//! query is compiled from the proto.
+//! The views need no code: they store each customer's state as a row, drop
+//! the row when the customer is deleted (`handle_deletes`), and their queries
+//! are compiled from the proto.
 
 plinth::include_protos!();
 

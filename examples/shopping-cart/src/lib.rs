@@ -1,17 +1,19 @@
 //! An event-sourced shopping cart: items are added and removed until the cart
 //! is checked out. Commands validate and emit events; the state is only ever
-//! changed by folding events.
+//! changed by folding events. A view ([`CartSummaries`]) keeps a summary row
+//! per cart, computed from the events.
 
 plinth::include_protos!();
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use plinth::{CommandContext, EventEffect, Status};
+use plinth::{CommandContext, EventEffect, RowUpdate, Status, UpdateContext};
 use shopping::cart::api::{
     AddLineItem, Cart, CheckoutCart, GetShoppingCart, LineItem, RemoveLineItem, ShoppingCartEntity,
     ShoppingCartEntityEffect,
 };
 use shopping::cart::domain::{self, CartState, CheckedOut, ItemAdded, ItemRemoved};
+use shopping::cart::view::{CartSummary, CartSummaryView, SummaryLine};
 
 /// The cart's business rules.
 #[derive(Debug, Clone, Copy, Default)]
@@ -146,6 +148,73 @@ impl ShoppingCartEntity for ShoppingCart {
 
     fn apply_checked_out(&self, state: &mut CartState, _event: &CheckedOut) {
         state.checked_out = true;
+    }
+}
+
+/// Computes the cart summaries of the `CartSummaryView` from cart events.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct CartSummaries;
+
+/// The summary row of a cart before its first event.
+fn summary_of(row: Option<&CartSummary>, ctx: &UpdateContext) -> CartSummary {
+    row.cloned().unwrap_or_else(|| CartSummary {
+        cart_id: ctx.subject().to_string(),
+        ..CartSummary::default()
+    })
+}
+
+/// Recompute the derived fields of a summary from its lines.
+fn totals(mut summary: CartSummary) -> CartSummary {
+    summary.product_ids = summary.lines.iter().map(|l| l.product_id.clone()).collect();
+    summary.total_quantity = summary.lines.iter().map(|l| l.quantity).sum();
+    summary
+}
+
+impl CartSummaryView for CartSummaries {
+    fn on_item_added(
+        &self,
+        row: Option<&CartSummary>,
+        input: ItemAdded,
+        ctx: &UpdateContext,
+    ) -> Result<RowUpdate<CartSummary>, Status> {
+        let Some(added) = input.item else {
+            return Ok(RowUpdate::Ignore);
+        };
+        let mut summary = summary_of(row, ctx);
+        match summary
+            .lines
+            .iter_mut()
+            .find(|l| l.product_id == added.product_id)
+        {
+            Some(line) => line.quantity += added.quantity,
+            None => summary.lines.push(SummaryLine {
+                product_id: added.product_id,
+                quantity: added.quantity,
+            }),
+        }
+        Ok(RowUpdate::Upsert(totals(summary)))
+    }
+
+    fn on_item_removed(
+        &self,
+        row: Option<&CartSummary>,
+        input: ItemRemoved,
+        ctx: &UpdateContext,
+    ) -> Result<RowUpdate<CartSummary>, Status> {
+        let mut summary = summary_of(row, ctx);
+        summary.lines.retain(|l| l.product_id != input.product_id);
+        Ok(RowUpdate::Upsert(totals(summary)))
+    }
+
+    fn on_checked_out(
+        &self,
+        row: Option<&CartSummary>,
+        _input: CheckedOut,
+        ctx: &UpdateContext,
+    ) -> Result<RowUpdate<CartSummary>, Status> {
+        let mut summary = summary_of(row, ctx);
+        summary.checked_out = true;
+        Ok(RowUpdate::Upsert(summary))
     }
 }
 

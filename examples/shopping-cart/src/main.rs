@@ -3,11 +3,13 @@
 
 use std::process::ExitCode;
 
-use shopping_cart::ShoppingCart;
 use shopping_cart::shopping::cart::api::ShoppingCartEntityComponent;
+use shopping_cart::shopping::cart::view::CartSummaryViewComponent;
+use shopping_cart::{CartSummaries, ShoppingCart};
 
 fn main() -> ExitCode {
     plinth::Service::new()
         .with(ShoppingCartEntityComponent::new(ShoppingCart))
+        .with(CartSummaryViewComponent::new(CartSummaries))
         .run_blocking()
 }

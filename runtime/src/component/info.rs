@@ -129,6 +129,8 @@ pub enum ViewMethod {
         table: &'static str,
         /// Whether user code computes the row.
         transform_updates: bool,
+        /// The table's compiled plan (a `plinth_view_plan::TablePlan` as JSON).
+        plan: &'static str,
     },
     /// Answers a query.
     Query {
@@ -136,6 +138,9 @@ pub enum ViewMethod {
         sql: &'static str,
         /// Whether changes stream after the result.
         stream_updates: bool,
+        /// The query compiled at build time (a `plinth_view_plan::CompiledQuery`
+        /// as JSON): SQL per dialect, parameter plan and result mapping.
+        plan: &'static str,
     },
 }
 

@@ -9,6 +9,7 @@ use crate::dispatcher::{Handler, Installed};
 use crate::executor::ExecutorSettings;
 use crate::executor::event_sourced::EventSourcedRunner;
 use crate::executor::value::ValueEntityRunner;
+use crate::view::{ViewEngine, ViewError};
 
 /// Something a service can serve: a generated component wrapping a user's
 /// implementation (`CustomerEntityComponent::new(MyCustomer)`).
@@ -86,6 +87,8 @@ impl Registration {
 pub struct Installer {
     settings: ExecutorSettings,
     installed: Vec<Installed>,
+    views: Vec<Arc<ViewEngine>>,
+    view_errors: Vec<ViewError>,
 }
 
 impl Installer {
@@ -94,12 +97,21 @@ impl Installer {
         Installer {
             settings,
             installed: Vec::new(),
+            views: Vec::new(),
+            view_errors: Vec::new(),
         }
     }
 
-    /// The installed components, in registration order.
-    pub(crate) fn into_installed(self) -> Vec<Installed> {
-        self.installed
+    /// The installed components, in registration order, and the engines of
+    /// the views among them (or the first view that cannot be served).
+    pub(crate) fn into_installed(
+        self,
+    ) -> (Vec<Installed>, Result<Vec<Arc<ViewEngine>>, ViewError>) {
+        let views = match self.view_errors.into_iter().next() {
+            Some(error) => Err(error),
+            None => Ok(self.views),
+        };
+        (self.installed, views)
     }
 
     fn push(&mut self, info: &'static ComponentInfo, handler: Handler) {
@@ -125,7 +137,14 @@ impl Installer {
 
     fn view<A: ViewAdapter>(&mut self, adapter: A) {
         let info = adapter.info();
-        self.push(info, Handler::View(Arc::new(adapter)));
+        match ViewEngine::new(Arc::new(adapter), self.settings.storage.clone()) {
+            Ok(engine) => {
+                let engine = Arc::new(engine);
+                self.views.push(engine.clone());
+                self.push(info, Handler::View(engine));
+            }
+            Err(error) => self.view_errors.push(error),
+        }
     }
 }
 

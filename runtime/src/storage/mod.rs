@@ -10,8 +10,10 @@ use bytes::Bytes;
 use futures::future::BoxFuture;
 
 mod sqlite;
+pub mod view;
 
 pub use sqlite::{SCHEMA_VERSION, SqliteOptions, SqliteStorage, WriteStats};
+pub use view::{ViewBatch, ViewStore, ViewWrite};
 
 /// The result type of storage operations.
 pub type StorageResult<T> = std::result::Result<T, StorageError>;
@@ -185,6 +187,12 @@ pub trait Storage: Send + Sync + 'static {
     /// when the storage stops. `None` (the default) when the backend cannot
     /// notify: consumers then poll [`Storage::read_feed`].
     fn feed_watch(&self) -> Option<tokio::sync::watch::Receiver<u64>> {
+        None
+    }
+
+    /// The backend's support for view tables; `None` (the default) when it
+    /// cannot hold them, and then a service with views does not start.
+    fn views(&self) -> Option<&dyn ViewStore> {
         None
     }
 }

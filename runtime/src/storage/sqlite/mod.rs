@@ -16,6 +16,7 @@
 mod ops;
 mod reader;
 mod schema;
+mod view;
 mod writer;
 
 use std::path::{Path, PathBuf};
@@ -30,8 +31,10 @@ use tokio::sync::{mpsc, oneshot, watch};
 use self::ops::WriteOp;
 use self::reader::ReadPool;
 use self::writer::{Counters, Request};
+use super::view::{Dialect, SqlValue};
 use super::{
     EventAppend, FeedRecord, Replay, StateWrite, Storage, StorageError, StorageResult, StoredState,
+    ViewBatch, ViewStore,
 };
 
 pub use self::schema::SCHEMA_VERSION;
@@ -247,6 +250,52 @@ impl Storage for SqliteStorage {
 
     fn feed_watch(&self) -> Option<watch::Receiver<u64>> {
         Some(self.feed_head.clone())
+    }
+
+    fn views(&self) -> Option<&dyn ViewStore> {
+        Some(self)
+    }
+}
+
+impl ViewStore for SqliteStorage {
+    fn dialect(&self) -> Dialect {
+        Dialect::Sqlite
+    }
+
+    fn view_schema(&self, statements: Vec<String>) -> BoxFuture<'_, StorageResult<()>> {
+        Box::pin(async move { self.write(WriteOp::ViewSchema(statements)).await.map(drop) })
+    }
+
+    fn view_write(&self, batch: ViewBatch) -> BoxFuture<'_, StorageResult<()>> {
+        Box::pin(async move { self.write(WriteOp::ViewBatch(batch)).await.map(drop) })
+    }
+
+    fn view_applied_seq<'a>(
+        &'a self,
+        consumer: &'a str,
+        type_id: &'a str,
+        entity_id: &'a str,
+    ) -> BoxFuture<'a, StorageResult<Option<u64>>> {
+        let (consumer, type_id, entity_id) = (
+            consumer.to_owned(),
+            type_id.to_owned(),
+            entity_id.to_owned(),
+        );
+        Box::pin(self.read(move |conn| view::applied_seq(conn, &consumer, &type_id, &entity_id)))
+    }
+
+    fn view_has_applied<'a>(&'a self, consumer: &'a str) -> BoxFuture<'a, StorageResult<bool>> {
+        let consumer = consumer.to_owned();
+        Box::pin(self.read(move |conn| view::has_applied(conn, &consumer)))
+    }
+
+    fn view_query(
+        &self,
+        sql: Arc<str>,
+        params: Vec<SqlValue>,
+        columns: usize,
+    ) -> BoxFuture<'_, StorageResult<Vec<Vec<SqlValue>>>> {
+        Box::pin(self.read(move |conn| view::query(conn, &sql, &params, columns)))
     }
 }
 

@@ -26,12 +26,19 @@ pub(super) enum WriteOp {
         /// Its new offset.
         offset: u64,
     },
+    /// View schema statements.
+    ViewSchema(Vec<String>),
+    /// A view projection batch.
+    ViewBatch(crate::storage::ViewBatch),
 }
 
 impl WriteOp {
     /// Whether the write may add change-feed records.
     pub(super) fn writes_feed(&self) -> bool {
-        !matches!(self, WriteOp::Offset { .. })
+        !matches!(
+            self,
+            WriteOp::Offset { .. } | WriteOp::ViewSchema(_) | WriteOp::ViewBatch(_)
+        )
     }
 
     /// Run the write's statements. Returns the new sequence number (the offset
@@ -41,6 +48,8 @@ impl WriteOp {
             WriteOp::State(write) => write_state(conn, write),
             WriteOp::Append(append) => append_events(conn, append),
             WriteOp::Offset { consumer, offset } => store_offset(conn, consumer, *offset),
+            WriteOp::ViewSchema(statements) => super::view::apply_schema(conn, statements),
+            WriteOp::ViewBatch(batch) => super::view::apply_batch(conn, batch),
         }
     }
 }

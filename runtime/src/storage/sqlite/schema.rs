@@ -65,6 +65,17 @@ const MIGRATIONS: &[&str] = &[
         position  INTEGER NOT NULL
     ) WITHOUT ROWID;
     ",
+    // 2: per view projection, the last sequence number applied per entity
+    // (written in the same transaction as the view's rows).
+    "
+    CREATE TABLE view_applied (
+        consumer  TEXT    NOT NULL,
+        type_id   TEXT    NOT NULL,
+        entity_id TEXT    NOT NULL,
+        seq       INTEGER NOT NULL,
+        PRIMARY KEY (consumer, type_id, entity_id)
+    ) WITHOUT ROWID;
+    ",
 ];
 
 /// The schema version this code writes: the number of migrations.

@@ -1,10 +1,12 @@
 //! What a compiled query is: SQL per dialect, bound parameters, the shape of
 //! the result and how rows map into the response message.
 
-use super::types::{SqlType, SqlValue};
+use serde::{Deserialize, Serialize};
+
+use crate::types::{SqlType, SqlValue};
 
 /// A compiled view query.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CompiledQuery {
     /// The query as written.
     pub query: String,
@@ -40,7 +42,7 @@ pub struct CompiledQuery {
 }
 
 /// A table a query reads.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct QueryTable {
     /// The name in the query.
     pub name: String,
@@ -51,7 +53,7 @@ pub struct QueryTable {
 }
 
 /// The SQL statements of one dialect.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DialectSql {
     /// Selects `_key, _row` of every table (see [`CompiledQuery::tables`]),
     /// filtered, ordered, limited. `None` for [`ResultShape::Aggregate`].
@@ -65,7 +67,7 @@ pub struct DialectSql {
 }
 
 /// One bound parameter.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct BoundParam {
     /// Where the value comes from.
     pub source: ParamSource,
@@ -76,7 +78,7 @@ pub struct BoundParam {
 }
 
 /// Where a parameter's value comes from.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum ParamSource {
     /// A field of the request message (a missing `optional` or wrapper field is a bad request).
     Request {
@@ -95,7 +97,7 @@ pub enum ParamSource {
 }
 
 /// The shape of a query's result.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum ResultShape {
     /// Unary: one response from the first row (plus all rows for repeated
     /// nested projections); NOT_FOUND when there is no row.
@@ -112,7 +114,7 @@ pub enum ResultShape {
 }
 
 /// How a response message is built.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum Projection {
     /// The response is table `table`'s row as stored: decode `_row` as is.
     WholeRow {
@@ -124,7 +126,7 @@ pub enum Projection {
 }
 
 /// One response field and where its value comes from.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct FieldMapping {
     /// The response field name.
     pub field: String,
@@ -135,7 +137,7 @@ pub struct FieldMapping {
 }
 
 /// Where a response field's value comes from.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum FieldSource {
     /// The value at a field path of a table's row (unset when the row is
     /// absent, as after a LEFT JOIN).
@@ -172,7 +174,7 @@ pub enum FieldSource {
 }
 
 /// Paging of a query.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct Paging {
     /// `LIMIT`.
     pub limit: Option<CountSource>,
@@ -183,7 +185,7 @@ pub struct Paging {
 }
 
 /// A literal or parameter count.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum CountSource {
     /// Written in the query.
     Literal(u64),
@@ -195,7 +197,7 @@ pub enum CountSource {
 }
 
 /// Where the offset comes from.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum OffsetSource {
     /// A count.
     Count(CountSource),
@@ -208,7 +210,7 @@ pub enum OffsetSource {
 }
 
 /// A column a query uses.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct UsedColumn {
     /// The SQL table name.
     pub table: String,
@@ -219,7 +221,7 @@ pub struct UsedColumn {
 }
 
 /// How a column is used.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum ColumnUsage {
     /// Compared for equality (`=`, `IN`, `= ANY(:p)`).
     Equality,
@@ -234,7 +236,7 @@ pub enum ColumnUsage {
 }
 
 /// An index a query wants.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct IndexHint {
     /// The SQL table name.
     pub table: String,
@@ -245,7 +247,7 @@ pub struct IndexHint {
 }
 
 /// A SQL dialect.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Dialect {
     /// SQLite (`?N` parameters, JSON arrays).
     Sqlite,

@@ -82,7 +82,7 @@ impl ValueType {
 }
 
 /// A SQL storage type.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum SqlType {
     /// Text.
     Text,
@@ -120,7 +120,7 @@ impl SqlType {
 }
 
 /// A value to bind or store.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub enum SqlValue {
     /// SQL NULL.
     Null,
@@ -178,7 +178,7 @@ pub struct Column {
 
 /// The value type of a scalar field, or of a Timestamp or wrapper message
 /// (then also `true`: the value is a message, so it has presence).
-pub(crate) fn leaf_type(field: &FieldDescriptor) -> Option<(ValueType, bool)> {
+pub fn leaf_type(field: &FieldDescriptor) -> Option<(ValueType, bool)> {
     let vt = match field.kind() {
         Kind::String => ValueType::String,
         Kind::Double | Kind::Float => ValueType::Float,
@@ -208,7 +208,7 @@ fn message_leaf(m: &MessageDescriptor) -> Option<ValueType> {
 
 /// Why a field path has no column.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum NoColumn {
+pub enum NoColumn {
     /// The path ends at a message.
     Message(String),
     /// A map, repeated message or repeated bytes/wrapper field.
@@ -218,7 +218,7 @@ pub(crate) enum NoColumn {
 }
 
 /// The column of a field path (`fields` walked from the row message).
-pub(crate) fn column_of(fields: &[FieldDescriptor]) -> Result<Column, NoColumn> {
+pub fn column_of(fields: &[FieldDescriptor]) -> Result<Column, NoColumn> {
     if fields.len() > MAX_DEPTH {
         return Err(NoColumn::TooDeep);
     }
@@ -297,7 +297,7 @@ pub fn column_value(row: &DynamicMessage, column: &Column) -> SqlValue {
 }
 
 /// The SQL value of a scalar, enum, Timestamp or wrapper value.
-pub(crate) fn scalar_value(value: &Value) -> SqlValue {
+pub fn scalar_value(value: &Value) -> SqlValue {
     match value {
         Value::Bool(b) => SqlValue::Bool(*b),
         Value::I32(i) => SqlValue::Integer(i64::from(*i)),
@@ -327,7 +327,7 @@ pub(crate) fn scalar_value(value: &Value) -> SqlValue {
 
 /// Convert `value` to the storage type `to` (an integer parameter compared
 /// with a float column binds as a float).
-pub(crate) fn coerce(value: SqlValue, to: SqlType) -> SqlValue {
+pub fn coerce(value: SqlValue, to: SqlType) -> SqlValue {
     match (value, to) {
         (SqlValue::Integer(i), SqlType::Real) => SqlValue::Real(i as f64),
         (SqlValue::Array(items), to) => {

@@ -2,9 +2,9 @@
 
 use prost_reflect::{DynamicMessage, ReflectMessage};
 
-use super::MAX_RESULTS;
-use super::compiled::{CompiledQuery, CountSource, Dialect, OffsetSource, Paging, ParamSource};
-use super::types::{SqlValue, coerce, scalar_value};
+use crate::MAX_RESULTS;
+use crate::compiled::{CompiledQuery, CountSource, Dialect, OffsetSource, Paging, ParamSource};
+use crate::types::{SqlValue, coerce, scalar_value};
 
 /// Why a request cannot be bound to a query (a bad request).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

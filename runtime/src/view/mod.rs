@@ -1,0 +1,187 @@
+//! Views at run time: tables created from the compiled schemas, projections
+//! that keep them current from the change feed, and queries answered with the
+//! SQL compiled at build time.
+//!
+//! - `plan`: the compiled plans carried by the generated code (decoded once;
+//!   no query text is parsed at run time);
+//! - `projector`: one [`FeedHandler`] per `(table, source entity type)`,
+//!   delivering in batches; a batch's rows and the last sequence number it
+//!   applied per entity are committed in one transaction, so after a crash a
+//!   record is applied exactly once — the dedup hook
+//!   ([`FeedHandler::applied_seq`]) drops what the table already holds,
+//!   whatever offset the consumer had stored;
+//! - `query`: binds a request to a compiled query, runs it and streams live
+//!   updates (`stream_updates`);
+//! - `result`: turns result rows into response messages;
+//! - `status`: the lag of every projection, as JSON and as metrics.
+//!
+//! [`FeedHandler`]: crate::feed::FeedHandler
+//! [`FeedHandler::applied_seq`]: crate::feed::FeedHandler::applied_seq
+
+mod plan;
+mod projector;
+mod query;
+mod result;
+pub mod status;
+
+use std::sync::{Arc, Mutex};
+
+use tokio::sync::broadcast;
+
+use crate::component::adapter::ViewAdapter;
+use crate::component::info::ComponentInfo;
+use crate::feed::{ConsumerConfig, ConsumerHandle, Delivery, StatusSource};
+use crate::status::Status;
+use crate::storage::{Storage, ViewStore};
+
+use self::plan::Plans;
+
+/// Why views could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum ViewError {
+    /// The compiled plan of a view does not fit its descriptors.
+    #[error("view {view}: {message}")]
+    Plan {
+        /// The view's service.
+        view: &'static str,
+        /// What is wrong.
+        message: String,
+    },
+    /// The storage backend cannot hold view tables.
+    #[error("view {0}: the storage backend does not support views")]
+    Unsupported(&'static str),
+    /// Creating a table or starting a projection failed.
+    #[error("view {view}: {message}")]
+    Start {
+        /// The view's service.
+        view: &'static str,
+        /// What failed.
+        message: String,
+    },
+}
+
+/// A row of `table` changed (or was deleted): live queries look at it again.
+#[derive(Debug, Clone)]
+pub(crate) struct Change {
+    /// Index into [`Plans::tables`].
+    pub table: usize,
+    /// The row key.
+    pub key: Arc<str>,
+}
+
+/// One view: its plans, its user code and where its tables live.
+pub(crate) struct ViewEngine {
+    info: &'static ComponentInfo,
+    adapter: Arc<dyn ViewAdapter>,
+    plans: Plans,
+    storage: Arc<dyn Storage>,
+    changes: broadcast::Sender<Change>,
+    projections: Mutex<Vec<StatusSource>>,
+}
+
+impl std::fmt::Debug for ViewEngine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ViewEngine")
+            .field("view", &self.info.service)
+            .finish_non_exhaustive()
+    }
+}
+
+/// How many row changes a slow live query may fall behind before it skips some.
+const LIVE_BUFFER: usize = 4096;
+
+impl ViewEngine {
+    /// The engine of a view served from `storage`.
+    pub(crate) fn new(
+        adapter: Arc<dyn ViewAdapter>,
+        storage: Arc<dyn Storage>,
+    ) -> Result<ViewEngine, ViewError> {
+        let info = adapter.info();
+        let dialect = storage
+            .views()
+            .map(|v| v.dialect())
+            .ok_or(ViewError::Unsupported(info.service))?;
+        let plans = Plans::load(info, dialect).map_err(|message| ViewError::Plan {
+            view: info.service,
+            message,
+        })?;
+        let (changes, _) = broadcast::channel(LIVE_BUFFER);
+        Ok(ViewEngine {
+            info,
+            adapter,
+            plans,
+            storage,
+            changes,
+            projections: Mutex::new(Vec::new()),
+        })
+    }
+
+    /// The view's storage.
+    fn store(&self) -> Result<&dyn ViewStore, Status> {
+        self.storage
+            .views()
+            .ok_or_else(|| Status::internal("the storage backend does not support views"))
+    }
+
+    /// Status sources of the view's running projections.
+    pub(crate) fn projections(&self) -> Vec<StatusSource> {
+        self.projections
+            .lock()
+            .map(|p| p.clone())
+            .unwrap_or_default()
+    }
+
+    /// Create the view's tables and indexes and start its projections.
+    pub(crate) async fn start(self: &Arc<Self>) -> Result<Vec<ConsumerHandle>, ViewError> {
+        let failed = |message: String| ViewError::Start {
+            view: self.info.service,
+            message,
+        };
+        let store = self
+            .storage
+            .views()
+            .ok_or(ViewError::Unsupported(self.info.service))?;
+        let statements: Vec<String> = self
+            .plans
+            .tables
+            .iter()
+            .flat_map(|t| {
+                std::iter::once(t.sql.create_table.clone()).chain(t.sql.create_indexes.clone())
+            })
+            .collect();
+        store
+            .view_schema(statements)
+            .await
+            .map_err(|e| failed(format!("cannot create the tables: {e}")))?;
+        let mut handles = Vec::new();
+        for (table, type_id) in self.plans.sources() {
+            let name = projection_name(
+                self.info.service,
+                &self.plans.tables[table].plan.name,
+                type_id,
+            );
+            let config = ConsumerConfig::new(name.clone(), vec![type_id.to_string()])
+                .with_delivery(Delivery::Batch);
+            let handler = Arc::new(projector::Projector::new(
+                self.clone(),
+                table,
+                type_id,
+                name,
+            ));
+            let handle = crate::feed::start(self.storage.clone(), config, handler)
+                .await
+                .map_err(|e| failed(format!("cannot start the projection: {e}")))?;
+            if let Ok(mut projections) = self.projections.lock() {
+                projections.push(handle.status_source());
+            }
+            handles.push(handle);
+        }
+        Ok(handles)
+    }
+}
+
+/// The consumer name of the projection of `type_id` into `table` of `view`.
+/// Renaming a view or table rebuilds it from the start of the feed.
+fn projection_name(view: &str, table: &str, type_id: &str) -> String {
+    format!("view/{view}/{table}/{type_id}")
+}
