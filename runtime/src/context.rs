@@ -77,12 +77,29 @@ impl CommandContext {
 #[derive(Debug, Clone, Default)]
 pub struct ActionContext {
     metadata: Metadata,
+    /// What the runtime lends the handler: publishing and calls (see
+    /// `crate::eventing::context`); `None` in contexts built by tests.
+    link: Option<crate::eventing::ContextLink>,
 }
 
 impl ActionContext {
     /// A context with this metadata (the runtime builds these; tests may too).
     pub fn new(metadata: Metadata) -> ActionContext {
-        ActionContext { metadata }
+        ActionContext {
+            metadata,
+            link: None,
+        }
+    }
+
+    /// The same context, able to publish and call through `link`.
+    pub(crate) fn with_link(mut self, link: crate::eventing::ContextLink) -> ActionContext {
+        self.link = Some(link);
+        self
+    }
+
+    /// What the runtime lent the handler.
+    pub(crate) fn link(&self) -> Option<&crate::eventing::ContextLink> {
+        self.link.as_ref()
     }
 
     /// The request metadata (for subscriptions, the CloudEvents attributes).

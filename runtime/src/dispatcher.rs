@@ -4,7 +4,7 @@
 
 use std::collections::HashMap;
 use std::panic::AssertUnwindSafe;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -16,6 +16,7 @@ use crate::component::adapter::{ActionAdapter, ActionReply, ViewAdapter};
 use crate::component::info::ComponentInfo;
 use crate::context::{ActionContext, Metadata};
 use crate::dispatch::Dispatch;
+use crate::eventing::{ContextLink, Publisher};
 use crate::executor::guard::{guarded, panic_status};
 use crate::executor::{CommandReply, EntityRunner};
 use crate::status::Status;
@@ -80,6 +81,8 @@ struct Inner {
     routes: HashMap<&'static str, Route>,
     limit: Arc<Semaphore>,
     max_concurrency: u32,
+    /// Where published action results go, once eventing is set up.
+    publisher: OnceLock<Arc<Publisher>>,
 }
 
 impl std::fmt::Debug for Dispatcher {
@@ -134,8 +137,15 @@ impl Dispatcher {
                 routes,
                 limit: Arc::new(Semaphore::new(max_concurrency as usize)),
                 max_concurrency,
+                publisher: OnceLock::new(),
             }),
         })
+    }
+
+    /// Publish action results and explicit publishes through `publisher`
+    /// (set once, before serving).
+    pub(crate) fn set_publisher(&self, publisher: Arc<Publisher>) {
+        let _ = self.inner.publisher.set(publisher);
     }
 
     /// Wait until no call is in flight, or `timeout` passes; returns whether
@@ -247,7 +257,16 @@ impl Inner {
                         }
                     }
                 }
-                Handler::Action(adapter) => call_action(route.info, route.method, adapter, payload, metadata).await,
+                Handler::Action(adapter) => {
+                    let publisher = self.publisher.get().cloned();
+                    let link = ContextLink {
+                        publisher: publisher.clone(),
+                        dispatch: Arc::new(Dispatcher { inner: self.clone() }),
+                        source: route.info.service,
+                    };
+                    let reply = call_action(route.info, route.method, adapter, payload, metadata.clone(), link).await?;
+                    crate::eventing::publish_reply(publisher.as_ref(), route.info, route.method, &metadata, reply).await
+                }
                 Handler::View(_) => Err(Status::unimplemented(format!(
                     "{path}: view queries are not served by this runtime build"
                 ))),
@@ -265,8 +284,9 @@ async fn call_action(
     adapter: Arc<dyn ActionAdapter>,
     payload: Bytes,
     metadata: Metadata,
+    link: ContextLink,
 ) -> Result<ActionReply, Status> {
-    let ctx = ActionContext::new(metadata);
+    let ctx = ActionContext::new(metadata).with_link(link);
     let future = guarded(info, method, || adapter.call(method, payload, ctx))?;
     let reply = AssertUnwindSafe(future)
         .catch_unwind()

@@ -1,0 +1,271 @@
+//! Subscriptions: action methods fed by value-entity changes, event-sourced
+//! events or topic messages, each group of methods one consumer of the feed
+//! engine (at least once, per-entity order, retries with backoff, stored
+//! offsets).
+//!
+//! A group is the methods of one action service with the same source and
+//! consumer group. A record goes to the method whose input type is the
+//! record's type (the state type, the event type, a topic message's
+//! `ce-type`); a value-entity delete goes to the `handle_deletes` method (and
+//! is dropped without one); `ignore` methods and, with `ignore_unknown`,
+//! types no method takes are dropped. A type nobody handles otherwise is an
+//! error the generator reports at build time; at run time it holds the entity
+//! back (retried, logged), never skipped.
+
+use bytes::Bytes;
+use futures::StreamExt;
+use futures::future::BoxFuture;
+use prost_reflect::DescriptorPool;
+
+use super::cloudevents as ce;
+use super::codec;
+use crate::component::adapter::ActionReply;
+use crate::component::info::{ComponentInfo, ComponentKind, MethodInfo, SourceKind};
+use crate::context::Metadata;
+use crate::dispatch::SharedDispatch;
+use crate::feed::{FeedHandler, HandlerError};
+use crate::storage::{FeedKind, FeedRecord};
+
+/// The methods of one action fed by one source in one consumer group.
+#[derive(Debug, Clone)]
+pub struct SubscriptionGroup {
+    /// The action.
+    pub info: &'static ComponentInfo,
+    /// The source.
+    pub source: SourceKind,
+    /// The consumer group (the action's service name when not set).
+    pub group: String,
+    /// The subscribed methods (indexes into `info.methods`).
+    pub methods: Vec<usize>,
+    /// Drop records whose type no method takes.
+    pub ignore_unknown: bool,
+}
+
+impl SubscriptionGroup {
+    /// The name the group's offset is stored under. A different topic (after
+    /// `${ENV}` expansion) or group starts from the beginning.
+    pub fn consumer_name(&self, resolved_topic: Option<&str>) -> String {
+        match (self.source, resolved_topic) {
+            (SourceKind::ValueEntity(type_id), _) => {
+                format!("eventing:{}:value_entity:{type_id}", self.group)
+            }
+            (SourceKind::EventSourcedEntity(type_id), _) => {
+                format!("eventing:{}:event_sourced_entity:{type_id}", self.group)
+            }
+            (SourceKind::Topic(template), resolved) => {
+                format!(
+                    "eventing:{}:topic:{}",
+                    self.group,
+                    resolved.unwrap_or(template)
+                )
+            }
+        }
+    }
+}
+
+/// The subscription groups of the given components.
+pub fn plan(components: &[&'static ComponentInfo]) -> Vec<SubscriptionGroup> {
+    let mut groups: Vec<SubscriptionGroup> = Vec::new();
+    for info in components {
+        if info.kind != ComponentKind::Action {
+            continue;
+        }
+        for (index, method) in info.methods.iter().enumerate() {
+            let Some(subscription) = method.subscribe else {
+                continue;
+            };
+            let group = if subscription.consumer_group.is_empty() {
+                info.service.to_owned()
+            } else {
+                subscription.consumer_group.to_owned()
+            };
+            match groups.iter_mut().find(|g| {
+                g.info.service == info.service
+                    && g.source == subscription.source
+                    && g.group == group
+            }) {
+                Some(existing) => {
+                    existing.methods.push(index);
+                    existing.ignore_unknown |= subscription.ignore_unknown;
+                }
+                None => groups.push(SubscriptionGroup {
+                    info,
+                    source: subscription.source,
+                    group,
+                    methods: vec![index],
+                    ignore_unknown: subscription.ignore_unknown,
+                }),
+            }
+        }
+    }
+    groups
+}
+
+/// Where a record goes.
+#[derive(Debug, PartialEq, Eq)]
+enum Route {
+    /// To this method, with this payload.
+    Call(usize),
+    /// Nowhere: dropped (a delete without handler, an `ignore` method, an
+    /// unknown type with `ignore_unknown`).
+    Drop,
+}
+
+/// Delivers the records of one group to its action, through the dispatcher
+/// (so panics are caught and results published like any call's).
+pub(crate) struct SubscriptionHandler {
+    group: SubscriptionGroup,
+    /// The topic, for topic sources.
+    topic: Option<String>,
+    dispatch: SharedDispatch,
+    /// The action's descriptors, for JSON payloads.
+    pool: Option<DescriptorPool>,
+}
+
+impl SubscriptionHandler {
+    pub(crate) fn new(
+        group: SubscriptionGroup,
+        topic: Option<String>,
+        dispatch: SharedDispatch,
+    ) -> SubscriptionHandler {
+        let pool = DescriptorPool::decode(group.info.file_descriptor_set).ok();
+        SubscriptionHandler {
+            group,
+            topic,
+            dispatch,
+            pool,
+        }
+    }
+
+    fn method(&self, index: usize) -> &'static MethodInfo {
+        &self.group.info.methods[index]
+    }
+
+    fn route(&self, kind: FeedKind, type_name: &str) -> Result<Route, HandlerError> {
+        let handles_deletes = |&&index: &&usize| {
+            self.method(index)
+                .subscribe
+                .is_some_and(|s| s.handle_deletes)
+        };
+        if kind == FeedKind::Delete {
+            return Ok(match self.group.methods.iter().find(handles_deletes) {
+                Some(&index) => Route::Call(index),
+                None => Route::Drop,
+            });
+        }
+        let candidates: Vec<usize> = self
+            .group
+            .methods
+            .iter()
+            .filter(|index| !handles_deletes(index))
+            .copied()
+            .collect();
+        let exact = candidates
+            .iter()
+            .copied()
+            .find(|&index| self.method(index).input_type == type_name);
+        // A value entity has one state type, and a lone topic handler takes
+        // every message of its topic.
+        let lone = match (self.group.source, candidates.as_slice()) {
+            (SourceKind::ValueEntity(_) | SourceKind::Topic(_), [only]) => Some(*only),
+            _ => None,
+        };
+        match exact.or(lone) {
+            Some(index) if self.method(index).subscribe.is_some_and(|s| s.ignore) => {
+                Ok(Route::Drop)
+            }
+            Some(index) => Ok(Route::Call(index)),
+            None if self.group.ignore_unknown => Ok(Route::Drop),
+            None => Err(HandlerError::msg(format!(
+                "{}: no method takes messages of type {type_name:?} from {:?} and \
+                 ignore_unknown is not set",
+                self.group.info.service, self.group.source
+            ))),
+        }
+    }
+
+    /// A JSON payload as protobuf of the method's input type.
+    fn transcode(&self, method: &MethodInfo, payload: &[u8]) -> Result<Bytes, HandlerError> {
+        let desc = self
+            .pool
+            .as_ref()
+            .and_then(|pool| pool.get_message_by_name(method.input_type))
+            .ok_or_else(|| {
+                HandlerError::msg(format!(
+                    "no descriptor of {} to decode a JSON message",
+                    method.input_type
+                ))
+            })?;
+        let message = crate::http::json::decode_message(desc, payload)?;
+        Ok(Bytes::from(prost::Message::encode_to_vec(&message)))
+    }
+
+    async fn deliver(&self, record: &FeedRecord) -> Result<(), HandlerError> {
+        let (payload, metadata) = match &self.topic {
+            Some(topic) => {
+                let message = codec::decode_message(&record.payload).map_err(|error| {
+                    HandlerError::msg(format!("topic {topic}: undecodable message: {error}"))
+                })?;
+                let metadata = message
+                    .metadata
+                    .with("plinth-topic", topic.as_str())
+                    .with("plinth-position", record.offset.to_string());
+                (message.payload, metadata)
+            }
+            None => (record.payload.clone(), ce::of_record(record)),
+        };
+        let type_name = metadata.get(ce::TYPE).unwrap_or("").to_owned();
+        let index = match self.route(record.kind, &type_name)? {
+            Route::Call(index) => index,
+            Route::Drop => return Ok(()),
+        };
+        let method = self.method(index);
+        let payload = if record.kind == FeedKind::Delete {
+            Bytes::new()
+        } else if metadata
+            .get(ce::CONTENT_TYPE)
+            .is_some_and(|content| content.starts_with(ce::JSON))
+        {
+            self.transcode(method, &payload)?
+        } else {
+            payload
+        };
+        deliver_to(&self.dispatch, method.path, payload, metadata).await
+    }
+}
+
+/// Call `path` and wait for the whole reply (every message of a stream).
+async fn deliver_to(
+    dispatch: &SharedDispatch,
+    path: &str,
+    payload: Bytes,
+    metadata: Metadata,
+) -> Result<(), HandlerError> {
+    match dispatch.dispatch(path, payload, metadata).await? {
+        ActionReply::Unary(_) => Ok(()),
+        ActionReply::Stream(mut stream) => {
+            while let Some(item) = stream.next().await {
+                item.map_err(HandlerError::Status)?;
+            }
+            Ok(())
+        }
+    }
+}
+
+impl FeedHandler for SubscriptionHandler {
+    fn handle<'a>(&'a self, record: &'a FeedRecord) -> BoxFuture<'a, Result<(), HandlerError>> {
+        Box::pin(async move {
+            let outcome = self.deliver(record).await;
+            if let Err(error) = &outcome {
+                tracing::warn!(
+                    service = self.group.info.service,
+                    subject = %record.entity_id,
+                    seq = record.seq,
+                    %error,
+                    "subscription delivery failed; retrying"
+                );
+            }
+            outcome
+        })
+    }
+}
