@@ -76,13 +76,6 @@ impl NatsTopics {
             .await
             .map_err(|e| backend(&format!("cannot connect to {url}"), e))?;
         let jetstream = jetstream::new(client);
-        // Fail at startup, not at the first publish, when JetStream is off.
-        jetstream.query_account().await.map_err(|e| {
-            backend(
-                &format!("{url} has no JetStream (start nats-server -js)"),
-                e,
-            )
-        })?;
         Ok(NatsTopics {
             url: url.to_owned(),
             jetstream,
