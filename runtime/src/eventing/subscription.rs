@@ -111,6 +111,57 @@ enum Route {
     Drop,
 }
 
+/// Where a record of `kind` and message type `type_name` goes.
+fn route(
+    group: &SubscriptionGroup,
+    kind: FeedKind,
+    type_name: &str,
+) -> Result<Route, HandlerError> {
+    let handles_deletes = |&&index: &&usize| {
+        group.info.methods[index]
+            .subscribe
+            .is_some_and(|s| s.handle_deletes)
+    };
+    if kind == FeedKind::Delete {
+        return Ok(match group.methods.iter().find(handles_deletes) {
+            Some(&index) => Route::Call(index),
+            None => Route::Drop,
+        });
+    }
+    let candidates: Vec<usize> = group
+        .methods
+        .iter()
+        .filter(|index| !handles_deletes(index))
+        .copied()
+        .collect();
+    let exact = candidates
+        .iter()
+        .copied()
+        .find(|&index| group.info.methods[index].input_type == type_name);
+    // A value entity has one state type, and a lone topic handler takes
+    // every message of its topic.
+    let lone = match (group.source, candidates.as_slice()) {
+        (SourceKind::ValueEntity(_) | SourceKind::Topic(_), [only]) => Some(*only),
+        _ => None,
+    };
+    match exact.or(lone) {
+        Some(index)
+            if group.info.methods[index]
+                .subscribe
+                .is_some_and(|s| s.ignore) =>
+        {
+            Ok(Route::Drop)
+        }
+        Some(index) => Ok(Route::Call(index)),
+        None if group.ignore_unknown => Ok(Route::Drop),
+        None => Err(HandlerError::msg(format!(
+            "{}: no method takes messages of type {type_name:?} from {:?} and \
+             ignore_unknown is not set",
+            group.info.service, group.source
+        ))),
+    }
+}
+
 /// Delivers the records of one group to its action, through the dispatcher
 /// (so panics are caught and results published like any call's).
 pub(crate) struct SubscriptionHandler {
@@ -139,49 +190,6 @@ impl SubscriptionHandler {
 
     fn method(&self, index: usize) -> &'static MethodInfo {
         &self.group.info.methods[index]
-    }
-
-    fn route(&self, kind: FeedKind, type_name: &str) -> Result<Route, HandlerError> {
-        let handles_deletes = |&&index: &&usize| {
-            self.method(index)
-                .subscribe
-                .is_some_and(|s| s.handle_deletes)
-        };
-        if kind == FeedKind::Delete {
-            return Ok(match self.group.methods.iter().find(handles_deletes) {
-                Some(&index) => Route::Call(index),
-                None => Route::Drop,
-            });
-        }
-        let candidates: Vec<usize> = self
-            .group
-            .methods
-            .iter()
-            .filter(|index| !handles_deletes(index))
-            .copied()
-            .collect();
-        let exact = candidates
-            .iter()
-            .copied()
-            .find(|&index| self.method(index).input_type == type_name);
-        // A value entity has one state type, and a lone topic handler takes
-        // every message of its topic.
-        let lone = match (self.group.source, candidates.as_slice()) {
-            (SourceKind::ValueEntity(_) | SourceKind::Topic(_), [only]) => Some(*only),
-            _ => None,
-        };
-        match exact.or(lone) {
-            Some(index) if self.method(index).subscribe.is_some_and(|s| s.ignore) => {
-                Ok(Route::Drop)
-            }
-            Some(index) => Ok(Route::Call(index)),
-            None if self.group.ignore_unknown => Ok(Route::Drop),
-            None => Err(HandlerError::msg(format!(
-                "{}: no method takes messages of type {type_name:?} from {:?} and \
-                 ignore_unknown is not set",
-                self.group.info.service, self.group.source
-            ))),
-        }
     }
 
     /// A JSON payload as protobuf of the method's input type.
@@ -215,7 +223,7 @@ impl SubscriptionHandler {
             None => (record.payload.clone(), ce::of_record(record)),
         };
         let type_name = metadata.get(ce::TYPE).unwrap_or("").to_owned();
-        let index = match self.route(record.kind, &type_name)? {
+        let index = match route(&self.group, record.kind, &type_name)? {
             Route::Call(index) => index,
             Route::Drop => return Ok(()),
         };
@@ -267,5 +275,112 @@ impl FeedHandler for SubscriptionHandler {
             }
             outcome
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::component::info::{IdSource, Subscription};
+
+    const fn subscribed(
+        name: &'static str,
+        input: &'static str,
+        source: SourceKind,
+        ignore: bool,
+        handle_deletes: bool,
+    ) -> MethodInfo {
+        MethodInfo {
+            name,
+            path: name,
+            input_type: input,
+            output_type: "google.protobuf.Empty",
+            server_streaming: false,
+            id: IdSource::None,
+            http: &[],
+            subscribe: Some(Subscription {
+                source,
+                consumer_group: "",
+                ignore,
+                ignore_unknown: false,
+                handle_deletes,
+                handle_snapshots: false,
+            }),
+            view: None,
+            publish: None,
+            acl: None,
+            jwt: None,
+        }
+    }
+
+    const CARTS: SourceKind = SourceKind::EventSourcedEntity("carts");
+    const USERS: SourceKind = SourceKind::ValueEntity("users");
+
+    static METHODS: [MethodInfo; 5] = [
+        subscribed("OnAdded", "cart.ItemAdded", CARTS, false, false),
+        subscribed("OnRemoved", "cart.ItemRemoved", CARTS, false, false),
+        subscribed("IgnoreCheckout", "cart.CheckedOut", CARTS, true, false),
+        subscribed("OnUser", "user.User", USERS, false, false),
+        subscribed("OnUserDeleted", "google.protobuf.Empty", USERS, false, true),
+    ];
+
+    static INFO: ComponentInfo = ComponentInfo {
+        kind: ComponentKind::Action,
+        name: "Watcher",
+        service: "test.Watcher",
+        type_id: "",
+        state_type: "",
+        event_types: &[],
+        snapshot_every: 0,
+        methods: &METHODS,
+        file_descriptor_set: &[],
+    };
+
+    fn group_of(groups: &[SubscriptionGroup], source: SourceKind) -> SubscriptionGroup {
+        groups.iter().find(|g| g.source == source).unwrap().clone()
+    }
+
+    #[test]
+    fn methods_group_by_source_and_events_route_by_type() {
+        let groups = plan(&[&INFO]);
+        assert_eq!(groups.len(), 2);
+        let mut carts = group_of(&groups, CARTS);
+        assert_eq!(carts.methods, [0, 1, 2]);
+        assert_eq!(
+            carts.consumer_name(None),
+            "eventing:test.Watcher:event_sourced_entity:carts"
+        );
+        let event = |group: &SubscriptionGroup, name: &str| route(group, FeedKind::Event, name);
+        assert_eq!(event(&carts, "cart.ItemAdded").unwrap(), Route::Call(0));
+        assert_eq!(event(&carts, "cart.ItemRemoved").unwrap(), Route::Call(1));
+        assert_eq!(event(&carts, "cart.CheckedOut").unwrap(), Route::Drop);
+        let unknown = event(&carts, "cart.Renamed").unwrap_err().to_string();
+        assert!(
+            unknown.contains("cart.Renamed") && unknown.contains("ignore_unknown"),
+            "{unknown}"
+        );
+        carts.ignore_unknown = true;
+        assert_eq!(event(&carts, "cart.Renamed").unwrap(), Route::Drop);
+    }
+
+    #[test]
+    fn value_entity_changes_and_deletes() {
+        let users = group_of(&plan(&[&INFO]), USERS);
+        assert_eq!(
+            route(&users, FeedKind::State, "user.User").unwrap(),
+            Route::Call(3)
+        );
+        assert_eq!(route(&users, FeedKind::Delete, "").unwrap(), Route::Call(4));
+        let mut without_deletes = users.clone();
+        without_deletes.methods = vec![3];
+        assert_eq!(
+            route(&without_deletes, FeedKind::Delete, "").unwrap(),
+            Route::Drop
+        );
+        // One state type: the lone method takes it under any recorded name.
+        assert_eq!(
+            route(&without_deletes, FeedKind::State, "user.v2.User").unwrap(),
+            Route::Call(3)
+        );
     }
 }
