@@ -75,8 +75,9 @@ pub struct Config {
     /// How long shutdown waits for in-flight calls (`PLINTH_SHUTDOWN_GRACE_SECS`,
     /// default 30).
     pub shutdown_grace: Duration,
-    /// Where topics live (`PLINTH_TOPICS`: `storage`, the default, for the
-    /// embedded log in the storage file; an SQLite path; or `nats://host:port`).
+    /// Where topics live (`PLINTH_TOPICS`: `local`, the default, for the
+    /// embedded log in `topics.db` beside the storage file; another SQLite
+    /// path; or `nats://host:port`).
     pub topics: crate::eventing::TopicsTarget,
 }
 
@@ -93,7 +94,7 @@ impl Default for Config {
             snapshot_every: 100,
             max_active_entities: 100_000,
             shutdown_grace: Duration::from_secs(30),
-            topics: crate::eventing::TopicsTarget::Storage,
+            topics: crate::eventing::TopicsTarget::Local,
         }
     }
 }

@@ -97,8 +97,8 @@ async fn start(dir: &Path) -> ServiceProcess {
 async fn eventing_sigkill_mid_stream_loses_no_change() {
     let dir = tempfile::tempdir().unwrap();
     let process = start(dir.path()).await;
-    // The service keeps its topic log in its own storage file.
-    let topics = SqliteTopics::open(dir.path().join("plinth.db")).unwrap();
+    // The service keeps its topic log beside its storage file.
+    let topics = SqliteTopics::open(dir.path().join("topics.db")).unwrap();
     let acknowledged: Acknowledged = Arc::default();
     load(process.url(), acknowledged.clone());
     eventually("the subscription is publishing under load", || async {

@@ -1,6 +1,6 @@
-//! The embedded topic log: a table in an SQLite file (by default the
-//! service's own database; several processes may share one file, which is how
-//! two services talk through a topic without a broker).
+//! The embedded topic log: a table in an SQLite file (by default `topics.db`
+//! beside the service's database; several processes may share one file,
+//! which is how two services talk through a topic without a broker).
 //!
 //! One writer thread appends with group commit (everything queued goes in one
 //! transaction, one sync); positions are assigned per topic inside the write
