@@ -55,12 +55,12 @@ impl CounterEventsAction for Recorder {
         let subject = ctx.event_subject().unwrap_or_default().to_owned();
         {
             let mut fail = self.fail_times.lock().unwrap();
-            if let Some(left) = fail.get_mut(&(subject.clone(), message.value)) {
-                if *left > 0 || self.hold.load(Ordering::SeqCst) {
-                    *left = left.saturating_sub(1);
-                    self.failures.fetch_add(1, Ordering::SeqCst);
-                    return Err(Status::unavailable("injected failure"));
-                }
+            if let Some(left) = fail.get_mut(&(subject.clone(), message.value))
+                && (*left > 0 || self.hold.load(Ordering::SeqCst))
+            {
+                *left = left.saturating_sub(1);
+                self.failures.fetch_add(1, Ordering::SeqCst);
+                return Err(Status::unavailable("injected failure"));
             }
         }
         let id = ctx.metadata().get("ce-id").unwrap_or_default().to_owned();

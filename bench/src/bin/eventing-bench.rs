@@ -220,11 +220,13 @@ async fn latency(rate: u64, seconds: u64, entities: u64, log: Log) {
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
     let mut histogram = Histogram::<u64>::new_with_bounds(1, 60_000_000_000, 3).unwrap();
-    let stamps = stamps.lock().unwrap();
-    for (key, at) in sent.lock().unwrap().iter() {
-        let handled = stamps[key];
-        let nanos = handled.saturating_duration_since(*at).as_nanos() as u64;
-        histogram.record(nanos.max(1)).unwrap();
+    {
+        let stamps = stamps.lock().unwrap();
+        for (key, at) in sent.lock().unwrap().iter() {
+            let handled = stamps[key];
+            let nanos = handled.saturating_duration_since(*at).as_nanos() as u64;
+            histogram.record(nanos.max(1)).unwrap();
+        }
     }
     println!(
         "latency write -> subscribed handler: {total} writes at {:.0}/s over {} entities: \
@@ -239,7 +241,6 @@ async fn latency(rate: u64, seconds: u64, entities: u64, log: Log) {
         ms(histogram.max()),
         topics.describe(),
     );
-    drop(stamps);
     service.shutdown().await;
 }
 
