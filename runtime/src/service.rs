@@ -118,7 +118,11 @@ impl Service {
         self
     }
 
-    /// Store state in this backend instead of the configured one.
+    /// Store state in this backend instead of the configured one. The local
+    /// topic log lives beside a storage file, so with a storage given here
+    /// topics come from [`Service::topics`] or a configured `PLINTH_TOPICS`
+    /// other than `local`; without them, publishing fails with
+    /// `FAILED_PRECONDITION` and topic subscriptions stop the start.
     pub fn storage(mut self, storage: Arc<dyn Storage>) -> Service {
         self.storage = Some(storage);
         self
@@ -185,6 +189,7 @@ impl Service {
             Some(config) => config,
             None => Config::load()?,
         };
+        let injected_storage = self.storage.is_some();
         let (storage, owned) = match self.storage {
             Some(storage) => (storage, None),
             None => open_storage(&config).await?,
@@ -207,6 +212,11 @@ impl Service {
         let shared: SharedDispatch = Arc::new(dispatcher.clone());
         let topics = match self.topics {
             Some(topics) => Some(topics),
+            // The local log lives beside the storage file; a storage given
+            // in code has none, so topics must be given too (or configured).
+            None if injected_storage && config.topics == crate::eventing::TopicsTarget::Local => {
+                None
+            }
             None if has_actions => {
                 let StorageTarget::Sqlite(storage_file) = &config.storage;
                 Some(crate::eventing::open_topics(&config.topics, storage_file).await?)

@@ -136,12 +136,19 @@ pub(crate) async fn publish_reply(
     use futures::StreamExt;
 
     let m = &info.methods[method];
-    let (Some(topic), Some(publisher)) = (m.publish, publisher) else {
+    let Some(topic) = m.publish else {
         return Ok(reply);
     };
     if m.subscribe.is_some_and(|s| s.ignore) {
         return Ok(reply);
     }
+    let Some(publisher) = publisher else {
+        return Err(Status::failed_precondition(format!(
+            "{} publishes to {topic:?} but the service has no topic backend \
+             (a storage given in code needs topics given too: Service::topics)",
+            m.path
+        )));
+    };
     let keep_id = incoming.get(ce::ID).is_some();
     match reply {
         ActionReply::Unary(bytes) => {
