@@ -74,6 +74,22 @@ pub enum EventingError {
         /// The topic.
         topic: String,
     },
+    /// Two actions subscribe to one source in one consumer group; each group
+    /// belongs to one action service.
+    #[error(
+        "{first} and {second} both subscribe to {source_name} in consumer group {group:?}; \
+         give one of them another consumer_group"
+    )]
+    SharedGroup {
+        /// The group.
+        group: String,
+        /// The source.
+        source_name: String,
+        /// The action registered first.
+        first: &'static str,
+        /// The action registered second.
+        second: &'static str,
+    },
     /// A subscription's consumer could not start.
     #[error("cannot start the subscription {consumer}: {source}")]
     Consumer {
@@ -171,6 +187,20 @@ impl Eventing {
         topics: Option<Arc<dyn Topics>>,
         dispatch: SharedDispatch,
     ) -> Result<Eventing, EventingError> {
+        for (index, group) in groups.iter().enumerate() {
+            if let Some(other) = groups[..index].iter().find(|other| {
+                other.group == group.group
+                    && other.source == group.source
+                    && other.info.service != group.info.service
+            }) {
+                return Err(EventingError::SharedGroup {
+                    group: group.group.clone(),
+                    source_name: format!("{:?}", group.source),
+                    first: other.info.service,
+                    second: group.info.service,
+                });
+            }
+        }
         let mut consumers = Vec::new();
         for group in groups {
             let service = group.info.service;

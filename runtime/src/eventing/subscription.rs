@@ -363,6 +363,68 @@ mod tests {
         assert_eq!(event(&carts, "cart.Renamed").unwrap(), Route::Drop);
     }
 
+    #[tokio::test]
+    async fn one_group_of_one_source_belongs_to_one_action() {
+        static GROUPED: [MethodInfo; 1] = [MethodInfo {
+            subscribe: Some(Subscription {
+                source: USERS,
+                consumer_group: "audit",
+                ignore: false,
+                ignore_unknown: false,
+                handle_deletes: false,
+                handle_snapshots: false,
+            }),
+            ..subscribed("OnUser", "user.User", USERS, false, false)
+        }];
+        static A: ComponentInfo = ComponentInfo {
+            service: "test.A",
+            methods: &GROUPED,
+            ..INFO
+        };
+        static B: ComponentInfo = ComponentInfo {
+            service: "test.B",
+            methods: &GROUPED,
+            ..INFO
+        };
+        let groups = plan(&[&A, &B]);
+        assert_eq!(groups.len(), 2);
+        assert_eq!(
+            groups[0].consumer_name(None),
+            "eventing:audit:value_entity:users"
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let storage: std::sync::Arc<dyn crate::storage::Storage> = std::sync::Arc::new(
+            crate::storage::SqliteStorage::open(
+                dir.path().join("s.db"),
+                crate::storage::SqliteOptions::default(),
+            )
+            .unwrap(),
+        );
+        struct Nothing;
+        impl crate::dispatch::Dispatch for Nothing {
+            fn components(&self) -> &[&'static ComponentInfo] {
+                &[]
+            }
+            fn dispatch(
+                &self,
+                _: &str,
+                _: Bytes,
+                _: Metadata,
+            ) -> BoxFuture<'static, Result<ActionReply, crate::Status>> {
+                Box::pin(async { Err(crate::Status::unimplemented("none")) })
+            }
+        }
+        let error =
+            super::super::Eventing::start(groups, storage, None, std::sync::Arc::new(Nothing))
+                .await
+                .unwrap_err()
+                .to_string();
+        assert!(
+            error.contains("test.A") && error.contains("test.B") && error.contains("audit"),
+            "{error}"
+        );
+    }
+
     #[test]
     fn value_entity_changes_and_deletes() {
         let users = group_of(&plan(&[&INFO]), USERS);
