@@ -75,6 +75,10 @@ pub struct Config {
     /// How long shutdown waits for in-flight calls (`PLINTH_SHUTDOWN_GRACE_SECS`,
     /// default 30).
     pub shutdown_grace: Duration,
+    /// Where topics live (`PLINTH_TOPICS`: `local`, the default, for the
+    /// embedded log in `topics.db` beside the storage file; another SQLite
+    /// path; or `nats://host:port`).
+    pub topics: crate::eventing::TopicsTarget,
 }
 
 impl Default for Config {
@@ -90,6 +94,7 @@ impl Default for Config {
             snapshot_every: 100,
             max_active_entities: 100_000,
             shutdown_grace: Duration::from_secs(30),
+            topics: crate::eventing::TopicsTarget::Local,
         }
     }
 }
@@ -107,6 +112,7 @@ struct FileConfig {
     snapshot_every: Option<u64>,
     max_active_entities: Option<u64>,
     shutdown_grace_secs: Option<u64>,
+    topics: Option<String>,
 }
 
 /// One raw setting and the key it came from.
@@ -236,6 +242,10 @@ impl Config {
                 .map_err(|_| raw.invalid("a whole number of seconds"))?;
             config.shutdown_grace = Duration::from_secs(secs);
         }
+        if let Some(raw) = pick("PLINTH_TOPICS", "topics", file_config.topics) {
+            config.topics =
+                crate::eventing::parse_topics(&raw.value).map_err(|reason| raw.invalid(&reason))?;
+        }
         Ok(config)
     }
 
@@ -361,6 +371,7 @@ mod tests {
             ),
             (&[("PLINTH_SNAPSHOT_EVERY", "-1")], "PLINTH_SNAPSHOT_EVERY"),
             (&[("PLINTH_LOG", "plinth=loud")], "PLINTH_LOG"),
+            (&[("PLINTH_TOPICS", "kafka://broker")], "PLINTH_TOPICS"),
         ];
         for (env, key) in cases {
             let env = env.to_vec();

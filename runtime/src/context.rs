@@ -2,15 +2,6 @@
 //! request metadata, and for subscriptions the CloudEvents attributes. An
 //! action's context also calls other components of the service.
 
-use std::sync::Arc;
-
-use bytes::Bytes;
-use futures::future::BoxFuture;
-
-use crate::component::adapter::ActionReply;
-use crate::effect::DeferredCall;
-use crate::status::Status;
-
 /// Request metadata: HTTP headers or gRPC metadata (keys lower-case), and the
 /// CloudEvents attributes (`ce-*`) of subscribed messages.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -83,71 +74,35 @@ impl CommandContext {
     }
 }
 
-/// Sends a call to a method of this service (the dispatcher, one forward
-/// level deeper than the calling action).
-pub(crate) type CallFn = dyn Fn(&'static str, Bytes, Metadata) -> BoxFuture<'static, Result<ActionReply, Status>>
-    + Send
-    + Sync;
-
 /// The context of an action call or subscription delivery.
-#[derive(Clone, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct ActionContext {
     metadata: Metadata,
-    caller: Option<Arc<CallFn>>,
-}
-
-impl std::fmt::Debug for ActionContext {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ActionContext")
-            .field("metadata", &self.metadata)
-            .field("can_call", &self.caller.is_some())
-            .finish()
-    }
+    /// What the runtime lends the handler: publishing and calls (see
+    /// `crate::eventing::context`); `None` in contexts built by tests.
+    link: Option<crate::eventing::ContextLink>,
 }
 
 impl ActionContext {
     /// A context with this metadata (the runtime builds these; tests may too).
     /// A context built this way is not connected to a service: [`ActionContext::call`]
-    /// fails with `FAILED_PRECONDITION`.
+    /// and [`ActionContext::publish`] fail with `FAILED_PRECONDITION`.
     pub fn new(metadata: Metadata) -> ActionContext {
         ActionContext {
             metadata,
-            caller: None,
+            link: None,
         }
     }
 
-    /// A context whose calls go through `caller` (the runtime's dispatcher).
-    pub(crate) fn connected(metadata: Metadata, caller: Arc<CallFn>) -> ActionContext {
-        ActionContext {
-            metadata,
-            caller: Some(caller),
-        }
+    /// The same context, able to publish and call through `link`.
+    pub(crate) fn with_link(mut self, link: crate::eventing::ContextLink) -> ActionContext {
+        self.link = Some(link);
+        self
     }
 
-    /// Call a unary method of another component of this service and wait for
-    /// its reply, e.g. `ctx.call(CustomerServiceClient::get_customer(request)).await?`
-    /// with a generated client. The call carries this call's metadata; entity
-    /// commands are serialized with the entity's other commands as usual, and
-    /// the callee's error comes back as it is.
-    pub async fn call<R: prost::Message + Default>(
-        &self,
-        call: DeferredCall<R>,
-    ) -> Result<R, Status> {
-        let Some(caller) = &self.caller else {
-            return Err(Status::failed_precondition(format!(
-                "cannot call {}: this context is not connected to a running service",
-                call.path()
-            )));
-        };
-        let path = call.path();
-        match caller(path, call.payload().clone(), self.metadata.clone()).await? {
-            ActionReply::Unary(reply) => R::decode(reply).map_err(|error| {
-                Status::internal(format!("the reply of {path} does not decode: {error}"))
-            }),
-            ActionReply::Stream(_) => Err(Status::invalid_argument(format!(
-                "{path} streams its replies; call it from a client instead"
-            ))),
-        }
+    /// What the runtime lent the handler.
+    pub(crate) fn link(&self) -> Option<&crate::eventing::ContextLink> {
+        self.link.as_ref()
     }
 
     /// The request metadata (for subscriptions, the CloudEvents attributes).

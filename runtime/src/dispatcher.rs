@@ -4,7 +4,7 @@
 
 use std::collections::HashMap;
 use std::panic::AssertUnwindSafe;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -14,8 +14,9 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use crate::component::adapter::{ActionAdapter, ActionReply};
 use crate::component::info::ComponentInfo;
-use crate::context::{ActionContext, CallFn, Metadata};
+use crate::context::{ActionContext, Metadata};
 use crate::dispatch::Dispatch;
+use crate::eventing::{ContextLink, Publisher};
 use crate::executor::guard::{guarded, panic_status};
 use crate::executor::{CommandReply, EntityRunner};
 use crate::status::Status;
@@ -79,6 +80,8 @@ struct Inner {
     routes: HashMap<&'static str, Route>,
     limit: Arc<Semaphore>,
     max_concurrency: u32,
+    /// Where published action results go, once eventing is set up.
+    publisher: OnceLock<Arc<Publisher>>,
 }
 
 impl std::fmt::Debug for Dispatcher {
@@ -133,8 +136,15 @@ impl Dispatcher {
                 routes,
                 limit: Arc::new(Semaphore::new(max_concurrency as usize)),
                 max_concurrency,
+                publisher: OnceLock::new(),
             }),
         })
+    }
+
+    /// Publish action results and explicit publishes through `publisher`
+    /// (set once, before serving).
+    pub(crate) fn set_publisher(&self, publisher: Arc<Publisher>) {
+        let _ = self.inner.publisher.set(publisher);
     }
 
     /// Wait until no call is in flight, or `timeout` passes; returns whether
@@ -247,12 +257,17 @@ impl Inner {
                     }
                 }
                 Handler::Action(adapter) => {
+                    let publisher = self.publisher.get().cloned();
                     let inner = self.clone();
-                    let caller: Arc<CallFn> = Arc::new(move |target, payload, metadata| {
-                        inner.clone().call(target.to_string(), payload, metadata, depth + 1)
-                    });
-                    let ctx = ActionContext::connected(metadata, caller);
-                    call_action(route.info, route.method, adapter, payload, ctx).await
+                    let link = ContextLink {
+                        publisher: publisher.clone(),
+                        caller: Arc::new(move |target, payload, metadata| {
+                            inner.clone().call(target.to_string(), payload, metadata, depth + 1)
+                        }),
+                        source: route.info.service,
+                    };
+                    let reply = call_action(route.info, route.method, adapter, payload, metadata.clone(), link).await?;
+                    crate::eventing::publish_reply(publisher.as_ref(), route.info, route.method, &metadata, reply).await
                 }
                 Handler::View(engine) => engine.query(route.method, payload).await,
             }
@@ -268,8 +283,10 @@ async fn call_action(
     method: usize,
     adapter: Arc<dyn ActionAdapter>,
     payload: Bytes,
-    ctx: ActionContext,
+    metadata: Metadata,
+    link: ContextLink,
 ) -> Result<ActionReply, Status> {
+    let ctx = ActionContext::new(metadata).with_link(link);
     let future = guarded(info, method, || adapter.call(method, payload, ctx))?;
     let reply = AssertUnwindSafe(future)
         .catch_unwind()

@@ -18,6 +18,7 @@ pub mod context;
 pub mod dispatch;
 pub mod dispatcher;
 pub mod effect;
+pub mod eventing;
 mod executor;
 pub mod feed;
 pub mod grpc;

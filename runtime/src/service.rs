@@ -20,7 +20,9 @@ use crate::component::{Component, Installer, Registration};
 use crate::config::{Config, ConfigError, StorageTarget};
 use crate::dispatch::SharedDispatch;
 use crate::dispatcher::{Dispatcher, DispatcherError};
+use crate::eventing::Topics;
 use crate::executor::ExecutorSettings;
+use crate::feed::{ConsumerStatus, StatusSource};
 use crate::grpc::GrpcError;
 use crate::http::HttpOptions;
 use crate::server::FrontDoors;
@@ -63,6 +65,9 @@ pub enum ServiceError {
     /// A view could not be set up.
     #[error(transparent)]
     View(#[from] crate::view::ViewError),
+    /// Subscriptions or the topic backend could not start.
+    #[error(transparent)]
+    Eventing(#[from] crate::eventing::EventingError),
     /// Waiting for a shutdown signal failed.
     #[error("cannot listen for shutdown signals: {0}")]
     Signal(std::io::Error),
@@ -74,6 +79,7 @@ pub struct Service {
     registrations: Vec<Registration>,
     config: Option<Config>,
     storage: Option<Arc<dyn Storage>>,
+    topics: Option<Arc<dyn Topics>>,
 }
 
 impl std::fmt::Debug for Service {
@@ -98,6 +104,7 @@ impl Service {
             registrations: Vec::new(),
             config: None,
             storage: None,
+            topics: None,
         }
     }
 
@@ -114,9 +121,20 @@ impl Service {
         self
     }
 
-    /// Store state in this backend instead of the configured one.
+    /// Store state in this backend instead of the configured one. The local
+    /// topic log lives beside a storage file, so with a storage given here
+    /// topics come from [`Service::topics`] or a configured `PLINTH_TOPICS`
+    /// other than `local`; without them, publishing fails with
+    /// `FAILED_PRECONDITION` and topic subscriptions stop the start.
     pub fn storage(mut self, storage: Arc<dyn Storage>) -> Service {
         self.storage = Some(storage);
+        self
+    }
+
+    /// Publish to and subscribe from this topic backend instead of the
+    /// configured one.
+    pub fn topics(mut self, topics: Arc<dyn Topics>) -> Service {
+        self.topics = Some(topics);
         self
     }
 
@@ -174,10 +192,12 @@ impl Service {
             Some(config) => config,
             None => Config::load()?,
         };
+        let injected_storage = self.storage.is_some();
         let (storage, owned) = match self.storage {
             Some(storage) => (storage, None),
             None => open_storage(&config).await?,
         };
+        let settings_storage = storage.clone();
         let settings = ExecutorSettings {
             storage,
             snapshot_every: config.snapshot_every,
@@ -189,8 +209,37 @@ impl Service {
         }
         let (installed, views) = installer.into_installed();
         let views = views?;
+        let has_actions = installed
+            .iter()
+            .any(|i| i.info.kind == crate::component::info::ComponentKind::Action);
         let dispatcher = Dispatcher::new(installed, config.max_concurrency)?;
         let shared: SharedDispatch = Arc::new(dispatcher.clone());
+        let topics = match self.topics {
+            Some(topics) => Some(topics),
+            // The local log lives beside the storage file; a storage given
+            // in code has none, so topics must be given too (or configured).
+            None if injected_storage && config.topics == crate::eventing::TopicsTarget::Local => {
+                None
+            }
+            None if has_actions => {
+                let StorageTarget::Sqlite(storage_file) = &config.storage;
+                Some(crate::eventing::open_topics(&config.topics, storage_file).await?)
+            }
+            None => None,
+        };
+        if let Some(topics) = &topics {
+            tracing::info!(topics = %topics.describe(), "topics");
+            dispatcher.set_publisher(Arc::new(crate::eventing::Publisher::new(topics.clone())));
+        }
+        let groups = crate::eventing::plan(shared.components());
+        let eventing = crate::eventing::Eventing::start(
+            groups,
+            settings_storage.clone(),
+            topics,
+            shared.clone(),
+        )
+        .await?;
+        let subscriptions = eventing.status_sources();
         let doors = FrontDoors {
             grpc: crate::grpc::router(shared.clone(), config.max_body_bytes).await?,
             http: http_router(shared.clone(), &config)?
@@ -226,6 +275,9 @@ impl Service {
                 grace,
             )
             .await;
+            // Stop delivering (storing the subscriptions' offsets) before
+            // the calls drain.
+            eventing.shutdown().await;
             if !drain.drain(grace).await {
                 tracing::warn!("calls still in flight after the shutdown grace period");
             }
@@ -244,6 +296,7 @@ impl Service {
         Ok(RunningService {
             local_addr,
             dispatch: shared,
+            subscriptions,
             stop,
             task,
         })
@@ -255,6 +308,7 @@ impl Service {
 pub struct RunningService {
     local_addr: SocketAddr,
     dispatch: SharedDispatch,
+    subscriptions: Vec<StatusSource>,
     stop: oneshot::Sender<()>,
     task: JoinHandle<()>,
 }
@@ -276,6 +330,15 @@ impl RunningService {
     /// The service's dispatcher, for calling methods in-process.
     pub fn dispatch(&self) -> SharedDispatch {
         self.dispatch.clone()
+    }
+
+    /// The progress of each subscription consumer (deliveries, duplicates
+    /// dropped, failures, lag).
+    pub fn subscriptions(&self) -> Vec<ConsumerStatus> {
+        self.subscriptions
+            .iter()
+            .map(StatusSource::status)
+            .collect()
     }
 
     /// Stop accepting connections, let in-flight calls finish (up to the

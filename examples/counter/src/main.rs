@@ -1,6 +1,8 @@
 //! Serves the counters and their change publisher over gRPC and HTTP/JSON
 //! (`127.0.0.1:9000` unless `PLINTH_ADDR` says otherwise; state in
-//! `./data/plinth.db`).
+//! `./data/plinth.db`; every change published to the `counter-events` topic,
+//! in `./data/topics.db` unless `PLINTH_TOPICS` names another log or a NATS
+//! server).
 
 use std::process::ExitCode;
 

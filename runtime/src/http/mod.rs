@@ -15,7 +15,7 @@
 mod binding;
 mod error;
 mod handler;
-mod json;
+pub(crate) mod json;
 mod routes;
 mod stream;
 mod template;
