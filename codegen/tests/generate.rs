@@ -79,6 +79,15 @@ fn counter() {
 }
 
 #[test]
+fn counter_totals() {
+    snapshot(
+        "counter_totals",
+        &root().join("examples/counter-totals/proto"),
+        &["totals/totals.proto"],
+    );
+}
+
+#[test]
 fn edge_cases() {
     snapshot(
         "edge_cases",

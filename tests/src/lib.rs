@@ -3,9 +3,11 @@
 //!
 //! - [`fixture`]: a service with hand-written components, served by the
 //!   `plinth-fixture` binary for process-level (kill and restart) tests.
-//! - [`eventing`]: a NATS server for topic tests, reading topics, waiting.
+//! - [`eventing`]: reading topics and waiting, for the eventing tests.
+//! - [`nats`]: a NATS JetStream server on a free loopback port.
 //! - [`process`]: starting a service binary as a child process on a free port.
 
 pub mod eventing;
 pub mod fixture;
+pub mod nats;
 pub mod process;

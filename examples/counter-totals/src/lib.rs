@@ -1,6 +1,9 @@
 //! A service fed by another service's topic: every `CounterChanged` message on
 //! `counter-events` updates the counter's total here.
 
+// Generated code included below must compile without a single warning.
+#![deny(warnings)]
+
 plinth::include_protos!();
 
 use crate::totals::{

@@ -1,5 +1,8 @@
 //! Counters that go up and down, and an action publishing each change.
 
+// Generated code included below must compile without a single warning.
+#![deny(warnings)]
+
 plinth::include_protos!();
 
 use crate::counter::{

@@ -7,6 +7,9 @@
 //! the row when the customer is deleted (`handle_deletes`), and their queries
 //! are compiled from the proto.
 
+// Generated code included below must compile without a single warning.
+#![deny(warnings)]
+
 plinth::include_protos!();
 
 use customer::api::{

@@ -3,6 +3,9 @@
 //! changed by folding events. A view ([`CartSummaries`]) keeps a summary row
 //! per cart, computed from the events.
 
+// Generated code included below must compile without a single warning.
+#![deny(warnings)]
+
 plinth::include_protos!();
 
 use std::time::{SystemTime, UNIX_EPOCH};
