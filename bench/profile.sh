@@ -49,8 +49,10 @@ mkdir -p "$OUT"
 WORK="$(mktemp -d)"
 ADDR="127.0.0.1:$PORT" GRPC_ADDR="127.0.0.1:$((PORT + 1))"
 
+server_env=()
 case "$SYSTEM" in
-    plinth) server=(env PLINTH_ADDR="$ADDR" PLINTH_STORAGE="$WORK/p.db" PLINTH_LOG=warn "$BIN/plinth-bench-service")
+    plinth) server_env=(PLINTH_ADDR="$ADDR" PLINTH_STORAGE="$WORK/p.db" PLINTH_LOG=warn)
+            server=("$BIN/plinth-bench-service")
             GRPC_ADDR="$ADDR" ;;
     reference) server=("$BIN/reference-server" --http "$ADDR" --grpc "$GRPC_ADDR" --db "$WORK/r.db") ;;
     reference-batching) server=("$BIN/reference-server" --http "$ADDR" --grpc "$GRPC_ADDR" --db "$WORK/r.db" --batching) ;;
@@ -60,7 +62,8 @@ esac
 target="http://$ADDR"
 [ "$TRANSPORT" = grpc ] && target="http://$GRPC_ADDR"
 
-valgrind --tool=callgrind --callgrind-out-file="$OUT/callgrind.out" "${server[@]}" \
+# valgrind must start the server itself (it does not follow an exec), so settings go through env.
+env "${server_env[@]}" valgrind --tool=callgrind --callgrind-out-file="$OUT/callgrind.out" "${server[@]}" \
     >"$OUT/server.log" 2>&1 &
 PID=$!
 trap 'kill "$PID" 2>/dev/null || true; rm -rf "$WORK"' EXIT

@@ -16,6 +16,7 @@ usage: bench/run.sh [options]
   --transports "..."     transports (http1 h2c grpc)                             [http1 grpc]
   --concurrency N        requests in flight (closed loop)                        [64]
   --rate R               also run open loop at R req/s (latency from intended send time)
+  --open-only            with --rate: only the open-loop runs
   --coldstarts N         cold-start samples per system                           [3]
   --recovery-entities N  entities written before the SIGKILL of the recovery test (0: skip) [100000]
   --pin                  server on CPU 0, load generator on CPU 1 (default: both unpinned)
@@ -37,7 +38,7 @@ ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 RUNS=3 DURATION=10s WARMUP=2s SCENARIOS="write read hot mixed event" TRANSPORTS="http1 grpc"
 CONCURRENCY=64 RATE="" COLDSTARTS=3 PIN=0 TARGET_LABEL=target TARGET_CMD="" TARGET_LOAD_ARGS=""
 SYSTEMS="plinth reference reference-batching echo" RECOVERY=100000
-OUT="" PORT_BASE=47100 SMOKE=0 PROFILE=release BUILD=1
+OUT="" PORT_BASE=47100 SMOKE=0 PROFILE=release BUILD=1 OPEN_ONLY=0
 
 while [ $# -gt 0 ]; do
     case "$1" in
@@ -48,6 +49,7 @@ while [ $# -gt 0 ]; do
         --transports) TRANSPORTS="$2"; shift ;;
         --concurrency) CONCURRENCY="$2"; shift ;;
         --rate) RATE="$2"; shift ;;
+        --open-only) OPEN_ONLY=1 ;;
         --coldstarts) COLDSTARTS="$2"; shift ;;
         --recovery-entities) RECOVERY="$2"; shift ;;
         --pin) PIN=1 ;;
@@ -258,6 +260,7 @@ run_one() { # label scenario transport mode run
 # Alternate the systems inside each repetition so that drift (thermal, neighbours) hits all alike.
 modes=(closed)
 [ -n "$RATE" ] && modes+=(open)
+[ -n "$RATE" ] && [ "$OPEN_ONLY" = 1 ] && modes=(open)
 for run in $(seq 1 "$RUNS"); do
     for scenario in $SCENARIOS; do
         for transport in $TRANSPORTS; do
