@@ -122,7 +122,11 @@ if [ -n "$TARGET_CMD" ]; then
 fi
 
 declare -A PID HTTP GRPC
+# Other work on the machine skews every figure: sample the load average while the run lasts.
+( while sleep 10; do echo "$(date -u +%T) $(cut -d' ' -f1-3 /proc/loadavg)"; done ) >"$OUT/loadavg.txt" &
+SAMPLER=$!
 cleanup() {
+    kill "$SAMPLER" 2>/dev/null || true
     for label in "${!PID[@]}"; do
         kill "${PID[$label]}" 2>/dev/null || true
         wait "${PID[$label]}" 2>/dev/null || true
