@@ -35,6 +35,7 @@ EOF
 }
 
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
+ARGS="$*"
 RUNS=3 DURATION=10s WARMUP=2s SCENARIOS="write read hot mixed event" TRANSPORTS="http1 grpc"
 CONCURRENCY=64 RATE="" COLDSTARTS=3 PIN=0 TARGET_LABEL=target TARGET_CMD="" TARGET_LOAD_ARGS=""
 SYSTEMS="plinth reference reference-batching echo" RECOVERY=100000
@@ -171,7 +172,7 @@ rss_kb() { # pid field
     echo "systems: ${LABELS[*]}"
     echo "layout: $([ "$PIN" = 1 ] && echo "pinned: server CPU 0 (1 worker), load CPU 1" || echo "unpinned: server 2 workers, load 1 thread")"
     echo "profile: $PROFILE; runs: $RUNS; duration: $DURATION; warmup: $WARMUP; concurrency: $CONCURRENCY; rate: ${RATE:-none}; smoke: $SMOKE"
-    echo "command: $0 $*"
+    echo "command: bench/run.sh $ARGS"
 } >"$OUT/env.txt"
 
 # Cold start: spawn to first answered request, on a fresh database each time.
