@@ -211,16 +211,17 @@ fn run_with_savepoints(
 ) -> Result<(), String> {
     let tx = begin(conn, batch, outcomes)?;
     for (op, _) in batch {
-        let outcome = run_cached(&tx, "SAVEPOINT plinth_write").and_then(|()| match op.apply(&tx) {
-            Ok(seq) => run_cached(&tx, "RELEASE plinth_write").map(|()| seq),
-            Err(err) => {
-                // Undo this write only (roll back to and release the
-                // savepoint); the batch goes on.
-                run_cached(&tx, "ROLLBACK TO plinth_write")?;
-                run_cached(&tx, "RELEASE plinth_write")?;
-                Err(err)
-            }
-        });
+        let outcome =
+            run_cached(&tx, "SAVEPOINT plinth_write").and_then(|()| match op.apply(&tx) {
+                Ok(seq) => run_cached(&tx, "RELEASE plinth_write").map(|()| seq),
+                Err(err) => {
+                    // Undo this write only (roll back to and release the
+                    // savepoint); the batch goes on.
+                    run_cached(&tx, "ROLLBACK TO plinth_write")?;
+                    run_cached(&tx, "RELEASE plinth_write")?;
+                    Err(err)
+                }
+            });
         outcomes.push(outcome);
     }
     tx.commit().map_err(|err| format!("commit failed: {err}"))
