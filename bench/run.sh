@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Benchmark runner: builds the tools, starts the reference service (per-write commit and group
-# commit), the echo ceiling and optionally a target under test, measures cold start and RSS, runs
+# Benchmark runner: builds the tools, starts the Plinth benchmark service, the reference service
+# (per-write commit and group commit), the echo ceiling and optionally another target, measures
+# cold start, recovery after SIGKILL and RSS, runs
 # every scenario x transport several times alternating the systems, and summarizes medians and
 # ratios into <out>/summary.md and <out>/summary.json. See bench/README.md.
 set -euo pipefail
@@ -15,13 +16,16 @@ usage: bench/run.sh [options]
   --transports "..."     transports (http1 h2c grpc)                             [http1 grpc]
   --concurrency N        requests in flight (closed loop)                        [64]
   --rate R               also run open loop at R req/s (latency from intended send time)
+  --open-only            with --rate: only the open-loop runs
   --coldstarts N         cold-start samples per system                           [3]
+  --recovery-entities N  entities written before the SIGKILL of the recovery test (0: skip) [100000]
   --pin                  server on CPU 0, load generator on CPU 1 (default: both unpinned)
-  --target-label NAME    label of the system under test                          [plinth]
+  --systems "..."        built-in systems to run (plinth reference reference-batching echo)
+                                                       [plinth reference reference-batching echo]
+  --target-label NAME    label of one more system under test                     [target]
   --target-cmd "CMD"     command starting it; {http}, {grpc}, {db} are replaced by addresses
-                         and a fresh database path
+                         and a fresh database path (no {grpc}: one port serves both)
   --target-load-args "." extra plinth-load flags for it (request templates, --proto ...)
-  --no-reference-batching  skip the group-commit variant of the reference service
   --out DIR              results directory                  [bench/results/<UTC timestamp>]
   --port-base P          first of the fixed loopback ports used                  [47100]
   --smoke                300 requests per run, no warm-up, 1 run, 1 cold start (proves the pipeline)
@@ -31,9 +35,11 @@ EOF
 }
 
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
+ARGS="$*"
 RUNS=3 DURATION=10s WARMUP=2s SCENARIOS="write read hot mixed event" TRANSPORTS="http1 grpc"
-CONCURRENCY=64 RATE="" COLDSTARTS=3 PIN=0 TARGET_LABEL=plinth TARGET_CMD="" TARGET_LOAD_ARGS=""
-REF_BATCHING=1 OUT="" PORT_BASE=47100 SMOKE=0 PROFILE=release BUILD=1
+CONCURRENCY=64 RATE="" COLDSTARTS=3 PIN=0 TARGET_LABEL=target TARGET_CMD="" TARGET_LOAD_ARGS=""
+SYSTEMS="plinth reference reference-batching echo" RECOVERY=100000
+OUT="" PORT_BASE=47100 SMOKE=0 PROFILE=release BUILD=1 OPEN_ONLY=0
 
 while [ $# -gt 0 ]; do
     case "$1" in
@@ -44,12 +50,14 @@ while [ $# -gt 0 ]; do
         --transports) TRANSPORTS="$2"; shift ;;
         --concurrency) CONCURRENCY="$2"; shift ;;
         --rate) RATE="$2"; shift ;;
+        --open-only) OPEN_ONLY=1 ;;
         --coldstarts) COLDSTARTS="$2"; shift ;;
+        --recovery-entities) RECOVERY="$2"; shift ;;
         --pin) PIN=1 ;;
+        --systems) SYSTEMS="$2"; shift ;;
         --target-label) TARGET_LABEL="$2"; shift ;;
         --target-cmd) TARGET_CMD="$2"; shift ;;
         --target-load-args) TARGET_LOAD_ARGS="$2"; shift ;;
-        --no-reference-batching) REF_BATCHING=0 ;;
         --out) OUT="$2"; shift ;;
         --port-base) PORT_BASE="$2"; shift ;;
         --smoke) SMOKE=1 ;;
@@ -67,19 +75,20 @@ if [ "$PROFILE" = debug ] && [ "$SMOKE" = 0 ]; then
 fi
 if [ "$SMOKE" = 1 ]; then
     RUNS=1 COLDSTARTS=1
+    [ "$RECOVERY" -gt 0 ] && RECOVERY=300
 fi
 
 cd "$ROOT"
 if [ "$BUILD" = 1 ]; then
     if [ "$PROFILE" = release ]; then
-        cargo build --release -p plinth-bench --bins
+        cargo build --release -p plinth-bench --bins -p plinth-bench-service
     else
-        cargo build -p plinth-bench --bins
+        cargo build -p plinth-bench --bins -p plinth-bench-service
     fi
 fi
 TARGET_DIR="$(cargo metadata --format-version 1 --no-deps | jq -r .target_directory)"
 BIN="$TARGET_DIR/$PROFILE"
-for b in plinth-load reference-server echo-server bench-tool; do
+for b in plinth-load reference-server echo-server bench-tool plinth-bench-service; do
     [ -x "$BIN/$b" ] || { echo "run.sh: $BIN/$b missing (build first)" >&2; exit 1; }
 done
 
@@ -94,22 +103,31 @@ else
     SERVER_PREFIX="" LOAD_PREFIX="" WORKERS=2
 fi
 
-# The systems: label and start command (placeholders {http} {grpc} {db}).
-LABELS=(reference)
-CMDS=("$BIN/reference-server --http {http} --grpc {grpc} --db {db} --workers $WORKERS")
-if [ "$REF_BATCHING" = 1 ]; then
-    LABELS+=(reference-batching)
-    CMDS+=("$BIN/reference-server --http {http} --grpc {grpc} --db {db} --workers $WORKERS --batching")
-fi
-LABELS+=(echo)
-CMDS+=("$BIN/echo-server --http {http} --grpc {grpc} --workers $WORKERS")
+# The systems: label and start command (placeholders {http} {grpc} {db}; a command without
+# {grpc} serves both protocols on the {http} port). Plinth takes its settings from PLINTH_*
+# variables and its worker count from TOKIO_WORKER_THREADS, like any Plinth service.
+LABELS=() CMDS=()
+for system in $SYSTEMS; do
+    case "$system" in
+        plinth) CMDS+=("env PLINTH_ADDR={http} PLINTH_STORAGE={db} PLINTH_LOG=warn TOKIO_WORKER_THREADS=$WORKERS $BIN/plinth-bench-service") ;;
+        reference) CMDS+=("$BIN/reference-server --http {http} --grpc {grpc} --db {db} --workers $WORKERS") ;;
+        reference-batching) CMDS+=("$BIN/reference-server --http {http} --grpc {grpc} --db {db} --workers $WORKERS --batching") ;;
+        echo) CMDS+=("$BIN/echo-server --http {http} --grpc {grpc} --workers $WORKERS") ;;
+        *) echo "run.sh: unknown system $system (plinth reference reference-batching echo)" >&2; exit 2 ;;
+    esac
+    LABELS+=("$system")
+done
 if [ -n "$TARGET_CMD" ]; then
     LABELS+=("$TARGET_LABEL")
     CMDS+=("$TARGET_CMD")
 fi
 
 declare -A PID HTTP GRPC
+# Other work on the machine skews every figure: sample the load average while the run lasts.
+( while sleep 10; do echo "$(date -u +%T) $(cut -d' ' -f1-3 /proc/loadavg)"; done ) >"$OUT/loadavg.txt" &
+SAMPLER=$!
 cleanup() {
+    kill "$SAMPLER" 2>/dev/null || true
     for label in "${!PID[@]}"; do
         kill "${PID[$label]}" 2>/dev/null || true
         wait "${PID[$label]}" 2>/dev/null || true
@@ -122,6 +140,18 @@ command_for() { # index http grpc db
     local c="${CMDS[$1]}"
     c="${c//\{http\}/$2}"; c="${c//\{grpc\}/$3}"; c="${c//\{db\}/$4}"
     echo "$c"
+}
+
+grpc_for() { # index http grpc: the gRPC address (the HTTP one when the system has one port)
+    if [[ "${CMDS[$1]}" == *"{grpc}"* ]]; then echo "$3"; else echo "$2"; fi
+}
+
+has_storage() { # index
+    [[ "${CMDS[$1]}" == *"{db}"* ]]
+}
+
+load_extra_for() { # label: extra plinth-load flags of that system
+    if [ "$1" = "$TARGET_LABEL" ] && [ -n "$TARGET_LOAD_ARGS" ]; then echo "$TARGET_LOAD_ARGS"; fi
 }
 
 metric() { # label name value file-suffix
@@ -138,9 +168,11 @@ rss_kb() { # pid field
     echo "cpus: $(nproc); $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2-)"
     echo "kernel: $(uname -r)"
     echo "rustc: $(rustc --version)"
+    echo "load: $(cut -d' ' -f1-3 /proc/loadavg) (1, 5, 15 min) at start"
+    echo "systems: ${LABELS[*]}"
     echo "layout: $([ "$PIN" = 1 ] && echo "pinned: server CPU 0 (1 worker), load CPU 1" || echo "unpinned: server 2 workers, load 1 thread")"
     echo "profile: $PROFILE; runs: $RUNS; duration: $DURATION; warmup: $WARMUP; concurrency: $CONCURRENCY; rate: ${RATE:-none}; smoke: $SMOKE"
-    echo "command: $0 $*"
+    echo "command: bench/run.sh $ARGS"
 } >"$OUT/env.txt"
 
 # Cold start: spawn to first answered request, on a fresh database each time.
@@ -157,10 +189,48 @@ for i in "${!LABELS[@]}"; do
     done
 done
 
+# Recovery after SIGKILL: write RECOVERY entities (the read scenario's prefill writes every id),
+# kill -9 the server, then time spawn -> first answered request on the same database, and check
+# that every written entity reads back.
+if [ "$RECOVERY" -gt 0 ]; then
+    verify=$((RECOVERY < 2000 ? RECOVERY : 2000))
+    for i in "${!LABELS[@]}"; do
+        has_storage "$i" || continue
+        label="${LABELS[$i]}"
+        http="127.0.0.1:$((PORT_BASE + 2 * i))" grpc="127.0.0.1:$((PORT_BASE + 2 * i + 1))"
+        db="$WORK/$label-recovery.db"
+        # shellcheck disable=SC2046
+        $SERVER_PREFIX $(command_for "$i" "$http" "$grpc" "$db") >"$OUT/$label.recovery.log" 2>&1 &
+        pid=$!
+        "$BIN/bench-tool" ready --target "http://$http" --timeout 60s >/dev/null
+        # shellcheck disable=SC2046
+        $LOAD_PREFIX "$BIN/plinth-load" --target "http://$http" --scenario read --ids "$RECOVERY" \
+            --count 1 --concurrency 64 --quiet $(load_extra_for "$label") >/dev/null
+        kill -9 "$pid"; wait "$pid" 2>/dev/null || true
+        # shellcheck disable=SC2046
+        ms=$("$BIN/bench-tool" coldstart --target "http://$http" --timeout 120s -- \
+            $SERVER_PREFIX $(command_for "$i" "$http" "$grpc" "$db"))
+        metric "$label" recovery_ms "$ms" 1
+        # shellcheck disable=SC2046
+        $SERVER_PREFIX $(command_for "$i" "$http" "$grpc" "$db") >>"$OUT/$label.recovery.log" 2>&1 &
+        pid=$!
+        "$BIN/bench-tool" ready --target "http://$http" --timeout 60s >/dev/null
+        # shellcheck disable=SC2046
+        if ! $LOAD_PREFIX "$BIN/plinth-load" --target "http://$http" --scenario read --no-prefill \
+            --ids "$RECOVERY" --count "$verify" --concurrency 16 --quiet $(load_extra_for "$label") >/dev/null; then
+            echo "run.sh: $label lost entities across SIGKILL (reads failed after recovery)" >&2
+            kill "$pid"; exit 1
+        fi
+        kill "$pid"; wait "$pid" 2>/dev/null || true
+        echo "recovery $label after SIGKILL with $RECOVERY entities: $ms ms ($verify reads verified)"
+    done
+fi
+
 # Start every system once for the load runs, and record idle RSS.
 for i in "${!LABELS[@]}"; do
     label="${LABELS[$i]}"
-    HTTP[$label]="127.0.0.1:$((PORT_BASE + 2 * i))" GRPC[$label]="127.0.0.1:$((PORT_BASE + 2 * i + 1))"
+    HTTP[$label]="127.0.0.1:$((PORT_BASE + 2 * i))"
+    GRPC[$label]="$(grpc_for "$i" "${HTTP[$label]}" "127.0.0.1:$((PORT_BASE + 2 * i + 1))")"
     # shellcheck disable=SC2046
     $SERVER_PREFIX $(command_for "$i" "${HTTP[$label]}" "${GRPC[$label]}" "$WORK/$label.db") \
         >"$OUT/$label.server.log" 2>&1 &
@@ -183,10 +253,8 @@ run_one() { # label scenario transport mode run
     target="http://${HTTP[$label]}"
     [ "$transport" = grpc ] && target="http://${GRPC[$label]}"
     [ "$mode" = open ] && extra+=(--rate "$RATE")
-    if [ "$label" = "$TARGET_LABEL" ] && [ -n "$TARGET_LOAD_ARGS" ]; then
-        # shellcheck disable=SC2206 # extra flags are split into words on purpose
-        extra+=($TARGET_LOAD_ARGS)
-    fi
+    # shellcheck disable=SC2207 # extra flags are split into words on purpose
+    extra+=($(load_extra_for "$label"))
     local json="$OUT/$label.$scenario.$transport.$mode.r$run.load.json"
     echo "== run $run: $label $scenario $transport $mode"
     # shellcheck disable=SC2086
@@ -197,6 +265,7 @@ run_one() { # label scenario transport mode run
 # Alternate the systems inside each repetition so that drift (thermal, neighbours) hits all alike.
 modes=(closed)
 [ -n "$RATE" ] && modes+=(open)
+[ -n "$RATE" ] && [ "$OPEN_ONLY" = 1 ] && modes=(open)
 for run in $(seq 1 "$RUNS"); do
     for scenario in $SCENARIOS; do
         for transport in $TRANSPORTS; do

@@ -12,6 +12,7 @@ use serde_json::{Value, json};
 use tonic::{Request, Response, Status};
 
 use crate::load::template::payload;
+use crate::proto::customer_journal_server::{CustomerJournal, CustomerJournalServer};
 use crate::proto::customer_service_server::{CustomerService, CustomerServiceServer};
 use crate::proto::echo_server::{Echo, EchoServer};
 use crate::proto::{Ack, Customer, EventAck, GetCustomer, RecordEvent, UpsertCustomer};
@@ -75,9 +76,10 @@ async fn upsert(Path(_id): Path<String>, Json(_body): Json<UpsertBody>) -> Json<
     Json(json!({}))
 }
 
-/// gRPC routes: `bench.CustomerService` without storage and `bench.Echo`.
+/// gRPC routes: `bench.CustomerService` and `bench.CustomerJournal` without storage, and `bench.Echo`.
 pub fn routes(service: EchoService) -> tonic::service::Routes {
     tonic::service::Routes::new(CustomerServiceServer::new(service.clone()))
+        .add_service(CustomerJournalServer::new(service.clone()))
         .add_service(EchoServer::new(service))
 }
 
@@ -96,7 +98,10 @@ impl CustomerService for EchoService {
             payload: row.payload,
         }))
     }
+}
 
+#[tonic::async_trait]
+impl CustomerJournal for EchoService {
     async fn record_event(
         &self,
         _request: Request<RecordEvent>,

@@ -1,6 +1,7 @@
 //! Smoke runs of every scenario against the reference server (both commit strategies) and the
-//! echo server, over HTTP/1.1, h2c and gRPC, as child processes on ephemeral loopback ports.
-//! Assertions are on counts and errors only, never on timings.
+//! echo server (child processes), and against the Plinth benchmark service (started in the test
+//! process on real sockets and a real SQLite file), over HTTP/1.1, h2c and gRPC on ephemeral
+//! loopback ports. Assertions are on counts and errors only, never on timings.
 
 use std::io::{BufRead, BufReader};
 use std::path::Path;
@@ -10,17 +11,19 @@ use plinth_bench::load::Report;
 
 const COUNT: u64 = 200;
 
-/// A server child process, killed on drop.
+/// A server under test: a child process (killed on drop) or an in-process Plinth service.
 struct Server {
-    child: Child,
+    child: Option<Child>,
     http: String,
     grpc: String,
 }
 
 impl Drop for Server {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        if let Some(child) = &mut self.child {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
     }
 }
 
@@ -52,7 +55,11 @@ fn start(binary: &str, extra: &[&str]) -> Server {
     };
     let http = addr("http");
     let grpc = addr("grpc");
-    Server { child, http, grpc }
+    Server {
+        child: Some(child),
+        http,
+        grpc,
+    }
 }
 
 fn load(args: &[&str]) -> Output {
@@ -204,6 +211,53 @@ fn every_scenario_runs_clean_against_reference_and_echo() {
         .find(|r| r.label == "reference-batching" && r.workload == "write grpc closed c8")
         .expect("batched gRPC write row");
     assert!(batched_write.vs_reference.is_some() && batched_write.vs_ceiling.is_some());
+}
+
+#[test]
+fn every_scenario_runs_clean_against_plinth() {
+    use plinth_bench_service::bench::{CustomerLogEntityComponent, CustomerRecordEntityComponent};
+    use plinth_bench_service::{CustomerLog, CustomerRecord};
+
+    let dir = tempfile::tempdir().unwrap();
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let config = plinth::Config::default()
+        .with_addr(std::net::SocketAddr::from(([127, 0, 0, 1], 0)))
+        .with_sqlite(dir.path().join("plinth.db"));
+    let service = runtime
+        .block_on(
+            plinth::Service::new()
+                .with(CustomerRecordEntityComponent::new(CustomerRecord))
+                .with(CustomerLogEntityComponent::new(CustomerLog))
+                .config(config)
+                .start(),
+        )
+        .expect("the Plinth service starts");
+    // One port serves both gRPC and HTTP/JSON.
+    let origin = format!("http://{}", service.local_addr());
+    let server = Server {
+        child: None,
+        http: origin.clone(),
+        grpc: origin,
+    };
+    let results = dir.path().join("results");
+    std::fs::create_dir(&results).unwrap();
+    let mut failures = Vec::new();
+    for transport in ["http1", "h2c", "grpc"] {
+        for scenario in ["write", "read", "hot", "mixed", "event"] {
+            if let Err(e) = smoke(&server, "plinth", transport, scenario, &results) {
+                failures.push(e);
+            }
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} failing runs:\n{}",
+        failures.len(),
+        failures.join("\n\n")
+    );
+    let summary = plinth_bench::summary::summarize(&results, "reference", "echo").unwrap();
+    assert_eq!(summary.rows.iter().map(|r| r.runs).sum::<usize>(), 3 * 5);
+    runtime.block_on(service.shutdown());
 }
 
 #[test]

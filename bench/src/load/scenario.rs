@@ -109,7 +109,7 @@ pub fn default_template(
         ),
         (Transport::Grpc, Op::Event) => (
             "POST",
-            "/bench.CustomerService/RecordEvent",
+            "/bench.CustomerJournal/RecordEvent",
             Some(EVENT_WITH_ID),
         ),
         (Transport::Grpc, Op::Echo) => ("POST", "/bench.Echo/Echo", Some(CUSTOMER_WITH_ID)),

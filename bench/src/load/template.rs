@@ -6,6 +6,13 @@
 //! input descriptor) with a marker of the same width in place of every `{id}`, and each request
 //! only copies the bytes and overwrites the marker slots. This keeps the generator's per-request
 //! cost to a memcpy, whatever the transport.
+//!
+//! Every rendered request also gets a fresh 16-character stamp over the start of each payload
+//! copy. Without it, a write repeats the exact row an id already holds, and SQLite skips writing
+//! a cell whose bytes do not change: such "writes" cost no I/O and no sync, which would let a
+//! store that rewrites rows in place look durable for free.
+
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use bytes::Bytes;
 use http::Method;
@@ -62,11 +69,17 @@ impl IdFormat {
     }
 }
 
-/// Encoded bytes with the offsets where an id is written.
+/// The length of the per-request stamp written over the start of every payload.
+const STAMP_LEN: usize = 16;
+
+/// Encoded bytes with the offsets where an id and the per-request stamp are written.
 #[derive(Debug, Clone)]
 pub struct Spliced {
     bytes: Vec<u8>,
     slots: Vec<usize>,
+    /// Where payload copies start, and how many of their bytes the stamp covers.
+    stamps: Vec<usize>,
+    stamp_len: usize,
 }
 
 impl Spliced {
@@ -93,17 +106,59 @@ impl Spliced {
                 ),
             });
         }
-        Ok(Spliced { bytes, slots })
+        Ok(Spliced {
+            bytes,
+            slots,
+            stamps: Vec::new(),
+            stamp_len: 0,
+        })
     }
 
-    /// The bytes with `id` written into every slot.
-    pub fn render(&self, id: &[u8]) -> Bytes {
+    /// Marks every copy of `payload` in the bytes as a stamp slot.
+    fn with_stamps(mut self, payload: &str) -> Self {
+        let p = payload.as_bytes();
+        self.stamp_len = p.len().min(STAMP_LEN);
+        if p.is_empty() {
+            return self;
+        }
+        let mut i = 0;
+        while i + p.len() <= self.bytes.len() {
+            if &self.bytes[i..i + p.len()] == p {
+                self.stamps.push(i);
+                i += p.len();
+            } else {
+                i += 1;
+            }
+        }
+        self
+    }
+
+    /// The bytes with `id` written into every id slot and `stamp` over the start of every
+    /// payload copy.
+    pub fn render(&self, id: &[u8], stamp: &[u8; STAMP_LEN]) -> Bytes {
         let mut out = self.bytes.clone();
         for &s in &self.slots {
             out[s..s + id.len()].copy_from_slice(id);
         }
+        for &s in &self.stamps {
+            // The low digits change with every request: short payloads take those.
+            out[s..s + self.stamp_len].copy_from_slice(&stamp[STAMP_LEN - self.stamp_len..]);
+        }
         Bytes::from(out)
     }
+}
+
+/// The next per-request stamp: 16 lowercase hex digits of a counter that starts at a random
+/// value, so that runs against the same database do not repeat each other's rows.
+fn next_stamp() -> [u8; STAMP_LEN] {
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    static START: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
+    let start = *START.get_or_init(|| fastrand::u64(..) >> 1);
+    let n = start.wrapping_add(NEXT.fetch_add(1, Ordering::Relaxed));
+    let mut out = [0u8; STAMP_LEN];
+    let text = format!("{n:016x}");
+    out.copy_from_slice(text.as_bytes());
+    out
 }
 
 /// A template as given on the command line (or by default), before encoding.
@@ -217,7 +272,7 @@ impl Templates {
                         &marker,
                     );
                     let path = Spliced::new(path.into_bytes(), &marker, n, &what("path"))?;
-                    let probe = path.render(ids.format(0).as_bytes());
+                    let probe = path.render(ids.format(0).as_bytes(), &next_stamp());
                     http::Uri::from_maybe_shared(probe).map_err(|e| Error::Template {
                         what: what("path"),
                         reason: format!("not a valid URI path: {e}"),
@@ -231,7 +286,10 @@ impl Templates {
                                     reason: format!("not JSON: {e}"),
                                 }
                             })?;
-                            Some(Spliced::new(text.into_bytes(), &marker, n, &what("body"))?)
+                            Some(
+                                Spliced::new(text.into_bytes(), &marker, n, &what("body"))?
+                                    .with_stamps(payload_text),
+                            )
                         }
                         None => None,
                     };
@@ -248,7 +306,8 @@ impl Templates {
                             what: what("body"),
                             reason: format!("not protobuf JSON of `{}`: {e}", input.full_name()),
                         })?;
-                    let body = Spliced::new(msg.encode_to_vec(), &marker, n, &what("body"))?;
+                    let body = Spliced::new(msg.encode_to_vec(), &marker, n, &what("body"))?
+                        .with_stamps(payload_text);
                     let path = PathAndQuery::try_from(spec.path.as_str()).map_err(|e| {
                         Error::Template {
                             what: what("path"),
@@ -280,6 +339,7 @@ impl Templates {
             id[..b.len()].copy_from_slice(b);
             &id[..b.len()]
         };
+        let stamp = next_stamp();
         match self.per_op[op.index()]
             .as_ref()
             .expect("template built for every operation in use")
@@ -287,13 +347,16 @@ impl Templates {
             RequestTemplate::Http { method, path, body } => Rendered::Http {
                 method: method.clone(),
                 // The template was validated as a URI with a same-width id at build time.
-                uri: http::Uri::from_maybe_shared(path.render(id))
+                uri: http::Uri::from_maybe_shared(path.render(id, &stamp))
                     .expect("validated at build time"),
-                body: body.as_ref().map(|b| b.render(id)).unwrap_or_default(),
+                body: body
+                    .as_ref()
+                    .map(|b| b.render(id, &stamp))
+                    .unwrap_or_default(),
             },
             RequestTemplate::Grpc { path, body } => Rendered::Grpc {
                 path: path.clone(),
-                body: body.render(id),
+                body: body.render(id, &stamp),
             },
         }
     }
@@ -374,7 +437,18 @@ mod tests {
         };
         assert_eq!(method, Method::PUT);
         assert_eq!(uri.to_string(), "http://127.0.0.1:1/customers/c000007");
-        assert_eq!(&body[..], br#"{"name":"n-c000007","p":"xyz"}"#);
+        // The 3-byte payload carries the low hex digits of the request's stamp.
+        let text = std::str::from_utf8(&body).unwrap();
+        let stamp = text
+            .strip_prefix(r#"{"name":"n-c000007","p":""#)
+            .and_then(|rest| rest.strip_suffix(r#""}"#))
+            .unwrap_or_else(|| panic!("unexpected body {text}"));
+        assert_eq!(stamp.len(), 3);
+        assert!(stamp.chars().all(|c| c.is_ascii_hexdigit()), "{stamp}");
+        let Rendered::Http { body: again, .. } = t.render(Op::Write, 7) else {
+            panic!("http")
+        };
+        assert_ne!(body, again, "every request carries a fresh stamp");
     }
 
     #[test]
@@ -400,6 +474,15 @@ mod tests {
         assert_eq!(msg.id, "c000003");
         assert_eq!(msg.name, "name-c000003");
         assert_eq!(msg.payload.len(), 550);
+        // A stamp over the payload's first 16 bytes, the rest as generated.
+        assert_eq!(msg.payload[16..], payload(550)[16..]);
+        assert!(msg.payload[..16].chars().all(|c| c.is_ascii_hexdigit()));
+        let Rendered::Grpc { body: again, .. } = t.render(Op::Write, 3) else {
+            panic!("grpc")
+        };
+        let again = UpsertCustomer::decode(again).unwrap();
+        assert_eq!(again.id, "c000003");
+        assert_ne!(again.payload, msg.payload, "two writes of one id differ");
     }
 
     #[test]

@@ -1,10 +1,11 @@
-//! gRPC (`bench.CustomerService`) of the reference service.
+//! gRPC (`bench.CustomerService`, `bench.CustomerJournal`) of the reference service.
 
 use std::sync::Arc;
 
 use tonic::{Request, Response, Status};
 
 use super::store::{CustomerRow, Store};
+use crate::proto::customer_journal_server::{CustomerJournal, CustomerJournalServer};
 use crate::proto::customer_service_server::{CustomerService, CustomerServiceServer};
 use crate::proto::{Ack, Customer, EventAck, GetCustomer, RecordEvent, UpsertCustomer};
 
@@ -16,7 +17,9 @@ pub struct ReferenceGrpc {
 
 /// The tonic routes of the reference service.
 pub fn routes(store: Arc<Store>) -> tonic::service::Routes {
-    tonic::service::Routes::new(CustomerServiceServer::new(ReferenceGrpc { store }))
+    let grpc = ReferenceGrpc { store };
+    tonic::service::Routes::new(CustomerServiceServer::new(grpc.clone()))
+        .add_service(CustomerJournalServer::new(grpc))
 }
 
 fn require_id(id: &str) -> Result<(), Status> {
@@ -63,7 +66,10 @@ impl CustomerService for ReferenceGrpc {
             None => Err(Status::not_found(format!("customer `{id}` not found"))),
         }
     }
+}
 
+#[tonic::async_trait]
+impl CustomerJournal for ReferenceGrpc {
     async fn record_event(
         &self,
         request: Request<RecordEvent>,
