@@ -6,8 +6,10 @@
 //! - [`eventing`]: reading topics and waiting, for the eventing tests.
 //! - [`nats`]: a NATS JetStream server on a free loopback port.
 //! - [`process`]: starting a service binary as a child process on a free port.
+//! - [`views`]: waiting for views, and their status endpoint.
 
 pub mod eventing;
 pub mod fixture;
 pub mod nats;
 pub mod process;
+pub mod views;

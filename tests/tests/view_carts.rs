@@ -3,12 +3,11 @@
 //! kept exact across a restart (a handler that adds quantities would count
 //! twice if an event were applied twice).
 
-use std::future::Future;
 use std::path::Path;
-use std::time::Duration;
 
 use http::uri::PathAndQuery;
 use plinth::{Config, RunningService};
+use plinth_tests::views::eventually;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use shopping_cart::shopping::cart::api::ShoppingCartEntityComponent;
@@ -28,21 +27,6 @@ async fn start(db: &Path) -> RunningService {
         .start()
         .await
         .expect("the shopping cart starts")
-}
-
-/// Poll `probe` until it returns `Some`, for at most 20 seconds.
-async fn eventually<T, F, Fut>(what: &str, mut probe: F) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = Option<T>>,
-{
-    for _ in 0..1000 {
-        if let Some(value) = probe().await {
-            return value;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    panic!("gave up waiting for {what}");
 }
 
 async fn add(http: &reqwest::Client, base: &str, cart: &str, product: &str, quantity: i32) {

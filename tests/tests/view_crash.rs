@@ -84,30 +84,6 @@ async fn replay(db: &Path) -> BTreeMap<String, CartSummary> {
     rows
 }
 
-/// Wait (bounded) until every projection has delivered up to the feed head.
-async fn caught_up(http: &reqwest::Client, url: &str) {
-    for _ in 0..1500 {
-        let status: Value = http
-            .get(format!("{url}/_plinth/views"))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        let projections = status["projections"].as_array().unwrap();
-        if !projections.is_empty()
-            && projections
-                .iter()
-                .all(|p| p["lag_records"] == 0 && p["delivered_offset"] == p["head_offset"])
-        {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    panic!("the view did not catch up");
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn view_after_sigkill_equals_a_replay_of_the_source() {
     let dir = tempfile::tempdir().unwrap();
@@ -127,7 +103,7 @@ async fn view_after_sigkill_equals_a_replay_of_the_source() {
 
     let process = ServiceProcess::start(Path::new(FIXTURE), dir.path()).await;
     let http = reqwest::Client::new();
-    caught_up(&http, &process.url()).await;
+    plinth_tests::views::caught_up(&http, &process.url()).await;
     let mut view: BTreeMap<String, CartSummary> = BTreeMap::new();
     for cart in 0..CARTS {
         let id = format!("cart{cart}");

@@ -3,7 +3,6 @@
 //! are read over HTTP/JSON (reqwest) and gRPC (tonic) — unary, streaming,
 //! `* AS items` with `ANY`, token paging, live updates and deletes.
 
-use std::future::Future;
 use std::path::Path;
 use std::time::Duration;
 
@@ -17,6 +16,7 @@ use customer_registry::customer::view::{
 use futures::StreamExt;
 use http::uri::PathAndQuery;
 use plinth::{Config, RunningService};
+use plinth_tests::views::eventually;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use tonic_prost::ProstCodec;
@@ -34,21 +34,6 @@ async fn start(db: &Path) -> RunningService {
         .start()
         .await
         .expect("the customer registry starts")
-}
-
-/// Poll `probe` until it returns `Some`, for at most 20 seconds.
-async fn eventually<T, F, Fut>(what: &str, mut probe: F) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = Option<T>>,
-{
-    for _ in 0..1000 {
-        if let Some(value) = probe().await {
-            return value;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    panic!("gave up waiting for {what}");
 }
 
 async fn create(http: &reqwest::Client, base: &str, id: &str, name: &str, city: &str) {

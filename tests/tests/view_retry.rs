@@ -134,14 +134,7 @@ async fn view_retries_a_failing_handler_without_skipping_or_blocking_others() {
         "the handler failed, then ran again"
     );
 
-    let status: Value = http
-        .get(format!("{base}/_plinth/views"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let status = plinth_tests::views::view_status(&http, &base).await;
     let failures = status["projections"][0]["failures"].as_u64().unwrap();
     assert!(failures >= 5, "{status}");
     service.shutdown().await;
