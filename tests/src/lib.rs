@@ -4,12 +4,14 @@
 //! - [`fixture`]: a service with hand-written components, served by the
 //!   `plinth-fixture` binary for process-level (kill and restart) tests.
 //! - [`eventing`]: reading topics and waiting, for the eventing tests.
+//! - [`grpc`]: a gRPC client calling methods by path.
 //! - [`nats`]: a NATS JetStream server on a free loopback port.
 //! - [`process`]: starting a service binary as a child process on a free port.
 //! - [`views`]: waiting for views, and their status endpoint.
 
 pub mod eventing;
 pub mod fixture;
+pub mod grpc;
 pub mod nats;
 pub mod process;
 pub mod views;

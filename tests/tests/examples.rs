@@ -6,13 +6,12 @@ use std::path::Path;
 use customer_registry::CustomerRegistry;
 use customer_registry::customer::api::{Customer, CustomerEntityComponent, GetCustomerRequest};
 use customer_registry::customer::view::CustomerByNameView;
-use http::uri::PathAndQuery;
 use plinth::{Config, RunningService};
+use plinth_tests::grpc;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use shopping_cart::ShoppingCart;
 use shopping_cart::shopping::cart::api::ShoppingCartEntityComponent;
-use tonic_prost::ProstCodec;
 
 fn config(db: &Path) -> Config {
     Config::default()
@@ -101,24 +100,16 @@ async fn customers_over_http_and_grpc_survive_a_restart() {
     assert_eq!(body["address"]["city"], "Springfield");
 
     // The same entity over gRPC.
-    let channel = tonic::transport::Endpoint::from_shared(base.clone())
-        .unwrap()
-        .connect()
-        .await
-        .unwrap();
-    let mut grpc = tonic::client::Grpc::new(channel);
-    grpc.ready().await.unwrap();
-    let reply = grpc
-        .unary(
-            tonic::Request::new(GetCustomerRequest {
-                customer_id: "c1".into(),
-            }),
-            PathAndQuery::from_static("/customer.api.CustomerService/GetCustomer"),
-            ProstCodec::<GetCustomerRequest, Customer>::default(),
-        )
-        .await
-        .unwrap()
-        .into_inner();
+    let channel = grpc::connect(&base).await;
+    let reply = grpc::unary::<_, Customer>(
+        &channel,
+        "/customer.api.CustomerService/GetCustomer",
+        GetCustomerRequest {
+            customer_id: "c1".into(),
+        },
+    )
+    .await
+    .unwrap();
     assert_eq!(
         (reply.name.as_str(), reply.email.as_str()),
         ("Alicia", "alice@example.com")

@@ -5,15 +5,14 @@
 
 use std::path::Path;
 
-use http::uri::PathAndQuery;
 use plinth::{Config, RunningService};
+use plinth_tests::grpc;
 use plinth_tests::views::eventually;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use shopping_cart::shopping::cart::api::ShoppingCartEntityComponent;
 use shopping_cart::shopping::cart::view::{CartSummary, CartSummaryViewComponent, SummaryRequest};
 use shopping_cart::{CartSummaries, ShoppingCart};
-use tonic_prost::ProstCodec;
 
 async fn start(db: &Path) -> RunningService {
     plinth::Service::new()
@@ -143,24 +142,16 @@ async fn view_of_cart_events_transforms_rows_and_survives_a_restart() {
     assert_eq!(cart1["lines"], json!([{"productId": "p1", "quantity": 5}]));
 
     // The same row over gRPC.
-    let channel = tonic::transport::Endpoint::from_shared(base.clone())
-        .unwrap()
-        .connect()
-        .await
-        .unwrap();
-    let mut grpc = tonic::client::Grpc::new(channel);
-    grpc.ready().await.unwrap();
-    let summary = grpc
-        .unary(
-            tonic::Request::new(SummaryRequest {
-                cart_id: "cart2".into(),
-            }),
-            PathAndQuery::from_static("/shopping.cart.view.CartSummaryView/GetSummary"),
-            ProstCodec::<SummaryRequest, CartSummary>::default(),
-        )
-        .await
-        .unwrap()
-        .into_inner();
+    let channel = grpc::connect(&base).await;
+    let summary = grpc::unary::<_, CartSummary>(
+        &channel,
+        "/shopping.cart.view.CartSummaryView/GetSummary",
+        SummaryRequest {
+            cart_id: "cart2".into(),
+        },
+    )
+    .await
+    .unwrap();
     assert_eq!(summary.total_quantity, 5);
     assert!(summary.checked_out);
     assert_eq!(summary.product_ids, ["p1"]);

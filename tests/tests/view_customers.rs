@@ -16,6 +16,7 @@ use customer_registry::customer::view::{
 use futures::StreamExt;
 use http::uri::PathAndQuery;
 use plinth::{Config, RunningService};
+use plinth_tests::grpc;
 use plinth_tests::views::eventually;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
@@ -74,15 +75,6 @@ async fn ndjson(http: &reqwest::Client, url: String) -> Vec<Value> {
         .filter(|l| !l.trim().is_empty())
         .map(|l| serde_json::from_str(l).unwrap())
         .collect()
-}
-
-async fn grpc(base: &str) -> tonic::client::Grpc<tonic::transport::Channel> {
-    let channel = tonic::transport::Endpoint::from_shared(base.to_string())
-        .unwrap()
-        .connect()
-        .await
-        .unwrap();
-    tonic::client::Grpc::new(channel)
 }
 
 #[tokio::test]
@@ -148,44 +140,37 @@ async fn view_queries_answer_over_http_and_grpc_and_follow_deletes() {
     assert_eq!(ids, ["c2", "c3"]);
 
     // The same over gRPC: unary, `* AS items`, and a stream.
-    let mut client = grpc(&base).await;
-    client.ready().await.unwrap();
-    let bob = client
-        .unary(
-            tonic::Request::new(ByEmailRequest {
-                email: "c2@example.com".into(),
-            }),
-            PathAndQuery::from_static("/customer.view.CustomerByName/GetCustomerByEmail"),
-            ProstCodec::<ByEmailRequest, CustomerState>::default(),
-        )
-        .await
-        .unwrap()
-        .into_inner();
+    let channel = grpc::connect(&base).await;
+    let mut client = tonic::client::Grpc::new(channel.clone());
+    let bob = grpc::unary::<_, CustomerState>(
+        &channel,
+        "/customer.view.CustomerByName/GetCustomerByEmail",
+        ByEmailRequest {
+            email: "c2@example.com".into(),
+        },
+    )
+    .await
+    .unwrap();
     assert_eq!((bob.customer_id.as_str(), bob.name.as_str()), ("c2", "Bob"));
-    client.ready().await.unwrap();
-    let missing = client
-        .unary(
-            tonic::Request::new(ByEmailRequest {
-                email: "nobody@example.com".into(),
-            }),
-            PathAndQuery::from_static("/customer.view.CustomerByName/GetCustomerByEmail"),
-            ProstCodec::<ByEmailRequest, CustomerState>::default(),
-        )
-        .await
-        .unwrap_err();
+    let missing = grpc::unary::<_, CustomerState>(
+        &channel,
+        "/customer.view.CustomerByName/GetCustomerByEmail",
+        ByEmailRequest {
+            email: "nobody@example.com".into(),
+        },
+    )
+    .await
+    .unwrap_err();
     assert_eq!(missing.code(), tonic::Code::NotFound);
-    client.ready().await.unwrap();
-    let list = client
-        .unary(
-            tonic::Request::new(ByEmailsRequest {
-                emails: vec!["c1@example.com".into(), "c3@example.com".into()],
-            }),
-            PathAndQuery::from_static("/customer.view.CustomerByName/GetCustomersByEmails"),
-            ProstCodec::<ByEmailsRequest, CustomerList>::default(),
-        )
-        .await
-        .unwrap()
-        .into_inner();
+    let list = grpc::unary::<_, CustomerList>(
+        &channel,
+        "/customer.view.CustomerByName/GetCustomersByEmails",
+        ByEmailsRequest {
+            emails: vec!["c1@example.com".into(), "c3@example.com".into()],
+        },
+    )
+    .await
+    .unwrap();
     let ids: Vec<&str> = list
         .customers
         .iter()
@@ -336,7 +321,7 @@ async fn view_streams_live_updates_of_matching_rows() {
     .await;
     // The by-name view and the by-city view are separate projections; wait
     // for the city one through its own query.
-    let mut client = grpc(&base).await;
+    let mut client = tonic::client::Grpc::new(grpc::connect(&base).await);
     let mut stream = eventually("the live stream to start with Alice", || {
         let mut client = client.clone();
         async move {
