@@ -495,3 +495,79 @@ async fn a_file_that_is_not_a_database_is_an_error() {
     let err = SqliteStorage::open(&path, SqliteOptions::default()).expect_err("not a database");
     assert!(matches!(err, StorageError::Backend(_)), "{err:?}");
 }
+
+/// Bytes of the WAL file (0 when it does not exist).
+fn wal_bytes(db: &std::path::Path) -> u64 {
+    let wal = db.with_file_name(format!("{}-wal", db.file_name().unwrap().to_string_lossy()));
+    std::fs::metadata(wal).map_or(0, |m| m.len())
+}
+
+/// Write `count` distinct entities of 4 KiB each, 16 at a time.
+async fn write_large_states(storage: &std::sync::Arc<SqliteStorage>, count: usize) {
+    let mut tasks = tokio::task::JoinSet::new();
+    for worker in 0..16 {
+        let storage = storage.clone();
+        tasks.spawn(async move {
+            for i in (worker..count).step_by(16) {
+                let mut write = state("big", &format!("id-{i}"), 0, None);
+                write.payload = Some(Bytes::from(vec![b'x'; 4096]));
+                storage.write_state(write).await.expect("write");
+            }
+        });
+    }
+    while let Some(done) = tasks.join_next().await {
+        done.unwrap();
+    }
+}
+
+#[tokio::test]
+async fn wal_is_checkpointed_at_the_configured_size() {
+    // One 4 KiB state is at least two pages (state and feed row), and one WAL
+    // frame is a 24-byte header plus a 4 KiB page.
+    const FRAME: u64 = 24 + 4096;
+    let dir = tempfile::tempdir().unwrap();
+
+    // A small threshold: checkpoints keep the WAL near it, and the data reaches
+    // the database file.
+    let small = dir.path().join("small.db");
+    let options = SqliteOptions {
+        checkpoint_pages: 200,
+        ..SqliteOptions::default()
+    };
+    let storage = std::sync::Arc::new(SqliteStorage::open(&small, options).unwrap());
+    write_large_states(&storage, 1500).await;
+    let wal = wal_bytes(&small);
+    assert!(
+        wal <= 400 * FRAME,
+        "the WAL stays near 200 pages, has {} frames",
+        wal / FRAME
+    );
+    let main = std::fs::metadata(&small).unwrap().len();
+    assert!(
+        main >= 1500 * 4096,
+        "checkpoints copied the states into the database file ({main} bytes)"
+    );
+
+    // Above SQLite's default of 1,000 pages: no checkpoint at 1,000.
+    let large = dir.path().join("large.db");
+    let options = SqliteOptions {
+        checkpoint_pages: 5_000,
+        ..SqliteOptions::default()
+    };
+    let storage = std::sync::Arc::new(SqliteStorage::open(&large, options).unwrap());
+    write_large_states(&storage, 1000).await;
+    let wal = wal_bytes(&large);
+    assert!(
+        wal >= 2_000 * FRAME,
+        "2,000 pages written and none checkpointed yet, the WAL has {} frames",
+        wal / FRAME
+    );
+    for i in [0, 499, 999] {
+        let loaded = storage
+            .load_state("big", &format!("id-{i}"))
+            .await
+            .unwrap()
+            .expect("written");
+        assert_eq!(loaded.payload.map(|p| p.len()), Some(4096));
+    }
+}

@@ -50,6 +50,10 @@ pub struct SqliteOptions {
     pub queue_capacity: usize,
     /// How long a connection waits for a lock held by another process.
     pub busy_timeout: Duration,
+    /// WAL size, in pages, at which a commit copies the WAL back into the
+    /// database file (a checkpoint). Larger values copy pages that are
+    /// rewritten often fewer times, at the cost of a larger WAL file.
+    pub checkpoint_pages: u32,
 }
 
 impl Default for SqliteOptions {
@@ -59,6 +63,7 @@ impl Default for SqliteOptions {
             max_batch: 1024,
             queue_capacity: 8192,
             busy_timeout: Duration::from_secs(5),
+            checkpoint_pages: schema::WAL_CHECKPOINT_PAGES,
         }
     }
 }
@@ -97,7 +102,7 @@ impl SqliteStorage {
     /// apply pending migrations and start the writer thread.
     pub fn open(path: impl AsRef<Path>, options: SqliteOptions) -> StorageResult<SqliteStorage> {
         let path = path.as_ref().to_path_buf();
-        let conn = schema::open_writer(&path, options.busy_timeout)?;
+        let conn = schema::open_writer(&path, options.busy_timeout, options.checkpoint_pages)?;
         let readers = ReadPool::open(path.clone(), options.readers, options.busy_timeout)?;
         let (requests, queue) = mpsc::channel(options.queue_capacity.max(1));
         let counters = Arc::new(Counters::default());

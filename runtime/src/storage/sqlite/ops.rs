@@ -1,9 +1,9 @@
 //! The statements of each write, run by the writer thread inside the batch
-//! transaction (each write in its own savepoint).
+//! transaction.
 //!
-//! Every write first checks the entity's stored sequence number against the
-//! writer's expectation (the fence), then writes its rows and one feed record
-//! per change. Feed positions are rowids assigned by the single writer, so they
+//! Every write is fenced by the entity's stored sequence number: it applies
+//! only if that is the writer's expectation, else fails with a conflict. It
+//! writes its rows and one feed record per change. Feed positions are rowids assigned by the single writer, so they
 //! follow commit order and have no gaps (a rolled-back savepoint frees its
 //! positions again).
 
@@ -135,23 +135,8 @@ fn insert_feed(
 }
 
 fn write_state(conn: &Connection, write: &StateWrite) -> StorageResult<u64> {
-    let stored: i64 = conn
-        .prepare_cached("SELECT seq FROM entity_state WHERE type_id = ?1 AND entity_id = ?2")
-        .and_then(|mut stmt| {
-            stmt.query_row(params![write.type_id, write.entity_id], |row| row.get(0))
-                .optional()
-        })
-        .map_err(backend)?
-        .unwrap_or(0);
-    fence(&write.type_id, &write.entity_id, write.expected_seq, stored)?;
-    let seq = stored + 1;
+    let seq = fenced_state_write(conn, write)?;
     let payload = write.payload.as_deref();
-    conn.prepare_cached(
-        "INSERT INTO entity_state (type_id, entity_id, seq, payload) VALUES (?1, ?2, ?3, ?4)
-         ON CONFLICT (type_id, entity_id) DO UPDATE SET seq = excluded.seq, payload = excluded.payload",
-    )
-    .and_then(|mut stmt| stmt.execute(params![write.type_id, write.entity_id, seq, payload]))
-    .map_err(backend)?;
     match payload {
         Some(bytes) => insert_feed(
             conn,
@@ -173,6 +158,48 @@ fn write_state(conn: &Connection, write: &StateWrite) -> StorageResult<u64> {
         )?,
     }
     Ok(seq as u64)
+}
+
+/// Store the entity's new state (or delete marker) if its stored sequence
+/// number is the expected one, in one statement: an insert when the entity was
+/// never written, else an update conditioned on the sequence. Only when that
+/// changes no row is the stored sequence read, to report the conflict.
+fn fenced_state_write(conn: &Connection, write: &StateWrite) -> StorageResult<i64> {
+    let expected = to_sql_int(write.expected_seq)?;
+    let payload = write.payload.as_deref();
+    let changed = if expected == 0 {
+        conn.prepare_cached(
+            "INSERT INTO entity_state (type_id, entity_id, seq, payload) VALUES (?1, ?2, 1, ?3)
+             ON CONFLICT (type_id, entity_id) DO NOTHING",
+        )
+        .and_then(|mut stmt| stmt.execute(params![write.type_id, write.entity_id, payload]))
+    } else {
+        conn.prepare_cached(
+            "UPDATE entity_state SET seq = ?3 + 1, payload = ?4
+             WHERE type_id = ?1 AND entity_id = ?2 AND seq = ?3",
+        )
+        .and_then(|mut stmt| {
+            stmt.execute(params![write.type_id, write.entity_id, expected, payload])
+        })
+    }
+    .map_err(backend)?;
+    if changed == 1 {
+        return Ok(expected + 1);
+    }
+    let stored: i64 = conn
+        .prepare_cached("SELECT seq FROM entity_state WHERE type_id = ?1 AND entity_id = ?2")
+        .and_then(|mut stmt| {
+            stmt.query_row(params![write.type_id, write.entity_id], |row| row.get(0))
+                .optional()
+        })
+        .map_err(backend)?
+        .unwrap_or(0);
+    fence(&write.type_id, &write.entity_id, write.expected_seq, stored)?;
+    // The row matched the fence yet nothing changed: not expected from SQLite.
+    Err(StorageError::Backend(format!(
+        "the state of {} {} was not written",
+        write.type_id, write.entity_id
+    )))
 }
 
 fn append_events(conn: &Connection, append: &EventAppend) -> StorageResult<u64> {
