@@ -3,9 +3,14 @@
 //!
 //! Every write is fenced by the entity's stored sequence number: it applies
 //! only if that is the writer's expectation, else fails with a conflict. It
-//! writes its rows and one feed record per change. Feed positions are rowids assigned by the single writer, so they
-//! follow commit order and have no gaps (a rolled-back savepoint frees its
-//! positions again).
+//! writes its rows and one feed record per change. Feed positions are rowids
+//! assigned by the single writer, so they follow commit order and have no gaps
+//! (a rolled-back savepoint frees its positions again).
+//!
+//! A value entity's state bytes are written once, into its feed record; the
+//! state row keeps the sequence number and the position of that record. Every
+//! state is in the feed anyway (views and subscriptions see every change), and
+//! a second copy in the state row doubled the bytes of each write.
 
 use rusqlite::{Connection, OptionalExtension, params};
 
@@ -135,56 +140,69 @@ fn insert_feed(
 }
 
 fn write_state(conn: &Connection, write: &StateWrite) -> StorageResult<u64> {
-    let seq = fenced_state_write(conn, write)?;
-    let payload = write.payload.as_deref();
-    match payload {
-        Some(bytes) => insert_feed(
-            conn,
-            &write.type_id,
-            &write.entity_id,
-            seq,
-            FeedKind::State,
-            &write.type_name,
-            bytes,
-        )?,
-        None => insert_feed(
-            conn,
-            &write.type_id,
-            &write.entity_id,
-            seq,
-            FeedKind::Delete,
-            "",
-            &[],
-        )?,
-    }
+    let expected = to_sql_int(write.expected_seq)?;
+    let seq = expected + 1;
+    // The feed record first: its position is where the state's bytes live.
+    let position = match write.payload.as_deref() {
+        Some(bytes) => {
+            insert_feed(
+                conn,
+                &write.type_id,
+                &write.entity_id,
+                seq,
+                FeedKind::State,
+                &write.type_name,
+                bytes,
+            )?;
+            Some(conn.last_insert_rowid())
+        }
+        None => {
+            insert_feed(
+                conn,
+                &write.type_id,
+                &write.entity_id,
+                seq,
+                FeedKind::Delete,
+                "",
+                &[],
+            )?;
+            None
+        }
+    };
+    fenced_state_write(conn, write, expected, position)?;
     Ok(seq as u64)
 }
 
-/// Store the entity's new state (or delete marker) if its stored sequence
-/// number is the expected one, in one statement: an insert when the entity was
-/// never written, else an update conditioned on the sequence. Only when that
-/// changes no row is the stored sequence read, to report the conflict.
-fn fenced_state_write(conn: &Connection, write: &StateWrite) -> StorageResult<i64> {
-    let expected = to_sql_int(write.expected_seq)?;
-    let payload = write.payload.as_deref();
+/// Point the entity's state at feed record `position` (none: deleted) if its
+/// stored sequence number is the expected one, in one statement: an insert
+/// when the entity was never written, else an update conditioned on the
+/// sequence. Only when that changes no row is the stored sequence read, to
+/// report the conflict (the caller's savepoint then undoes the feed record).
+fn fenced_state_write(
+    conn: &Connection,
+    write: &StateWrite,
+    expected: i64,
+    position: Option<i64>,
+) -> StorageResult<()> {
     let changed = if expected == 0 {
         conn.prepare_cached(
-            "INSERT INTO entity_state (type_id, entity_id, seq, payload) VALUES (?1, ?2, 1, ?3)
+            "INSERT INTO entity_state (type_id, entity_id, seq, payload, position)
+             VALUES (?1, ?2, 1, NULL, ?3)
              ON CONFLICT (type_id, entity_id) DO NOTHING",
         )
-        .and_then(|mut stmt| stmt.execute(params![write.type_id, write.entity_id, payload]))
+        .and_then(|mut stmt| stmt.execute(params![write.type_id, write.entity_id, position]))
     } else {
         conn.prepare_cached(
-            "UPDATE entity_state SET seq = ?3 + 1, payload = ?4
+            "UPDATE entity_state SET seq = ?3 + 1, payload = NULL, position = ?4
              WHERE type_id = ?1 AND entity_id = ?2 AND seq = ?3",
         )
         .and_then(|mut stmt| {
-            stmt.execute(params![write.type_id, write.entity_id, expected, payload])
+            stmt.execute(params![write.type_id, write.entity_id, expected, position])
         })
     }
     .map_err(backend)?;
     if changed == 1 {
-        return Ok(expected + 1);
+        return Ok(());
     }
     let stored: i64 = conn
         .prepare_cached("SELECT seq FROM entity_state WHERE type_id = ?1 AND entity_id = ?2")

@@ -96,14 +96,17 @@ fn unsigned(row: &rusqlite::Row<'_>, idx: usize) -> rusqlite::Result<u64> {
     u64::try_from(value).map_err(|_| rusqlite::Error::IntegralValueOutOfRange(idx, value))
 }
 
-/// A value entity's state.
+/// A value entity's state: its bytes are those of the feed record the state row
+/// points at (rows written before schema version 3 hold them themselves).
 pub(super) fn load_state(
     conn: &mut Connection,
     type_id: &str,
     entity_id: &str,
 ) -> StorageResult<Option<StoredState>> {
     conn.prepare_cached(
-        "SELECT seq, payload FROM entity_state WHERE type_id = ?1 AND entity_id = ?2",
+        "SELECT s.seq, COALESCE(s.payload, f.payload) FROM entity_state s
+         LEFT JOIN feed f ON f.position = s.position
+         WHERE s.type_id = ?1 AND s.entity_id = ?2",
     )
     .and_then(|mut stmt| {
         stmt.query_row(params![type_id, entity_id], |row| {

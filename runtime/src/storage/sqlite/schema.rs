@@ -76,6 +76,12 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (consumer, type_id, entity_id)
     ) WITHOUT ROWID;
     ",
+    // 3: a value entity's state bytes are stored once, in its change-feed
+    // record; the state row points at that record (`payload` stays for rows
+    // written before, and is NULL in new ones).
+    "
+    ALTER TABLE entity_state ADD COLUMN position INTEGER;
+    ",
 ];
 
 /// The writer connection's page cache, as SQLite's `cache_size` (negative: KiB).

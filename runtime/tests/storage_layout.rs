@@ -1,0 +1,229 @@
+//! How the SQLite backend lays data out on disk: a value entity's state bytes
+//! stored once (in its change-feed record), databases of the previous schema
+//! version upgraded in place, and the WAL checkpointed at the configured size.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use plinth::storage::{SCHEMA_VERSION, SqliteOptions, SqliteStorage, StateWrite, Storage};
+
+fn state(type_id: &str, id: &str, expected_seq: u64, payload: Option<&str>) -> StateWrite {
+    StateWrite {
+        type_id: type_id.to_owned(),
+        entity_id: id.to_owned(),
+        expected_seq,
+        payload: payload.map(|p| Bytes::from(p.to_owned())),
+        type_name: "test.State".to_owned(),
+    }
+}
+
+fn raw(path: &Path) -> rusqlite::Connection {
+    rusqlite::Connection::open(path).unwrap()
+}
+
+#[tokio::test]
+async fn state_bytes_are_stored_once_in_the_feed_record() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("plinth.db");
+    let storage = SqliteStorage::open(&path, SqliteOptions::default()).unwrap();
+    storage
+        .write_state(state("counter", "a", 0, Some("one")))
+        .await
+        .unwrap();
+    storage
+        .write_state(state("counter", "a", 1, Some("two")))
+        .await
+        .unwrap();
+    storage
+        .write_state(state("counter", "b", 0, Some("bee")))
+        .await
+        .unwrap();
+    storage
+        .write_state(state("counter", "b", 1, None))
+        .await
+        .unwrap();
+    storage.close().await.unwrap();
+    drop(storage);
+
+    let conn = raw(&path);
+    let rows: Vec<(String, i64, Option<Vec<u8>>, Option<Vec<u8>>)> = conn
+        .prepare(
+            "SELECT s.entity_id, s.seq, s.payload, f.payload FROM entity_state s
+             LEFT JOIN feed f ON f.position = s.position ORDER BY s.entity_id",
+        )
+        .unwrap()
+        .query_map([], |row| {
+            Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?))
+        })
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert_eq!(
+        rows,
+        vec![
+            // The state row holds no bytes; it points at the latest feed record.
+            ("a".to_owned(), 2, None, Some(b"two".to_vec())),
+            // A deleted entity points at nothing.
+            ("b".to_owned(), 2, None, None),
+        ]
+    );
+    let feed: i64 = conn
+        .query_row("SELECT COUNT(*) FROM feed", [], |row| row.get(0))
+        .unwrap();
+    assert_eq!(feed, 4, "every change is still a feed record");
+}
+
+#[tokio::test]
+async fn a_version_2_database_keeps_its_states_and_moves_on() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("plinth.db");
+    drop(SqliteStorage::open(&path, SqliteOptions::default()).unwrap());
+    // Turn the fresh file into what version 2 wrote: state bytes in the state
+    // row and no `position` column.
+    let conn = raw(&path);
+    conn.execute_batch(
+        "ALTER TABLE entity_state DROP COLUMN position;
+         INSERT INTO entity_state (type_id, entity_id, seq, payload)
+             VALUES ('counter', 'kept', 3, CAST('old bytes' AS BLOB));
+         INSERT INTO entity_state (type_id, entity_id, seq, payload)
+             VALUES ('counter', 'gone', 2, NULL);
+         PRAGMA user_version = 2;",
+    )
+    .unwrap();
+    drop(conn);
+
+    let storage = SqliteStorage::open(&path, SqliteOptions::default()).unwrap();
+    let kept = storage
+        .load_state("counter", "kept")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (kept.seq, kept.payload.as_deref()),
+        (3, Some(&b"old bytes"[..]))
+    );
+    let gone = storage
+        .load_state("counter", "gone")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((gone.seq, gone.payload), (2, None));
+
+    // The fence still holds on upgraded rows, and a new write moves the row
+    // to the new layout.
+    assert!(
+        storage
+            .write_state(state("counter", "kept", 2, Some("stale")))
+            .await
+            .is_err()
+    );
+    assert_eq!(
+        storage
+            .write_state(state("counter", "kept", 3, Some("new bytes")))
+            .await
+            .unwrap(),
+        4
+    );
+    let kept = storage
+        .load_state("counter", "kept")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (kept.seq, kept.payload.as_deref()),
+        (4, Some(&b"new bytes"[..]))
+    );
+    storage.close().await.unwrap();
+    drop(storage);
+
+    let conn = raw(&path);
+    let version: i64 = conn
+        .pragma_query_value(None, "user_version", |row| row.get(0))
+        .unwrap();
+    assert_eq!(version, i64::from(SCHEMA_VERSION));
+    let legacy: Option<Vec<u8>> = conn
+        .query_row(
+            "SELECT payload FROM entity_state WHERE entity_id = 'kept'",
+            [],
+            |row| row.get(0),
+        )
+        .unwrap();
+    assert_eq!(legacy, None, "the upgraded row no longer holds the bytes");
+}
+
+/// Bytes of the WAL file (0 when it does not exist).
+fn wal_bytes(db: &Path) -> u64 {
+    let wal = db.with_file_name(format!("{}-wal", db.file_name().unwrap().to_string_lossy()));
+    std::fs::metadata(wal).map_or(0, |m| m.len())
+}
+
+/// Write `count` distinct entities of 4 KiB each, 16 at a time.
+async fn write_large_states(storage: &Arc<SqliteStorage>, count: usize) {
+    let mut tasks = tokio::task::JoinSet::new();
+    for worker in 0..16 {
+        let storage = storage.clone();
+        tasks.spawn(async move {
+            for i in (worker..count).step_by(16) {
+                let mut write = state("big", &format!("id-{i}"), 0, None);
+                write.payload = Some(Bytes::from(vec![b'x'; 4096]));
+                storage.write_state(write).await.expect("write");
+            }
+        });
+    }
+    while let Some(done) = tasks.join_next().await {
+        done.unwrap();
+    }
+}
+
+#[tokio::test]
+async fn wal_is_checkpointed_at_the_configured_size() {
+    // One 4 KiB state is at least two pages (its feed record does not fit in
+    // one), and one WAL frame is a 24-byte header plus a 4 KiB page.
+    const FRAME: u64 = 24 + 4096;
+    let dir = tempfile::tempdir().unwrap();
+
+    // A small threshold: checkpoints keep the WAL near it, and the data reaches
+    // the database file.
+    let small = dir.path().join("small.db");
+    let options = SqliteOptions {
+        checkpoint_pages: 200,
+        ..SqliteOptions::default()
+    };
+    let storage = Arc::new(SqliteStorage::open(&small, options).unwrap());
+    write_large_states(&storage, 1500).await;
+    let wal = wal_bytes(&small);
+    assert!(
+        wal <= 400 * FRAME,
+        "the WAL stays near 200 pages, has {} frames",
+        wal / FRAME
+    );
+    let main = std::fs::metadata(&small).unwrap().len();
+    assert!(
+        main >= 1500 * 4096,
+        "checkpoints copied the states into the database file ({main} bytes)"
+    );
+
+    // Above SQLite's default of 1,000 pages: no checkpoint at 1,000.
+    let large = dir.path().join("large.db");
+    let options = SqliteOptions {
+        checkpoint_pages: 5_000,
+        ..SqliteOptions::default()
+    };
+    let storage = Arc::new(SqliteStorage::open(&large, options).unwrap());
+    write_large_states(&storage, 1500).await;
+    let wal = wal_bytes(&large);
+    assert!(
+        wal >= 1_500 * FRAME,
+        "no checkpoint at 1,000 pages: after 1,500 states of 4 KiB the WAL has {} frames",
+        wal / FRAME
+    );
+    for i in [0, 749, 1499] {
+        let loaded = storage
+            .load_state("big", &format!("id-{i}"))
+            .await
+            .unwrap()
+            .expect("written");
+        assert_eq!(loaded.payload.map(|p| p.len()), Some(4096));
+    }
+}
