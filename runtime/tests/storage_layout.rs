@@ -18,6 +18,10 @@ fn state(type_id: &str, id: &str, expected_seq: u64, payload: Option<&str>) -> S
     }
 }
 
+/// A state row as stored: entity id, sequence, its own bytes, the bytes of the
+/// feed record it points at.
+type StoredRow = (String, i64, Option<Vec<u8>>, Option<Vec<u8>>);
+
 fn raw(path: &Path) -> rusqlite::Connection {
     rusqlite::Connection::open(path).unwrap()
 }
@@ -47,7 +51,7 @@ async fn state_bytes_are_stored_once_in_the_feed_record() {
     drop(storage);
 
     let conn = raw(&path);
-    let rows: Vec<(String, i64, Option<Vec<u8>>, Option<Vec<u8>>)> = conn
+    let rows: Vec<StoredRow> = conn
         .prepare(
             "SELECT s.entity_id, s.seq, s.payload, f.payload FROM entity_state s
              LEFT JOIN feed f ON f.position = s.position ORDER BY s.entity_id",
