@@ -84,10 +84,11 @@ async fn a_version_2_database_keeps_its_states_and_moves_on() {
     let path = dir.path().join("plinth.db");
     drop(SqliteStorage::open(&path, SqliteOptions::default()).unwrap());
     // Turn the fresh file into what version 2 wrote: state bytes in the state
-    // row and no `position` column.
+    // row, no `position` column, a per-type feed index.
     let conn = raw(&path);
     conn.execute_batch(
         "ALTER TABLE entity_state DROP COLUMN position;
+         CREATE INDEX feed_by_type ON feed (type_id, position);
          INSERT INTO entity_state (type_id, entity_id, seq, payload)
              VALUES ('counter', 'kept', 3, CAST('old bytes' AS BLOB));
          INSERT INTO entity_state (type_id, entity_id, seq, payload)
@@ -154,6 +155,14 @@ async fn a_version_2_database_keeps_its_states_and_moves_on() {
         )
         .unwrap();
     assert_eq!(legacy, None, "the upgraded row no longer holds the bytes");
+    let indexes: i64 = conn
+        .query_row(
+            "SELECT COUNT(*) FROM sqlite_schema WHERE type = 'index' AND tbl_name = 'feed'",
+            [],
+            |row| row.get(0),
+        )
+        .unwrap();
+    assert_eq!(indexes, 0, "the feed is indexed by its position only");
 }
 
 /// Bytes of the WAL file (0 when it does not exist).

@@ -82,6 +82,14 @@ const MIGRATIONS: &[&str] = &[
     "
     ALTER TABLE entity_state ADD COLUMN position INTEGER;
     ",
+    // 4: no per-type index on the feed. Every write paid for a second B-tree
+    // insert into it (see "Changes made for this" in BENCHMARKS.md); a
+    // consumer reads the feed in position order and skips other types'
+    // records, so it scans each record about once, and a caught-up consumer
+    // moves to the head.
+    "
+    DROP INDEX feed_by_type;
+    ",
 ];
 
 /// The writer connection's page cache, as SQLite's `cache_size` (negative: KiB).
@@ -95,11 +103,11 @@ const WRITER_CACHE_KIB: i64 = -32 * 1024;
 /// inside the commit that crossed the threshold. Under durable write load a
 /// thousand pages is a few dozen batches: the same entity pages are copied
 /// over and over, and the copying was the largest share of the writer's time
-/// after the fsync. At 20,000 pages (80 MiB of WAL with 4 KiB pages) the pages
-/// rewritten between two checkpoints are copied once; the WAL file then stays
-/// at that size and is reused from its start. Durability does not depend on
+/// after the fsync. At 10,000 pages (40 MiB of WAL with 4 KiB pages) a page
+/// rewritten by many batches is copied once per checkpoint; the WAL file then
+/// stays at that size and is reused from its start. Durability does not depend on
 /// checkpoints: a commit is durable once its WAL frames are synced.
-pub(super) const WAL_CHECKPOINT_PAGES: u32 = 20_000;
+pub(super) const WAL_CHECKPOINT_PAGES: u32 = 10_000;
 
 /// The schema version this code writes: the number of migrations.
 pub const SCHEMA_VERSION: u32 = MIGRATIONS.len() as u32;
