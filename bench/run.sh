@@ -27,7 +27,7 @@ usage: bench/run.sh [options]
                          and a fresh database path (no {grpc}: one port serves both)
   --target-load-args "." extra plinth-load flags for it (request templates, --proto ...)
   --out DIR              results directory                  [bench/results/<UTC timestamp>]
-  --port-base P          first of the fixed loopback ports used                  [47100]
+  --port-base P          first of the fixed loopback ports (below the ephemeral range) [21100]
   --smoke                300 requests per run, no warm-up, 1 run, 1 cold start (proves the pipeline)
   --debug                use debug builds (smoke only; never for figures)
   --no-build             use the binaries already built
@@ -39,7 +39,7 @@ ARGS="$*"
 RUNS=3 DURATION=10s WARMUP=2s SCENARIOS="write read hot mixed event" TRANSPORTS="http1 grpc"
 CONCURRENCY=64 RATE="" COLDSTARTS=3 PIN=0 TARGET_LABEL=target TARGET_CMD="" TARGET_LOAD_ARGS=""
 SYSTEMS="plinth reference reference-batching echo" RECOVERY=100000
-OUT="" PORT_BASE=47100 SMOKE=0 PROFILE=release BUILD=1 OPEN_ONLY=0
+OUT="" PORT_BASE=21100 SMOKE=0 PROFILE=release BUILD=1 OPEN_ONLY=0
 
 while [ $# -gt 0 ]; do
     case "$1" in
