@@ -11,6 +11,8 @@
 //!   about the call.
 //! - [`include_protos!`]: pulls the generated code into a crate.
 
+#[cfg(feature = "mimalloc")]
+mod alloc;
 pub mod codegen;
 pub mod component;
 pub mod config;
@@ -35,18 +37,6 @@ pub use context::{ActionContext, CommandContext, Metadata, UpdateContext};
 pub use effect::{DeferredCall, Effect, EventEffect, RowUpdate, StateChange};
 pub use service::{RunningService, Service, ServiceError};
 pub use status::{Code, Status};
-
-/// The global allocator of every Plinth service: mimalloc.
-///
-/// A request allocates and frees many small buffers (bodies, decoded
-/// messages, metadata, futures) on the tokio workers and hands some of them to
-/// the storage threads; with the system allocator that was a fifth of the
-/// workers' time in profiles of durable writes (`BENCHMARKS.md`), with mimalloc
-/// well under a tenth. A service that needs another allocator turns off
-/// Plinth's default features and declares its own `#[global_allocator]`.
-#[cfg(feature = "mimalloc")]
-#[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 /// A stream of replies of a server-streaming action method.
 pub type ReplyStream<R> = codegen::ReplyStream<R>;

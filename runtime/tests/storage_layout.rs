@@ -31,22 +31,18 @@ async fn state_bytes_are_stored_once_in_the_feed_record() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("plinth.db");
     let storage = SqliteStorage::open(&path, SqliteOptions::default()).unwrap();
-    storage
-        .write_state(state("counter", "a", 0, Some("one")))
-        .await
-        .unwrap();
-    storage
-        .write_state(state("counter", "a", 1, Some("two")))
-        .await
-        .unwrap();
-    storage
-        .write_state(state("counter", "b", 0, Some("bee")))
-        .await
-        .unwrap();
-    storage
-        .write_state(state("counter", "b", 1, None))
-        .await
-        .unwrap();
+    let writes = [
+        ("a", 0, Some("one")),
+        ("a", 1, Some("two")),
+        ("b", 0, Some("bee")),
+        ("b", 1, None),
+    ];
+    for (id, expected, payload) in writes {
+        storage
+            .write_state(state("counter", id, expected, payload))
+            .await
+            .unwrap();
+    }
     storage.close().await.unwrap();
     drop(storage);
 
@@ -171,6 +167,15 @@ fn wal_bytes(db: &Path) -> u64 {
     std::fs::metadata(wal).map_or(0, |m| m.len())
 }
 
+/// Storage at `path` that checkpoints when the WAL holds `pages` pages.
+fn open_checkpointing_at(path: &Path, pages: u32) -> Arc<SqliteStorage> {
+    let options = SqliteOptions {
+        checkpoint_pages: pages,
+        ..SqliteOptions::default()
+    };
+    Arc::new(SqliteStorage::open(path, options).unwrap())
+}
+
 /// Write `count` distinct entities of 4 KiB each, 16 at a time.
 async fn write_large_states(storage: &Arc<SqliteStorage>, count: usize) {
     let mut tasks = tokio::task::JoinSet::new();
@@ -199,11 +204,7 @@ async fn wal_is_checkpointed_at_the_configured_size() {
     // A small threshold: checkpoints keep the WAL near it, and the data reaches
     // the database file.
     let small = dir.path().join("small.db");
-    let options = SqliteOptions {
-        checkpoint_pages: 200,
-        ..SqliteOptions::default()
-    };
-    let storage = Arc::new(SqliteStorage::open(&small, options).unwrap());
+    let storage = open_checkpointing_at(&small, 200);
     write_large_states(&storage, 1500).await;
     let wal = wal_bytes(&small);
     assert!(
@@ -219,11 +220,7 @@ async fn wal_is_checkpointed_at_the_configured_size() {
 
     // Above SQLite's default of 1,000 pages: no checkpoint at 1,000.
     let large = dir.path().join("large.db");
-    let options = SqliteOptions {
-        checkpoint_pages: 5_000,
-        ..SqliteOptions::default()
-    };
-    let storage = Arc::new(SqliteStorage::open(&large, options).unwrap());
+    let storage = open_checkpointing_at(&large, 5_000);
     write_large_states(&storage, 1500).await;
     let wal = wal_bytes(&large);
     assert!(
