@@ -1,12 +1,14 @@
-//! How the SQLite backend lays data out on disk: a value entity's state bytes
-//! stored once (in its change-feed record), databases of the previous schema
+//! How the SQLite backend lays data out on disk: a value entity's state and an
+//! event stored once (in the change-feed record), databases of the previous schema
 //! version upgraded in place, and the WAL checkpointed at the configured size.
 
 use std::path::Path;
 use std::sync::Arc;
 
 use bytes::Bytes;
-use plinth::storage::{SCHEMA_VERSION, SqliteOptions, SqliteStorage, StateWrite, Storage};
+use plinth::storage::{
+    EventAppend, SCHEMA_VERSION, SqliteOptions, SqliteStorage, StateWrite, Storage,
+};
 
 fn state(type_id: &str, id: &str, expected_seq: u64, payload: Option<&str>) -> StateWrite {
     StateWrite {
@@ -27,7 +29,7 @@ fn raw(path: &Path) -> rusqlite::Connection {
 }
 
 #[tokio::test]
-async fn state_bytes_are_stored_once_in_the_feed_record() {
+async fn state_and_event_bytes_are_stored_once_in_the_feed_record() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("plinth.db");
     let storage = SqliteStorage::open(&path, SqliteOptions::default()).unwrap();
@@ -43,6 +45,21 @@ async fn state_bytes_are_stored_once_in_the_feed_record() {
             .await
             .unwrap();
     }
+    let events = EventAppend {
+        type_id: "log".to_owned(),
+        entity_id: "j".to_owned(),
+        expected_seq: 0,
+        events: ["e1", "e2"]
+            .iter()
+            .map(|e| ("test.Event".to_owned(), Bytes::from(e.to_string())))
+            .collect(),
+        snapshot: None,
+        delete: false,
+    };
+    storage.append_events(events).await.unwrap();
+    let replayed = storage.load_journal("log", "j").await.unwrap();
+    assert_eq!(replayed.events.len(), 2);
+    assert_eq!(replayed.events[1].payload.as_ref(), b"e2");
     storage.close().await.unwrap();
     drop(storage);
 
@@ -71,7 +88,25 @@ async fn state_bytes_are_stored_once_in_the_feed_record() {
     let feed: i64 = conn
         .query_row("SELECT COUNT(*) FROM feed", [], |row| row.get(0))
         .unwrap();
-    assert_eq!(feed, 4, "every change is still a feed record");
+    assert_eq!(feed, 6, "every change is still a feed record");
+    let events: Vec<(i64, Vec<u8>, Vec<u8>)> = conn
+        .prepare(
+            "SELECT j.seq, j.payload, f.payload FROM journal j
+             JOIN feed f ON f.position = j.position ORDER BY j.seq",
+        )
+        .unwrap()
+        .query_map([], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert_eq!(
+        events,
+        vec![
+            (1, Vec::new(), b"e1".to_vec()),
+            (2, Vec::new(), b"e2".to_vec())
+        ],
+        "an event's bytes are in its feed record only"
+    );
 }
 
 #[tokio::test]
@@ -79,8 +114,8 @@ async fn a_version_2_database_keeps_its_states_and_moves_on() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("plinth.db");
     drop(SqliteStorage::open(&path, SqliteOptions::default()).unwrap());
-    // Turn the fresh file into what version 2 wrote: state bytes in the state
-    // row, no `position` column, a per-type feed index.
+    // Turn the fresh file into what version 2 wrote: state and event bytes in
+    // their own rows, no `position` columns, a per-type feed index.
     let conn = raw(&path);
     conn.execute_batch(
         "ALTER TABLE entity_state DROP COLUMN position;
@@ -89,6 +124,9 @@ async fn a_version_2_database_keeps_its_states_and_moves_on() {
              VALUES ('counter', 'kept', 3, CAST('old bytes' AS BLOB));
          INSERT INTO entity_state (type_id, entity_id, seq, payload)
              VALUES ('counter', 'gone', 2, NULL);
+         ALTER TABLE journal DROP COLUMN position;
+         INSERT INTO journal (type_id, entity_id, seq, type_name, payload)
+             VALUES ('log', 'j', 1, 'test.Event', CAST('old event' AS BLOB));
          PRAGMA user_version = 2;",
     )
     .unwrap();
@@ -135,6 +173,23 @@ async fn a_version_2_database_keeps_its_states_and_moves_on() {
         (kept.seq, kept.payload.as_deref()),
         (4, Some(&b"new bytes"[..]))
     );
+    // The same for journals: the old event replays, a new one follows it.
+    let append = EventAppend {
+        type_id: "log".to_owned(),
+        entity_id: "j".to_owned(),
+        expected_seq: 1,
+        events: vec![("test.Event".to_owned(), Bytes::from_static(b"new event"))],
+        snapshot: None,
+        delete: false,
+    };
+    assert_eq!(storage.append_events(append).await.unwrap(), 2);
+    let replay = storage.load_journal("log", "j").await.unwrap();
+    let events: Vec<(u64, &[u8])> = replay
+        .events
+        .iter()
+        .map(|e| (e.seq, e.payload.as_ref()))
+        .collect();
+    assert_eq!(events, vec![(1, &b"old event"[..]), (2, &b"new event"[..])]);
     storage.close().await.unwrap();
     drop(storage);
 

@@ -7,10 +7,11 @@
 //! assigned by the single writer, so they follow commit order and have no gaps
 //! (a rolled-back savepoint frees its positions again).
 //!
-//! A value entity's state bytes are written once, into its feed record; the
-//! state row keeps the sequence number and the position of that record. Every
-//! state is in the feed anyway (views and subscriptions see every change), and
-//! a second copy in the state row doubled the bytes of each write.
+//! A value entity's state and an event are written once, into the feed
+//! record; the state row and the journal row keep the sequence number and the
+//! position of that record. Every change is in the feed anyway (views and
+//! subscriptions see every change), and a second copy doubled the bytes of
+//! each write.
 
 use rusqlite::{Connection, OptionalExtension, params};
 
@@ -232,20 +233,7 @@ fn append_events(conn: &Connection, append: &EventAppend) -> StorageResult<u64> 
     let mut seq = stored;
     for (type_name, payload) in &append.events {
         seq += 1;
-        conn.prepare_cached(
-            "INSERT INTO journal (type_id, entity_id, seq, type_name, payload)
-             VALUES (?1, ?2, ?3, ?4, ?5)",
-        )
-        .and_then(|mut stmt| {
-            stmt.execute(params![
-                type_id,
-                entity_id,
-                seq,
-                type_name,
-                payload.as_ref()
-            ])
-        })
-        .map_err(|e| duplicate_as_conflict(e, append))?;
+        // The feed record holds the event's bytes; the journal row points at it.
         insert_feed(
             conn,
             type_id,
@@ -255,6 +243,13 @@ fn append_events(conn: &Connection, append: &EventAppend) -> StorageResult<u64> 
             type_name,
             payload,
         )?;
+        let position = conn.last_insert_rowid();
+        conn.prepare_cached(
+            "INSERT INTO journal (type_id, entity_id, seq, type_name, payload, position)
+             VALUES (?1, ?2, ?3, ?4, X'', ?5)",
+        )
+        .and_then(|mut stmt| stmt.execute(params![type_id, entity_id, seq, type_name, position]))
+        .map_err(|e| duplicate_as_conflict(e, append))?;
     }
     if let Some(snapshot) = &append.snapshot {
         conn.prepare_cached(

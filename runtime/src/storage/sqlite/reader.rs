@@ -121,7 +121,9 @@ pub(super) fn load_state(
 }
 
 /// The latest snapshot, the events after it and the deleted flag, read in one
-/// read transaction so they are consistent.
+/// read transaction so they are consistent. An event's bytes are those of the
+/// feed record its journal row points at (rows written before schema version 5
+/// hold them themselves).
 pub(super) fn load_journal(
     conn: &mut Connection,
     type_id: &str,
@@ -140,8 +142,10 @@ pub(super) fn load_journal(
     let after = to_sql_int(snapshot.as_ref().map_or(0, |(seq, _)| *seq))?;
     let events = tx
         .prepare_cached(
-            "SELECT seq, type_name, payload FROM journal
-             WHERE type_id = ?1 AND entity_id = ?2 AND seq > ?3 ORDER BY seq",
+            "SELECT j.seq, j.type_name,
+                    CASE WHEN j.position IS NULL THEN j.payload ELSE f.payload END
+             FROM journal j LEFT JOIN feed f ON f.position = j.position
+             WHERE j.type_id = ?1 AND j.entity_id = ?2 AND j.seq > ?3 ORDER BY j.seq",
         )
         .and_then(|mut stmt| {
             stmt.query_map(params![type_id, entity_id, after], |row| {

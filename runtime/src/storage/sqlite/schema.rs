@@ -90,6 +90,11 @@ const MIGRATIONS: &[&str] = &[
     "
     DROP INDEX feed_by_type;
     ",
+    // 5: an event's bytes are stored once, in its change-feed record; the
+    // journal row points at it (`payload` is empty in new rows).
+    "
+    ALTER TABLE journal ADD COLUMN position INTEGER;
+    ",
 ];
 
 /// The writer connection's page cache, as SQLite's `cache_size` (negative: KiB).
