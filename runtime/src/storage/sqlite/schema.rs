@@ -107,11 +107,9 @@ const WRITER_CACHE_KIB: i64 = -32 * 1024;
 /// once per page however often it was rewritten, on the writer thread inside
 /// the commit that crossed the threshold, so the writes queued behind it wait.
 /// Larger values copy a page rewritten by many batches fewer times but make
-/// each of those pauses longer: in the benchmarks (`BENCHMARKS.md`), 10,000
-/// pages took the p99 of event-sourced commands at 64 in flight from 14 ms to
-/// 56 ms for 6% more throughput, while 2,500 pages (10 MiB of WAL with 4 KiB
-/// pages) cost 24 ms and gave value-entity writes the same throughput as
-/// larger values. Durability does not depend on checkpoints: a commit is
+/// each of those pauses longer; 2,500 pages (10 MiB of WAL with 4 KiB pages)
+/// gave value-entity writes the throughput of larger values at a fraction of
+/// their pauses (`BENCHMARKS.md`, "Changes made for this"). Durability does not depend on checkpoints: a commit is
 /// durable once its WAL frames are synced.
 pub(super) const WAL_CHECKPOINT_PAGES: u32 = 2_500;
 
