@@ -24,6 +24,16 @@ fn state(type_id: &str, id: &str, expected_seq: u64, payload: Option<&str>) -> S
 /// feed record it points at.
 type StoredRow = (String, i64, Option<Vec<u8>>, Option<Vec<u8>>);
 
+/// The stored sequence and bytes of counter `id`, which must exist.
+async fn loaded(storage: &SqliteStorage, id: &str) -> (u64, Option<Vec<u8>>) {
+    let stored = storage
+        .load_state("counter", id)
+        .await
+        .unwrap()
+        .expect("stored");
+    (stored.seq, stored.payload.map(|p| p.to_vec()))
+}
+
 fn raw(path: &Path) -> rusqlite::Connection {
     rusqlite::Connection::open(path).unwrap()
 }
@@ -133,21 +143,11 @@ async fn a_version_2_database_keeps_its_states_and_moves_on() {
     drop(conn);
 
     let storage = SqliteStorage::open(&path, SqliteOptions::default()).unwrap();
-    let kept = storage
-        .load_state("counter", "kept")
-        .await
-        .unwrap()
-        .unwrap();
     assert_eq!(
-        (kept.seq, kept.payload.as_deref()),
-        (3, Some(&b"old bytes"[..]))
+        loaded(&storage, "kept").await,
+        (3, Some(b"old bytes".to_vec()))
     );
-    let gone = storage
-        .load_state("counter", "gone")
-        .await
-        .unwrap()
-        .unwrap();
-    assert_eq!((gone.seq, gone.payload), (2, None));
+    assert_eq!(loaded(&storage, "gone").await, (2, None));
 
     // The fence still holds on upgraded rows, and a new write moves the row
     // to the new layout.
@@ -164,14 +164,9 @@ async fn a_version_2_database_keeps_its_states_and_moves_on() {
             .unwrap(),
         4
     );
-    let kept = storage
-        .load_state("counter", "kept")
-        .await
-        .unwrap()
-        .unwrap();
     assert_eq!(
-        (kept.seq, kept.payload.as_deref()),
-        (4, Some(&b"new bytes"[..]))
+        loaded(&storage, "kept").await,
+        (4, Some(b"new bytes".to_vec()))
     );
     // The same for journals: the old event replays, a new one follows it.
     let append = EventAppend {
