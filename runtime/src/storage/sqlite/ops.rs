@@ -144,32 +144,20 @@ fn write_state(conn: &Connection, write: &StateWrite) -> StorageResult<u64> {
     let expected = to_sql_int(write.expected_seq)?;
     let seq = expected + 1;
     // The feed record first: its position is where the state's bytes live.
-    let position = match write.payload.as_deref() {
-        Some(bytes) => {
-            insert_feed(
-                conn,
-                &write.type_id,
-                &write.entity_id,
-                seq,
-                FeedKind::State,
-                &write.type_name,
-                bytes,
-            )?;
-            Some(conn.last_insert_rowid())
-        }
-        None => {
-            insert_feed(
-                conn,
-                &write.type_id,
-                &write.entity_id,
-                seq,
-                FeedKind::Delete,
-                "",
-                &[],
-            )?;
-            None
-        }
+    let (kind, type_name, bytes) = match write.payload.as_deref() {
+        Some(bytes) => (FeedKind::State, write.type_name.as_str(), bytes),
+        None => (FeedKind::Delete, "", &[][..]),
     };
+    insert_feed(
+        conn,
+        &write.type_id,
+        &write.entity_id,
+        seq,
+        kind,
+        type_name,
+        bytes,
+    )?;
+    let position = write.payload.is_some().then(|| conn.last_insert_rowid());
     fenced_state_write(conn, write, expected, position)?;
     Ok(seq as u64)
 }
