@@ -42,12 +42,7 @@ pub enum ConfigError {
     },
 }
 
-/// Where state is stored.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum StorageTarget {
-    /// An SQLite database file.
-    Sqlite(PathBuf),
-}
+pub use crate::storage::StorageTarget;
 
 /// The runtime configuration of a service.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -263,40 +258,11 @@ impl Config {
 }
 
 fn parse_storage(raw: &Raw<'_>) -> ConfigResult<StorageTarget> {
-    let value = raw.value.trim();
-    if value.is_empty() {
-        return Err(raw.invalid("an SQLite database path"));
-    }
-    if let Some((scheme, _)) = value.split_once("://") {
-        let reason = match scheme {
-            "postgres" | "postgresql" => {
-                "PostgreSQL storage is not supported yet; use an SQLite database path"
-            }
-            _ => "an SQLite database path (no other storage is supported yet)",
-        };
-        return Err(ConfigError::Invalid {
-            key: raw.key.to_string(),
-            value: redact(value),
-            reason: reason.to_string(),
-        });
-    }
-    Ok(StorageTarget::Sqlite(PathBuf::from(
-        value.strip_prefix("sqlite:").unwrap_or(value),
-    )))
-}
-
-/// A connection URL without its password, for error messages.
-fn redact(url: &str) -> String {
-    match (url.find("://"), url.rfind('@')) {
-        (Some(start), Some(at)) if at > start => {
-            let credentials = &url[start + 3..at];
-            match credentials.split_once(':') {
-                Some((user, _)) => format!("{}{user}:***{}", &url[..start + 3], &url[at..]),
-                None => url.to_string(),
-            }
-        }
-        _ => url.to_string(),
-    }
+    StorageTarget::parse(&raw.value).map_err(|reason| ConfigError::Invalid {
+        key: raw.key.to_string(),
+        value: crate::storage::redact(raw.value.trim()),
+        reason,
+    })
 }
 
 impl Raw<'_> {
@@ -386,15 +352,24 @@ mod tests {
     }
 
     #[test]
-    fn postgres_is_refused_with_a_clear_message() {
-        let error = Config::from_sources(
+    fn postgres_urls_are_accepted_and_bad_schemes_named() {
+        let config = Config::from_sources(
             None,
             env_of(&[("PLINTH_STORAGE", "postgres://app:secret@db/app")]),
+        )
+        .unwrap();
+        assert_eq!(
+            config.storage,
+            StorageTarget::Postgres("postgres://app:secret@db/app".into())
+        );
+        let error = Config::from_sources(
+            None,
+            env_of(&[("PLINTH_STORAGE", "mysql://app:secret@db/app")]),
         )
         .unwrap_err();
         let message = error.to_string();
         assert!(
-            message.contains("PLINTH_STORAGE") && message.contains("not supported yet"),
+            message.contains("PLINTH_STORAGE") && message.contains("mysql://"),
             "{message}"
         );
         assert!(!message.contains("secret"), "{message}");

@@ -21,12 +21,13 @@ use crate::config::{Config, ConfigError, StorageTarget};
 use crate::dispatch::SharedDispatch;
 use crate::dispatcher::{Dispatcher, DispatcherError};
 use crate::eventing::Topics;
+use crate::eventing::TopicsTarget;
 use crate::executor::ExecutorSettings;
 use crate::feed::{ConsumerStatus, StatusSource};
 use crate::grpc::GrpcError;
 use crate::http::HttpOptions;
 use crate::server::FrontDoors;
-use crate::storage::{SqliteOptions, SqliteStorage, Storage};
+use crate::storage::Storage;
 
 /// The result type of starting and running a service.
 pub type ServiceResult<T> = std::result::Result<T, ServiceError>;
@@ -68,6 +69,17 @@ pub enum ServiceError {
     /// Subscriptions or the topic backend could not start.
     #[error(transparent)]
     Eventing(#[from] crate::eventing::EventingError),
+    /// The embedded local topic log was asked for with a storage several
+    /// processes share: each process would publish to a log of its own.
+    #[error(
+        "topics: the local topic log is per process and {storage} is shared by several; \
+         set PLINTH_TOPICS to nats://host:port (or to one SQLite file all processes on \
+         this machine share)"
+    )]
+    LocalTopicsOnSharedStorage {
+        /// The storage, without its password.
+        storage: String,
+    },
     /// Waiting for a shutdown signal failed.
     #[error("cannot listen for shutdown signals: {0}")]
     Signal(std::io::Error),
@@ -193,17 +205,36 @@ impl Service {
             None => Config::load()?,
         };
         let injected_storage = self.storage.is_some();
-        let (storage, owned) = match self.storage {
-            Some(storage) => (storage, None),
-            None => open_storage(&config).await?,
+        let storage = match self.storage {
+            Some(storage) => storage,
+            None => crate::storage::open(&config.storage)
+                .await
+                .map_err(|error| ServiceError::Storage {
+                    target: config.storage.describe(),
+                    message: error.to_string(),
+                })?,
         };
-        let settings_storage = storage.clone();
+        tracing::info!(storage = %storage.describe(), "storage");
+        // Bind before anything runs: a second instance on a taken port
+        // fails here, before it starts consuming.
+        let listener =
+            TcpListener::bind(config.addr)
+                .await
+                .map_err(|source| ServiceError::Bind {
+                    addr: config.addr,
+                    source,
+                })?;
+        let local_addr = listener.local_addr().map_err(|source| ServiceError::Bind {
+            addr: config.addr,
+            source,
+        })?;
         let settings = ExecutorSettings {
-            storage,
+            storage: storage.clone(),
             snapshot_every: config.snapshot_every,
             max_active_entities: config.max_active_entities,
+            validate: storage.shared(),
         };
-        let mut installer = Installer::new(settings);
+        let mut installer = Installer::new(settings, storage.clone());
         for registration in self.registrations {
             registration.install(&mut installer);
         }
@@ -218,13 +249,8 @@ impl Service {
             Some(topics) => Some(topics),
             // The local log lives beside the storage file; a storage given
             // in code has none, so topics must be given too (or configured).
-            None if injected_storage && config.topics == crate::eventing::TopicsTarget::Local => {
-                None
-            }
-            None if has_actions => {
-                let StorageTarget::Sqlite(storage_file) = &config.storage;
-                Some(crate::eventing::open_topics(&config.topics, storage_file).await?)
-            }
+            None if injected_storage && config.topics == TopicsTarget::Local => None,
+            None if has_actions => Some(open_topics(&config, storage.as_ref()).await?),
             None => None,
         };
         if let Some(topics) = &topics {
@@ -232,13 +258,9 @@ impl Service {
             dispatcher.set_publisher(Arc::new(crate::eventing::Publisher::new(topics.clone())));
         }
         let groups = crate::eventing::plan(shared.components());
-        let eventing = crate::eventing::Eventing::start(
-            groups,
-            settings_storage.clone(),
-            topics,
-            shared.clone(),
-        )
-        .await?;
+        let eventing =
+            crate::eventing::Eventing::start(groups, storage.clone(), topics, shared.clone())
+                .await?;
         let subscriptions = eventing.status_sources();
         let doors = FrontDoors {
             grpc: crate::grpc::router(shared.clone(), config.max_body_bytes).await?,
@@ -250,17 +272,6 @@ impl Service {
             projections.extend(view.start().await?);
         }
 
-        let listener =
-            TcpListener::bind(config.addr)
-                .await
-                .map_err(|source| ServiceError::Bind {
-                    addr: config.addr,
-                    source,
-                })?;
-        let local_addr = listener.local_addr().map_err(|source| ServiceError::Bind {
-            addr: config.addr,
-            source,
-        })?;
         let services: Vec<&str> = shared.components().iter().map(|c| c.service).collect();
         tracing::info!(addr = %local_addr, services = ?services, "serving gRPC and HTTP/JSON on http://{local_addr}");
 
@@ -286,9 +297,9 @@ impl Service {
                     tracing::error!(%error, "a view projection stopped with an error");
                 }
             }
-            if let Some(sqlite) = owned {
-                // Let the writer finish what is queued before the process ends.
-                if let Err(error) = sqlite.close().await {
+            if !injected_storage {
+                // Let the backend finish what is queued before the process ends.
+                if let Err(error) = storage.close().await {
                     tracing::error!(%error, "closing the storage failed");
                 }
             }
@@ -351,32 +362,22 @@ impl RunningService {
     }
 }
 
-/// Open the configured storage backend; the SQLite handle is kept to close it
-/// (finishing queued writes) at shutdown.
-async fn open_storage(
+/// Open the configured topic backend. The local log lives beside an SQLite
+/// storage file; with a storage several processes share it is refused.
+async fn open_topics(
     config: &Config,
-) -> ServiceResult<(Arc<dyn Storage>, Option<Arc<SqliteStorage>>)> {
-    match &config.storage {
-        StorageTarget::Sqlite(path) => {
-            let target = path.display().to_string();
-            let path = path.clone();
-            let opened = tokio::task::spawn_blocking(move || {
-                SqliteStorage::open(&path, SqliteOptions::default())
-            })
-            .await
-            .map_err(|error| ServiceError::Storage {
-                target: target.clone(),
-                message: error.to_string(),
-            })?
-            .map_err(|error| ServiceError::Storage {
-                target: target.clone(),
-                message: error.to_string(),
-            })?;
-            tracing::info!(path = %target, "state stored in SQLite");
-            let sqlite = Arc::new(opened);
-            Ok((sqlite.clone(), Some(sqlite)))
+    storage: &dyn Storage,
+) -> ServiceResult<Arc<dyn crate::eventing::Topics>> {
+    let beside = match &config.storage {
+        StorageTarget::Sqlite(path) => path.clone(),
+        _ if config.topics == TopicsTarget::Local => {
+            return Err(ServiceError::LocalTopicsOnSharedStorage {
+                storage: storage.describe(),
+            });
         }
-    }
+        _ => config.data_dir.join("plinth.db"),
+    };
+    Ok(crate::eventing::open_topics(&config.topics, &beside).await?)
 }
 
 /// The HTTP/JSON front door.

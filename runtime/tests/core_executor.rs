@@ -4,13 +4,14 @@
 
 mod core_support;
 
+use plinth::storage::EntityStore;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use bytes::Bytes;
 use core_support::*;
-use plinth::storage::{StateWrite, Storage};
+use plinth::storage::StateWrite;
 use plinth::{Code, Metadata};
 use prost::Message;
 

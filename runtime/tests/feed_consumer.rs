@@ -4,6 +4,7 @@
 
 mod feed_support;
 
+use plinth::storage::{EntityStore, OffsetStore};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
@@ -12,7 +13,7 @@ use bytes::Bytes;
 use feed_support::*;
 use futures::future::BoxFuture;
 use plinth::feed::{self, ConsumerConfig, Delivery};
-use plinth::storage::{EventAppend, FeedRecord, SqliteStorage, StateWrite, Storage};
+use plinth::storage::{EventAppend, FeedRecord, FeedSource, SqliteStorage};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_record_arrives_once_in_entity_order_under_concurrent_writers() {
@@ -20,7 +21,7 @@ async fn every_record_arrives_once_in_entity_order_under_concurrent_writers() {
     let storage = open(&dir.path().join("plinth.db"));
     let recorder = Arc::new(Recorder::default());
     let config = ConsumerConfig::new("orders", vec!["counter".to_owned(), "ledger".to_owned()]);
-    let consumer = feed::start(storage.clone(), config, recorder.clone())
+    let consumer = feed::start(storage.clone(), storage.clone(), config, recorder.clone())
         .await
         .unwrap();
     let mut writers = Vec::new();
@@ -90,7 +91,7 @@ async fn failing_record_holds_back_only_its_entity(delivery: Delivery) {
     let recorder = Arc::new(Recorder::default());
     recorder.fail("bad", 2, 6);
     let config = ConsumerConfig::new("subscription", vec![]).with_delivery(delivery);
-    let consumer = feed::start(storage.clone(), config, recorder.clone())
+    let consumer = feed::start(storage.clone(), storage.clone(), config, recorder.clone())
         .await
         .unwrap();
     write_all(&storage, "counter", &["bad".to_owned()], 3).await;
@@ -149,7 +150,7 @@ async fn batches_mix_entities_in_offset_order() {
     write_all(&storage, "counter", &ids("e", 50), 10).await;
     let recorder = Arc::new(Recorder::default());
     let config = ConsumerConfig::new("projector", vec![]).with_delivery(Delivery::Batch);
-    let consumer = feed::start(storage.clone(), config, recorder.clone())
+    let consumer = feed::start(storage.clone(), storage.clone(), config, recorder.clone())
         .await
         .unwrap();
     wait_until(Duration::from_secs(30), "every record", || {
@@ -173,7 +174,7 @@ async fn a_small_buffer_pauses_reading_and_still_delivers_everything() {
     let mut config = ConsumerConfig::new("small", vec![]);
     (config.max_buffered, config.read_batch, config.concurrency) = (8, 4, 2);
     config.max_batch = 3;
-    let consumer = feed::start(storage.clone(), config, recorder.clone())
+    let consumer = feed::start(storage.clone(), storage.clone(), config, recorder.clone())
         .await
         .unwrap();
     wait_until(Duration::from_secs(30), "every record", || {
@@ -192,34 +193,7 @@ async fn a_small_buffer_pauses_reading_and_still_delivers_everything() {
 /// A storage without commit notifications: consumers fall back to polling.
 struct Unnotified(Arc<SqliteStorage>);
 
-impl Storage for Unnotified {
-    fn load_state<'a>(
-        &'a self,
-        type_id: &'a str,
-        entity_id: &'a str,
-    ) -> BoxFuture<'a, plinth::storage::StorageResult<Option<plinth::storage::StoredState>>> {
-        self.0.load_state(type_id, entity_id)
-    }
-
-    fn write_state(&self, write: StateWrite) -> BoxFuture<'_, plinth::storage::StorageResult<u64>> {
-        self.0.write_state(write)
-    }
-
-    fn load_journal<'a>(
-        &'a self,
-        type_id: &'a str,
-        entity_id: &'a str,
-    ) -> BoxFuture<'a, plinth::storage::StorageResult<plinth::storage::Replay>> {
-        self.0.load_journal(type_id, entity_id)
-    }
-
-    fn append_events(
-        &self,
-        append: EventAppend,
-    ) -> BoxFuture<'_, plinth::storage::StorageResult<u64>> {
-        self.0.append_events(append)
-    }
-
+impl FeedSource for Unnotified {
     fn read_feed<'a>(
         &'a self,
         after: u64,
@@ -227,21 +201,6 @@ impl Storage for Unnotified {
         limit: usize,
     ) -> BoxFuture<'a, plinth::storage::StorageResult<Vec<FeedRecord>>> {
         self.0.read_feed(after, type_ids, limit)
-    }
-
-    fn load_offset<'a>(
-        &'a self,
-        consumer: &'a str,
-    ) -> BoxFuture<'a, plinth::storage::StorageResult<u64>> {
-        self.0.load_offset(consumer)
-    }
-
-    fn store_offset<'a>(
-        &'a self,
-        consumer: &'a str,
-        offset: u64,
-    ) -> BoxFuture<'a, plinth::storage::StorageResult<()>> {
-        self.0.store_offset(consumer, offset)
     }
 }
 
@@ -254,7 +213,7 @@ async fn without_commit_notifications_the_consumer_polls() {
     let recorder = Arc::new(Recorder::default());
     let mut config = ConsumerConfig::new("poller", vec![]);
     config.poll_interval = Duration::from_millis(20);
-    let consumer = feed::start(storage.clone(), config, recorder.clone())
+    let consumer = feed::start(storage.clone(), sqlite.clone(), config, recorder.clone())
         .await
         .unwrap();
     write_all(&sqlite, "counter", &ids("e", 5), 4).await;

@@ -8,6 +8,7 @@
 //! it prints its progress. The parent kills it, restarts the projection from
 //! the stored offset, and compares the projection with the source.
 
+use plinth::storage::{EntityStore, FeedSource, OffsetStore};
 use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -18,7 +19,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use futures::future::BoxFuture;
 use plinth::feed::{self, ConsumerConfig, Delivery, FeedHandler, HandlerError};
-use plinth::storage::{EventAppend, FeedRecord, SqliteOptions, SqliteStorage, StateWrite, Storage};
+use plinth::storage::{EventAppend, FeedRecord, SqliteOptions, SqliteStorage, StateWrite};
 use rusqlite::{Connection, OptionalExtension, params};
 
 /// Set in the child process: the directory of both databases.
@@ -204,7 +205,7 @@ fn crash_child_projection() {
         let dir = Path::new(&dir);
         let storage = open(dir);
         let totals = Arc::new(Totals::open(dir, true));
-        let _consumer = feed::start(storage.clone(), config(), totals)
+        let _consumer = feed::start(storage.clone(), storage.clone(), config(), totals)
             .await
             .unwrap();
         let writers: Vec<_> = (0..WRITERS)
@@ -267,7 +268,7 @@ fn a_killed_projection_catches_up_to_the_source() {
         let head = storage.read_feed(0, &[], usize::MAX).await.unwrap().len() as u64;
         println!("killed after {applied} applied; stored offset {stored} of {head}");
         let totals = Arc::new(Totals::open(dir.path(), false));
-        let consumer = feed::start(storage.clone(), config(), totals.clone())
+        let consumer = feed::start(storage.clone(), storage.clone(), config(), totals.clone())
             .await
             .unwrap();
         let start = Instant::now();

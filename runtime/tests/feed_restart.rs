@@ -4,6 +4,7 @@
 
 mod feed_support;
 
+use plinth::storage::{EntityStore, OffsetStore};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -12,7 +13,7 @@ use std::time::{Duration, Instant};
 use feed_support::*;
 use futures::future::BoxFuture;
 use plinth::feed::{self, ConsumerConfig, FeedHandler, HandlerError};
-use plinth::storage::{FeedRecord, Storage};
+use plinth::storage::FeedRecord;
 use tokio::sync::watch;
 
 /// A downstream store that remembers the last applied sequence number per
@@ -71,9 +72,14 @@ async fn restart_after_abort(use_hook: bool) {
     let mut config = ConsumerConfig::new("view", vec![]);
     config.store_every = 1_000_000;
     config.store_interval = Duration::from_millis(30);
-    let consumer = feed::start(storage.clone(), config.clone(), first.clone())
-        .await
-        .unwrap();
+    let consumer = feed::start(
+        storage.clone(),
+        storage.clone(),
+        config.clone(),
+        first.clone(),
+    )
+    .await
+    .unwrap();
     wait_until(Duration::from_secs(30), "200 records", || {
         first.applications.lock().unwrap().len() >= 200
     })
@@ -98,7 +104,7 @@ async fn restart_after_abort(use_hook: bool) {
         .lock()
         .unwrap()
         .extend(first.applied.lock().unwrap().clone());
-    let consumer = feed::start(storage.clone(), config, second.clone())
+    let consumer = feed::start(storage.clone(), storage.clone(), config, second.clone())
         .await
         .unwrap();
     assert_eq!(consumer.status().stored_offset, stored);
@@ -151,9 +157,14 @@ async fn a_clean_shutdown_stores_everything_handled() {
     let mut config = ConsumerConfig::new("sub", vec![]);
     config.store_every = 1_000_000;
     config.store_interval = Duration::from_secs(3600);
-    let consumer = feed::start(storage.clone(), config.clone(), recorder.clone())
-        .await
-        .unwrap();
+    let consumer = feed::start(
+        storage.clone(),
+        storage.clone(),
+        config.clone(),
+        recorder.clone(),
+    )
+    .await
+    .unwrap();
     wait_until(Duration::from_secs(10), "every record", || {
         recorder.handled.load(Ordering::SeqCst) >= 100
     })
@@ -161,7 +172,7 @@ async fn a_clean_shutdown_stores_everything_handled() {
     consumer.shutdown().await.unwrap();
     assert_eq!(storage.load_offset("sub").await.unwrap(), 100);
     // Started again, it has nothing to deliver until new writes come.
-    let consumer = feed::start(storage.clone(), config, recorder.clone())
+    let consumer = feed::start(storage.clone(), storage.clone(), config, recorder.clone())
         .await
         .unwrap();
     write_all(&storage, "counter", &["late".to_owned()], 1).await;
@@ -204,7 +215,7 @@ async fn status_reports_lag_and_the_age_of_the_oldest_record() {
     });
     let mut config = ConsumerConfig::new("lagging", vec!["counter".to_owned()]);
     config.concurrency = 4;
-    let consumer = feed::start(storage.clone(), config, handler.clone())
+    let consumer = feed::start(storage.clone(), storage.clone(), config, handler.clone())
         .await
         .unwrap();
     let idle = consumer.status();
@@ -259,6 +270,7 @@ async fn commit_to_handler_latency() {
     let storage = open(&dir.path().join("plinth.db"));
     let (sender, mut handled) = tokio::sync::mpsc::unbounded_channel();
     let consumer = feed::start(
+        storage.clone(),
         storage.clone(),
         ConsumerConfig::new("timer", vec![]),
         Arc::new(Timer { sender }),

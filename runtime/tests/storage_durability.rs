@@ -6,6 +6,7 @@
 //! an environment variable) that writes in a loop and prints every
 //! acknowledged write; the parent kills it with SIGKILL and checks the file.
 
+use plinth::storage::{EntityStore, FeedSource};
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader};
 use std::path::Path;
@@ -14,9 +15,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use plinth::storage::{
-    EventAppend, SqliteOptions, SqliteStorage, StateWrite, Storage, StorageError,
-};
+use plinth::storage::{EventAppend, SqliteOptions, SqliteStorage, StateWrite, StorageError};
 
 /// Set in the child process: the database it writes to.
 const CHILD_ENV: &str = "PLINTH_STORAGE_CRASH_CHILD_DB";

@@ -2,13 +2,12 @@
 //! event stored once (in the change-feed record), databases of the previous schema
 //! version upgraded in place, and the WAL checkpointed at the configured size.
 
+use plinth::storage::EntityStore;
 use std::path::Path;
 use std::sync::Arc;
 
 use bytes::Bytes;
-use plinth::storage::{
-    EventAppend, SCHEMA_VERSION, SqliteOptions, SqliteStorage, StateWrite, Storage,
-};
+use plinth::storage::{EventAppend, SCHEMA_VERSION, SqliteOptions, SqliteStorage, StateWrite};
 
 fn state(type_id: &str, id: &str, expected_seq: u64, payload: Option<&str>) -> StateWrite {
     StateWrite {

@@ -3,9 +3,9 @@
 //! and schema migrations.
 
 use bytes::Bytes;
+use plinth::storage::{EntityStore, FeedSource, OffsetStore};
 use plinth::storage::{
-    EventAppend, FeedKind, SCHEMA_VERSION, SqliteOptions, SqliteStorage, StateWrite, Storage,
-    StorageError,
+    EventAppend, FeedKind, SCHEMA_VERSION, SqliteOptions, SqliteStorage, StateWrite, StorageError,
 };
 
 fn open(dir: &tempfile::TempDir) -> SqliteStorage {

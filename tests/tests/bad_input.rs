@@ -1,11 +1,12 @@
 //! Every way a request can be wrong, over real sockets: the status, the error
 //! body, and that nothing was written.
 
+use plinth::storage::{EntityStore, FeedSource};
 use std::time::Duration;
 
 use http::uri::PathAndQuery;
 use plinth::Config;
-use plinth::storage::{SqliteOptions, SqliteStorage, Storage};
+use plinth::storage::{SqliteOptions, SqliteStorage};
 use plinth_tests::fixture::{CounterState, Increment};
 use tonic_prost::ProstCodec;
 

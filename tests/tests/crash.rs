@@ -2,13 +2,14 @@
 //! killed with SIGKILL; after a restart every acknowledged write is there and
 //! every event journal is gapless.
 
+use plinth::storage::EntityStore;
 use std::collections::HashMap;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use http::uri::PathAndQuery;
-use plinth::storage::{SqliteOptions, SqliteStorage, Storage};
+use plinth::storage::{SqliteOptions, SqliteStorage};
 use plinth_tests::fixture::{CounterState, Increment};
 use plinth_tests::process::ServiceProcess;
 use tonic::transport::Channel;

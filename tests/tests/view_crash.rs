@@ -4,13 +4,14 @@
 //! no event applied twice (the summaries add quantities, so a duplicate
 //! would show) and none missing.
 
+use plinth::storage::FeedSource;
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use plinth::storage::{FeedKind, SqliteOptions, SqliteStorage, Storage};
+use plinth::storage::{FeedKind, SqliteOptions, SqliteStorage};
 use plinth::{Metadata, RowUpdate, UpdateContext};
 use plinth_tests::process::ServiceProcess;
 use prost::Message;

@@ -29,7 +29,7 @@ use counter::counter::{
 use hdrhistogram::Histogram;
 use plinth::codegen::BoxFuture;
 use plinth::eventing::{SqliteTopics, StoredMessage, TopicMessage, TopicResult, Topics};
-use plinth::storage::{SqliteOptions, SqliteStorage, StateWrite, Storage};
+use plinth::storage::{EntityStore, SqliteOptions, SqliteStorage, StateWrite};
 use plinth::{ActionContext, Config, Metadata, RunningService, Status};
 use prost::Message;
 

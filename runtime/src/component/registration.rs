@@ -86,16 +86,22 @@ impl Registration {
 /// entity gets its executor, each action and view its handler.
 pub struct Installer {
     settings: ExecutorSettings,
+    storage: Arc<dyn crate::storage::Storage>,
     installed: Vec<Installed>,
     views: Vec<Arc<ViewEngine>>,
     view_errors: Vec<ViewError>,
 }
 
 impl Installer {
-    /// An installer whose entities run with `settings`.
-    pub(crate) fn new(settings: ExecutorSettings) -> Installer {
+    /// An installer whose entities run with `settings` and whose views
+    /// live in `storage`.
+    pub(crate) fn new(
+        settings: ExecutorSettings,
+        storage: Arc<dyn crate::storage::Storage>,
+    ) -> Installer {
         Installer {
             settings,
+            storage,
             installed: Vec::new(),
             views: Vec::new(),
             view_errors: Vec::new(),
@@ -137,7 +143,7 @@ impl Installer {
 
     fn view<A: ViewAdapter>(&mut self, adapter: A) {
         let info = adapter.info();
-        match ViewEngine::new(Arc::new(adapter), self.settings.storage.clone()) {
+        match ViewEngine::new(Arc::new(adapter), self.storage.clone()) {
             Ok(engine) => {
                 let engine = Arc::new(engine);
                 self.views.push(engine.clone());

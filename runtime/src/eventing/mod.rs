@@ -44,7 +44,7 @@ pub use topics::{
 use crate::component::info::SourceKind;
 use crate::dispatch::SharedDispatch;
 use crate::feed::{self, ConsumerConfig, ConsumerHandle, FeedError, StatusSource};
-use crate::storage::Storage;
+use crate::storage::{FeedSource, Storage};
 
 /// Why eventing could not start.
 #[derive(Debug, thiserror::Error)]
@@ -208,7 +208,7 @@ impl Eventing {
                 SourceKind::ValueEntity(type_id) | SourceKind::EventSourcedEntity(type_id) => {
                     let config =
                         ConsumerConfig::new(group.consumer_name(None), vec![type_id.to_owned()]);
-                    (config, storage.clone(), None)
+                    (config, storage.clone() as Arc<dyn FeedSource>, None)
                 }
                 SourceKind::Topic(template) => {
                     let resolved =
@@ -235,14 +235,17 @@ impl Eventing {
                     let feed = topic_feed::TopicFeed {
                         topics,
                         topic: resolved.clone(),
-                        offsets: storage.clone(),
                     };
-                    (config, Arc::new(feed) as Arc<dyn Storage>, Some(resolved))
+                    (
+                        config,
+                        Arc::new(feed) as Arc<dyn FeedSource>,
+                        Some(resolved),
+                    )
                 }
             };
             let name = config.name.clone();
             let handler = subscription::SubscriptionHandler::new(group, topic, dispatch.clone());
-            let consumer = feed::start(source_storage, config, Arc::new(handler))
+            let consumer = feed::start(source_storage, storage.clone(), config, Arc::new(handler))
                 .await
                 .map_err(|source| EventingError::Consumer {
                     consumer: name.clone(),

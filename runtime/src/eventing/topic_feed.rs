@@ -14,23 +14,13 @@ use tokio::sync::watch;
 
 use super::codec;
 use super::topics::{TopicError, Topics};
-use crate::storage::{
-    EventAppend, FeedKind, FeedRecord, Replay, StateWrite, Storage, StorageError, StorageResult,
-    StoredState,
-};
+use crate::storage::{FeedKind, FeedRecord, FeedSource, StorageError, StorageResult};
 
-/// One topic read through [`Storage`]'s feed methods. Only the feed and
-/// offset methods are meaningful; the entity methods fail, as nothing calls
-/// them on this adapter.
+/// One topic read as a [`FeedSource`]; the consumer's offsets are kept in
+/// the service's storage.
 pub(crate) struct TopicFeed {
     pub(crate) topics: Arc<dyn Topics>,
     pub(crate) topic: String,
-    /// Where the consumer's offset is kept.
-    pub(crate) offsets: Arc<dyn Storage>,
-}
-
-fn not_an_entity_store() -> StorageError {
-    StorageError::Backend("a topic feed stores no entities".to_owned())
 }
 
 fn topic_error(error: TopicError) -> StorageError {
@@ -40,31 +30,7 @@ fn topic_error(error: TopicError) -> StorageError {
     }
 }
 
-impl Storage for TopicFeed {
-    fn load_state<'a>(
-        &'a self,
-        _type_id: &'a str,
-        _entity_id: &'a str,
-    ) -> BoxFuture<'a, StorageResult<Option<StoredState>>> {
-        Box::pin(async { Err(not_an_entity_store()) })
-    }
-
-    fn write_state(&self, _write: StateWrite) -> BoxFuture<'_, StorageResult<u64>> {
-        Box::pin(async { Err(not_an_entity_store()) })
-    }
-
-    fn load_journal<'a>(
-        &'a self,
-        _type_id: &'a str,
-        _entity_id: &'a str,
-    ) -> BoxFuture<'a, StorageResult<Replay>> {
-        Box::pin(async { Err(not_an_entity_store()) })
-    }
-
-    fn append_events(&self, _append: EventAppend) -> BoxFuture<'_, StorageResult<u64>> {
-        Box::pin(async { Err(not_an_entity_store()) })
-    }
-
+impl FeedSource for TopicFeed {
     fn read_feed<'a>(
         &'a self,
         after: u64,
@@ -95,18 +61,6 @@ impl Storage for TopicFeed {
                 })
                 .collect())
         })
-    }
-
-    fn load_offset<'a>(&'a self, consumer: &'a str) -> BoxFuture<'a, StorageResult<u64>> {
-        self.offsets.load_offset(consumer)
-    }
-
-    fn store_offset<'a>(
-        &'a self,
-        consumer: &'a str,
-        offset: u64,
-    ) -> BoxFuture<'a, StorageResult<()>> {
-        self.offsets.store_offset(consumer, offset)
     }
 
     fn feed_watch(&self) -> Option<watch::Receiver<u64>> {

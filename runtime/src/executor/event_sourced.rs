@@ -116,6 +116,11 @@ impl<A: EventSourcedAdapter> EventSourcedRunner<A> {
         let info = self.info;
         let cell = self.cache.checkout(&id);
         let mut slot = cell.lock().await;
+        if self.settings.validate {
+            // Another process may have written the entity since it was
+            // cached: serve it from storage.
+            *slot = None;
+        }
         let ctx = CommandContext::new(id.clone()).with_metadata(metadata);
         let mut first = Some(first);
         for _ in 0..=MAX_CONFLICT_RETRIES {

@@ -2,6 +2,15 @@
 //! parallel across ids, keeps active entities' state in a bounded cache, and
 //! replies only after the state change is durable.
 //!
+//! Several processes on one shared storage (PostgreSQL): every write is fenced
+//! by the entity's expected sequence number, and a process cannot know whether
+//! another one wrote an entity it cached, so with a shared storage each command
+//! (reads included) starts from the stored state. A command that loses the race
+//! to another process's write gets a conflict, changes nothing, and runs again
+//! on the fresh state; so per entity, commands still apply one at a time, each
+//! once, and none sees state older than the last acknowledged write. The cost
+//! is one read of the state per command.
+//!
 //! - [`cache`]: the active-entity slots and their passivation.
 //! - [`value`]: value entities (load state, handle, write with the expected sequence).
 //! - [`event_sourced`]: event-sourced entities (replay, handle, append, snapshot).
@@ -21,7 +30,7 @@ use crate::component::info::ComponentInfo;
 use crate::context::Metadata;
 use crate::effect::DeferredCall;
 use crate::status::Status;
-use crate::storage::{Storage, StorageError};
+use crate::storage::{EntityStore, StorageError};
 
 /// How many times a command is retried on fresh state after a sequence conflict.
 const MAX_CONFLICT_RETRIES: usize = 8;
@@ -30,11 +39,16 @@ const MAX_CONFLICT_RETRIES: usize = 8;
 #[derive(Clone)]
 pub(crate) struct ExecutorSettings {
     /// Where state is stored.
-    pub(crate) storage: Arc<dyn Storage>,
+    pub(crate) storage: Arc<dyn EntityStore>,
     /// Snapshot interval for event-sourced entities that use the runtime default.
     pub(crate) snapshot_every: u32,
     /// The most active entities kept per component.
     pub(crate) max_active_entities: usize,
+    /// Whether other processes write the same storage, so a cached entity
+    /// is reloaded before every command ([`Storage::shared`]).
+    ///
+    /// [`Storage::shared`]: crate::storage::Storage::shared
+    pub(crate) validate: bool,
 }
 
 impl std::fmt::Debug for ExecutorSettings {
@@ -42,6 +56,7 @@ impl std::fmt::Debug for ExecutorSettings {
         f.debug_struct("ExecutorSettings")
             .field("snapshot_every", &self.snapshot_every)
             .field("max_active_entities", &self.max_active_entities)
+            .field("validate", &self.validate)
             .finish_non_exhaustive()
     }
 }
@@ -100,7 +115,8 @@ pub(crate) fn storage_status(
     tracing::error!(component = info.name, entity_id, %error, "storage failed");
     match error {
         StorageError::Closed => Status::unavailable("the service is shutting down"),
-        _ => Status::unavailable("storage is unavailable; try again"),
+        StorageError::Transient(_) => Status::unavailable("storage is unavailable; try again"),
+        _ => Status::unavailable("storage failed; try again"),
     }
 }
 

@@ -18,7 +18,7 @@ use super::progress::Progress;
 use super::sched::Scheduler;
 use super::status::{ConsumerStatus, StatusCell, StatusSource};
 use super::{FeedError, FeedResult};
-use crate::storage::{Storage, StorageError, StorageResult};
+use crate::storage::{FeedSource, OffsetStore, StorageError, StorageResult};
 
 /// A running consumer. [`ConsumerHandle::shutdown`] stops it cleanly;
 /// dropping the handle aborts it at once without storing its offset (like a
@@ -68,18 +68,20 @@ impl Drop for ConsumerHandle {
 /// Start a consumer: it resumes after its stored offset (0, the start of the
 /// feed, the first time) and runs until shut down.
 pub async fn start(
-    storage: Arc<dyn Storage>,
+    feed: Arc<dyn FeedSource>,
+    offsets: Arc<dyn OffsetStore>,
     config: ConsumerConfig,
     handler: Arc<dyn FeedHandler>,
 ) -> FeedResult<ConsumerHandle> {
     config.validate()?;
-    let offset = storage.load_offset(&config.name).await?;
-    let head = storage.feed_watch();
+    let offset = offsets.load_offset(&config.name).await?;
+    let head = feed.feed_watch();
     let status = Arc::new(StatusCell::new(&config.name, offset, head.clone()));
     let (stop, stopped) = watch::channel(false);
     let runner = Runner {
         name: Arc::from(config.name.as_str()),
-        storage,
+        feed,
+        offsets,
         handler,
         progress: Progress::new(offset),
         sched: Scheduler::new(config.dedup_capacity),
@@ -110,7 +112,8 @@ type Storing = Pin<Box<dyn Future<Output = (u64, StorageResult<()>)> + Send>>;
 /// The consumer task's state.
 struct Runner {
     name: Arc<str>,
-    storage: Arc<dyn Storage>,
+    feed: Arc<dyn FeedSource>,
+    offsets: Arc<dyn OffsetStore>,
     handler: Arc<dyn FeedHandler>,
     config: ConsumerConfig,
     progress: Progress,
@@ -228,7 +231,7 @@ impl Runner {
         }
         let limit = room.min(self.config.read_batch);
         let records = match self
-            .storage
+            .feed
             .read_feed(after, &self.config.type_ids, limit)
             .await
         {
@@ -335,9 +338,9 @@ impl Runner {
         }
         self.done_since_store = 0;
         self.last_store = now;
-        let (storage, name) = (self.storage.clone(), self.name.clone());
+        let (offsets, name) = (self.offsets.clone(), self.name.clone());
         self.storing = Some(Box::pin(async move {
-            let result = storage.store_offset(&name, watermark).await;
+            let result = offsets.store_offset(&name, watermark).await;
             (watermark, result)
         }));
     }
@@ -397,7 +400,7 @@ impl Runner {
         }
         let watermark = self.progress.watermark();
         if watermark > self.stored {
-            let result = self.storage.store_offset(&self.name, watermark).await;
+            let result = self.offsets.store_offset(&self.name, watermark).await;
             self.stored_offset(watermark, result);
         }
         self.publish();

@@ -15,7 +15,7 @@
 //! - deduplicated by `(entity, seq)`: records at or below the sequence number
 //!   already applied (in memory for the run, or as
 //!   [`FeedHandler::applied_seq`] reports) are dropped;
-//! - woken by the storage's commit notification ([`Storage::feed_watch`]),
+//! - woken by the storage's commit notification ([`FeedSource::feed_watch`]),
 //!   with a slow poll as fallback;
 //! - observable: [`ConsumerHandle::status`] reports offsets, lag and the age of
 //!   the oldest undelivered record.
@@ -24,7 +24,7 @@
 //! `progress` (cursor and watermark), `sched` (per-entity queues and
 //! retries), `job` (one handler call), `consumer` (the task), [`status`].
 //!
-//! [`Storage::feed_watch`]: crate::storage::Storage::feed_watch
+//! [`FeedSource::feed_watch`]: crate::storage::FeedSource::feed_watch
 
 pub mod config;
 mod consumer;

@@ -1,17 +1,26 @@
-//! Durable storage behind one trait: entity state, event journals, snapshots,
-//! the change feed, and consumer offsets. The SQLite backend is the embedded
-//! default; a PostgreSQL backend implements the same trait.
+//! Durable storage behind role traits (see [`roles`](self::EntityStore)):
+//! entity state, event journals and snapshots; the change feed; consumer
+//! offsets and leases; view tables. Each backend lives in one folder
+//! (`sqlite/`, `postgres/`) and is opened from one URL by [`open`]: the
+//! embedded SQLite file is the default, PostgreSQL is how several processes
+//! serve one service.
 //!
 //! Every write is fenced by the entity's expected sequence number: a write whose
 //! expectation does not hold fails with [`StorageError::Conflict`] and changes
 //! nothing, so two writers can never interleave silently.
 
 use bytes::Bytes;
-use futures::future::BoxFuture;
 
+mod open;
+//PG mod postgres;
+mod roles;
 mod sqlite;
 pub mod view;
 
+pub(crate) use open::redact;
+pub use open::{StorageTarget, open};
+//PG pub use postgres::{PostgresOptions, PostgresStorage};
+pub use roles::{EntityStore, FeedSource, OffsetStore, Storage};
 pub use sqlite::{SCHEMA_VERSION, SqliteOptions, SqliteStorage, WriteStats};
 pub use view::{ViewBatch, ViewStore, ViewWrite};
 
@@ -20,6 +29,7 @@ pub type StorageResult<T> = std::result::Result<T, StorageError>;
 
 /// Storage failures.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum StorageError {
     /// The entity's sequence number was not the expected one: another writer got
     /// there first. Nothing was written; reload and retry.
@@ -34,7 +44,16 @@ pub enum StorageError {
         /// The sequence number stored.
         actual: u64,
     },
-    /// The backend failed (I/O, corruption, lost connection).
+    /// The backend is unreachable for now (a lost connection, a database
+    /// restarting, no free connection in time). Whether a write in flight
+    /// landed is unknown; retrying later may succeed.
+    #[error("storage unavailable, retry: {0}")]
+    Transient(String),
+    /// The data directory or database is in use by another process that
+    /// may not share it (an SQLite file is served by one process only).
+    #[error("storage in use: {0}")]
+    InUse(String),
+    /// The backend failed (I/O, corruption, a statement refused).
     #[error("storage backend failed: {0}")]
     Backend(String),
     /// The storage was closed.
@@ -136,63 +155,4 @@ pub struct FeedRecord {
     pub type_name: String,
     /// The encoded state or event (empty for deletes).
     pub payload: Bytes,
-}
-
-/// A storage backend. Writes return only once durable.
-pub trait Storage: Send + Sync + 'static {
-    /// The stored state of a value entity, if it was ever written.
-    fn load_state<'a>(
-        &'a self,
-        type_id: &'a str,
-        entity_id: &'a str,
-    ) -> BoxFuture<'a, StorageResult<Option<StoredState>>>;
-
-    /// Write a value entity's state (or delete it) and its feed record, fenced by
-    /// `expected_seq`. Returns the new sequence number.
-    fn write_state(&self, write: StateWrite) -> BoxFuture<'_, StorageResult<u64>>;
-
-    /// The latest snapshot and the later events of an event-sourced entity.
-    fn load_journal<'a>(
-        &'a self,
-        type_id: &'a str,
-        entity_id: &'a str,
-    ) -> BoxFuture<'a, StorageResult<Replay>>;
-
-    /// Append events (and their feed records, and an optional snapshot), fenced by
-    /// `expected_seq`. Returns the sequence number of the last event.
-    fn append_events(&self, append: EventAppend) -> BoxFuture<'_, StorageResult<u64>>;
-
-    /// Feed records with `offset > after`, for the given type_ids (all when
-    /// empty), at most `limit`, in offset order.
-    fn read_feed<'a>(
-        &'a self,
-        after: u64,
-        type_ids: &'a [String],
-        limit: usize,
-    ) -> BoxFuture<'a, StorageResult<Vec<FeedRecord>>>;
-
-    /// The stored offset of a consumer (0 when it never stored one).
-    fn load_offset<'a>(&'a self, consumer: &'a str) -> BoxFuture<'a, StorageResult<u64>>;
-
-    /// Store a consumer's offset durably.
-    fn store_offset<'a>(
-        &'a self,
-        consumer: &'a str,
-        offset: u64,
-    ) -> BoxFuture<'a, StorageResult<()>>;
-
-    /// A commit notification: a receiver holding the last committed feed
-    /// offset, updated after every commit that added feed records, so
-    /// consumers wake up right away instead of polling. Its sender closes
-    /// when the storage stops. `None` (the default) when the backend cannot
-    /// notify: consumers then poll [`Storage::read_feed`].
-    fn feed_watch(&self) -> Option<tokio::sync::watch::Receiver<u64>> {
-        None
-    }
-
-    /// The backend's support for view tables; `None` (the default) when it
-    /// cannot hold them, and then a service with views does not start.
-    fn views(&self) -> Option<&dyn ViewStore> {
-        None
-    }
 }

@@ -168,9 +168,10 @@ impl ViewEngine {
                 type_id,
                 name,
             ));
-            let handle = crate::feed::start(self.storage.clone(), config, handler)
-                .await
-                .map_err(|e| failed(format!("cannot start the projection: {e}")))?;
+            let handle =
+                crate::feed::start(self.storage.clone(), self.storage.clone(), config, handler)
+                    .await
+                    .map_err(|e| failed(format!("cannot start the projection: {e}")))?;
             if let Ok(mut projections) = self.projections.lock() {
                 projections.push(handle.status_source());
             }

@@ -10,8 +10,8 @@ use bytes::Bytes;
 use futures::FutureExt;
 use futures::future::BoxFuture;
 use plinth::storage::{
-    EventAppend, FeedKind, FeedRecord, Replay, StateWrite, Storage, StorageError, StorageResult,
-    StoredEvent, StoredState,
+    EntityStore, EventAppend, FeedKind, FeedRecord, FeedSource, OffsetStore, Replay, StateWrite,
+    Storage, StorageError, StorageResult, StoredEvent, StoredState,
 };
 
 type Key = (String, String);
@@ -29,6 +29,7 @@ struct Mem {
     journals: HashMap<Key, Journal>,
     feed: Vec<FeedRecord>,
     offsets: HashMap<String, u64>,
+    leases: HashMap<String, (String, std::time::Instant)>,
 }
 
 /// State in a hash map; every write yields first (and sleeps `write_delay`) so
@@ -84,7 +85,7 @@ impl MemoryStorage {
     }
 }
 
-impl Storage for MemoryStorage {
+impl EntityStore for MemoryStorage {
     fn load_state<'a>(
         &'a self,
         type_id: &'a str,
@@ -217,7 +218,9 @@ impl Storage for MemoryStorage {
         }
         .boxed()
     }
+}
 
+impl FeedSource for MemoryStorage {
     fn read_feed<'a>(
         &'a self,
         after: u64,
@@ -234,7 +237,9 @@ impl Storage for MemoryStorage {
             .collect();
         futures::future::ready(Ok(records)).boxed()
     }
+}
 
+impl OffsetStore for MemoryStorage {
     fn load_offset<'a>(&'a self, consumer: &'a str) -> BoxFuture<'a, StorageResult<u64>> {
         let offset = self
             .mem
@@ -256,7 +261,46 @@ impl Storage for MemoryStorage {
             .lock()
             .unwrap()
             .offsets
-            .insert(consumer.to_string(), offset);
+            .entry(consumer.to_string())
+            .and_modify(|stored| *stored = (*stored).max(offset))
+            .or_insert(offset);
         futures::future::ready(Ok(())).boxed()
+    }
+
+    fn claim_lease<'a>(
+        &'a self,
+        name: &'a str,
+        holder: &'a str,
+        ttl: Duration,
+    ) -> BoxFuture<'a, StorageResult<bool>> {
+        let now = std::time::Instant::now();
+        let mut mem = self.mem.lock().unwrap();
+        let held = match mem.leases.get(name) {
+            Some((other, expires)) if other != holder && *expires > now => false,
+            _ => {
+                mem.leases
+                    .insert(name.to_string(), (holder.to_string(), now + ttl));
+                true
+            }
+        };
+        futures::future::ready(Ok(held)).boxed()
+    }
+
+    fn release_lease<'a>(
+        &'a self,
+        name: &'a str,
+        holder: &'a str,
+    ) -> BoxFuture<'a, StorageResult<()>> {
+        let mut mem = self.mem.lock().unwrap();
+        if mem.leases.get(name).is_some_and(|(h, _)| h == holder) {
+            mem.leases.remove(name);
+        }
+        futures::future::ready(Ok(())).boxed()
+    }
+}
+
+impl Storage for MemoryStorage {
+    fn describe(&self) -> String {
+        "memory".to_string()
     }
 }

@@ -3,6 +3,7 @@
 
 #![allow(dead_code)]
 
+use plinth::storage::EntityStore;
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -12,7 +13,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use futures::future::BoxFuture;
 use plinth::feed::{FeedHandler, HandlerError};
-use plinth::storage::{FeedRecord, SqliteOptions, SqliteStorage, StateWrite, Storage};
+use plinth::storage::{FeedRecord, SqliteOptions, SqliteStorage, StateWrite};
 
 pub fn open(path: &Path) -> Arc<SqliteStorage> {
     Arc::new(SqliteStorage::open(path, SqliteOptions::default()).expect("open storage"))

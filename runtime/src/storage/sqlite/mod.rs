@@ -4,6 +4,8 @@
 //! - [`writer`]: the one writer thread, with group commit.
 //! - [`ops`]: the statements of each write, fenced by the expected sequence.
 //! - [`reader`]: read-only connections for concurrent reads.
+//! - [`leases`]: leases of consumers.
+//! - [`lock`]: the lock that keeps a database file to one process.
 //!
 //! Why rusqlite rather than sqlx: the backend is built around a dedicated writer
 //! thread that runs synchronous statements back to back and commits a whole
@@ -13,6 +15,8 @@
 //! rusqlite and sqlx cannot share a build (both link their own SQLite), so the
 //! choice is one or the other.
 
+mod leases;
+mod lock;
 mod ops;
 mod reader;
 mod schema;
@@ -33,8 +37,8 @@ use self::reader::ReadPool;
 use self::writer::{Counters, Request};
 use super::view::{Dialect, SqlValue};
 use super::{
-    EventAppend, FeedRecord, Replay, StateWrite, Storage, StorageError, StorageResult, StoredState,
-    ViewBatch, ViewStore,
+    EntityStore, EventAppend, FeedRecord, FeedSource, OffsetStore, Replay, StateWrite, Storage,
+    StorageError, StorageResult, StoredState, ViewBatch, ViewStore,
 };
 
 pub use self::schema::SCHEMA_VERSION;
@@ -80,7 +84,9 @@ pub struct WriteStats {
 }
 
 /// The SQLite storage backend: one file in WAL mode, one writer thread with
-/// group commit, a pool of read-only connections.
+/// group commit, a pool of read-only connections. One process at a time
+/// serves a file: opening a file another process (or another open storage)
+/// serves fails with [`StorageError::InUse`].
 ///
 /// Dropping it (or [`SqliteStorage::close`]) lets the writer finish the writes
 /// already queued; operations after `close` fail with [`StorageError::Closed`].
@@ -95,6 +101,8 @@ pub struct SqliteStorage {
     closed: AtomicBool,
     /// The last committed feed offset, published by the writer after commits.
     feed_head: watch::Receiver<u64>,
+    /// Held while the storage is open; released when it is dropped.
+    _lock: lock::FileLock,
 }
 
 impl SqliteStorage {
@@ -102,6 +110,7 @@ impl SqliteStorage {
     /// apply pending migrations and start the writer thread.
     pub fn open(path: impl AsRef<Path>, options: SqliteOptions) -> StorageResult<SqliteStorage> {
         let path = path.as_ref().to_path_buf();
+        let lock = lock::FileLock::acquire(&path)?;
         let conn = schema::open_writer(&path, options.busy_timeout, options.checkpoint_pages)?;
         let readers = ReadPool::open(path.clone(), options.readers, options.busy_timeout)?;
         let (requests, queue) = mpsc::channel(options.queue_capacity.max(1));
@@ -121,6 +130,7 @@ impl SqliteStorage {
             counters,
             closed: AtomicBool::new(false),
             feed_head,
+            _lock: lock,
         })
     }
 
@@ -199,7 +209,7 @@ impl Drop for SqliteStorage {
     }
 }
 
-impl Storage for SqliteStorage {
+impl EntityStore for SqliteStorage {
     fn load_state<'a>(
         &'a self,
         type_id: &'a str,
@@ -225,7 +235,9 @@ impl Storage for SqliteStorage {
     fn append_events(&self, append: EventAppend) -> BoxFuture<'_, StorageResult<u64>> {
         Box::pin(self.write(WriteOp::Append(append)))
     }
+}
 
+impl FeedSource for SqliteStorage {
     fn read_feed<'a>(
         &'a self,
         after: u64,
@@ -236,6 +248,12 @@ impl Storage for SqliteStorage {
         Box::pin(self.read(move |conn| reader::read_feed(conn, after, &type_ids, limit)))
     }
 
+    fn feed_watch(&self) -> Option<watch::Receiver<u64>> {
+        Some(self.feed_head.clone())
+    }
+}
+
+impl OffsetStore for SqliteStorage {
     fn load_offset<'a>(&'a self, consumer: &'a str) -> BoxFuture<'a, StorageResult<u64>> {
         let consumer = consumer.to_owned();
         Box::pin(self.read(move |conn| reader::load_offset(conn, &consumer)))
@@ -253,12 +271,44 @@ impl Storage for SqliteStorage {
         Box::pin(async move { self.write(op).await.map(drop) })
     }
 
-    fn feed_watch(&self) -> Option<watch::Receiver<u64>> {
-        Some(self.feed_head.clone())
+    fn claim_lease<'a>(
+        &'a self,
+        name: &'a str,
+        holder: &'a str,
+        ttl: Duration,
+    ) -> BoxFuture<'a, StorageResult<bool>> {
+        let op = WriteOp::Claim(leases::Claim {
+            name: name.to_owned(),
+            holder: holder.to_owned(),
+            ttl,
+        });
+        Box::pin(async move { self.write(op).await.map(|held| held == 1) })
     }
 
+    fn release_lease<'a>(
+        &'a self,
+        name: &'a str,
+        holder: &'a str,
+    ) -> BoxFuture<'a, StorageResult<()>> {
+        let op = WriteOp::Release {
+            name: name.to_owned(),
+            holder: holder.to_owned(),
+        };
+        Box::pin(async move { self.write(op).await.map(drop) })
+    }
+}
+
+impl Storage for SqliteStorage {
     fn views(&self) -> Option<&dyn ViewStore> {
         Some(self)
+    }
+
+    fn close(&self) -> BoxFuture<'_, StorageResult<()>> {
+        Box::pin(SqliteStorage::close(self))
+    }
+
+    fn describe(&self) -> String {
+        format!("SQLite {}", self.path.display())
     }
 }
 

@@ -32,6 +32,15 @@ pub(super) enum WriteOp {
         /// Its new offset.
         offset: u64,
     },
+    /// Take or renew a lease (1 when held after the write, 0 when not).
+    Claim(super::leases::Claim),
+    /// Give up a lease.
+    Release {
+        /// The lease.
+        name: String,
+        /// Who gives it up.
+        holder: String,
+    },
     /// View schema statements.
     ViewSchema(Vec<String>),
     /// A view projection batch.
@@ -43,7 +52,11 @@ impl WriteOp {
     pub(super) fn writes_feed(&self) -> bool {
         !matches!(
             self,
-            WriteOp::Offset { .. } | WriteOp::ViewSchema(_) | WriteOp::ViewBatch(_)
+            WriteOp::Offset { .. }
+                | WriteOp::Claim(_)
+                | WriteOp::Release { .. }
+                | WriteOp::ViewSchema(_)
+                | WriteOp::ViewBatch(_)
         )
     }
 
@@ -54,6 +67,8 @@ impl WriteOp {
             WriteOp::State(write) => write_state(conn, write),
             WriteOp::Append(append) => append_events(conn, append),
             WriteOp::Offset { consumer, offset } => store_offset(conn, consumer, *offset),
+            WriteOp::Claim(claim) => super::leases::claim(conn, claim),
+            WriteOp::Release { name, holder } => super::leases::release(conn, name, holder),
             WriteOp::ViewSchema(statements) => super::view::apply_schema(conn, statements),
             WriteOp::ViewBatch(batch) => super::view::apply_batch(conn, batch),
         }
@@ -262,7 +277,7 @@ fn store_offset(conn: &Connection, consumer: &str, offset: u64) -> StorageResult
     let position = to_sql_int(offset)?;
     conn.prepare_cached(
         "INSERT INTO consumer_offsets (consumer, position) VALUES (?1, ?2)
-         ON CONFLICT (consumer) DO UPDATE SET position = excluded.position",
+         ON CONFLICT (consumer) DO UPDATE SET position = MAX(position, excluded.position)",
     )
     .and_then(|mut stmt| stmt.execute(params![consumer, position]))
     .map_err(backend)?;

@@ -95,6 +95,14 @@ const MIGRATIONS: &[&str] = &[
     "
     ALTER TABLE journal ADD COLUMN position INTEGER;
     ",
+    // 6: leases, so one holder at a time runs a consumer.
+    "
+    CREATE TABLE leases (
+        name       TEXT    PRIMARY KEY,
+        holder     TEXT    NOT NULL,
+        expires_ms INTEGER NOT NULL
+    ) WITHOUT ROWID;
+    ",
 ];
 
 /// The writer connection's page cache, as SQLite's `cache_size` (negative: KiB).
