@@ -124,10 +124,11 @@ async fn a_version_2_database_keeps_its_states_and_moves_on() {
     let path = dir.path().join("plinth.db");
     drop(SqliteStorage::open(&path, SqliteOptions::default()).unwrap());
     // Turn the fresh file into what version 2 wrote: state and event bytes in
-    // their own rows, no `position` columns, a per-type feed index.
+    // their own rows, no `position` columns, a per-type feed index, no leases.
     let conn = raw(&path);
     conn.execute_batch(
-        "ALTER TABLE entity_state DROP COLUMN position;
+        "DROP TABLE leases;
+         ALTER TABLE entity_state DROP COLUMN position;
          CREATE INDEX feed_by_type ON feed (type_id, position);
          INSERT INTO entity_state (type_id, entity_id, seq, payload)
              VALUES ('counter', 'kept', 3, CAST('old bytes' AS BLOB));

@@ -243,6 +243,10 @@ impl Eventing {
                     )
                 }
             };
+            let mut config = config;
+            if storage.shared() {
+                config.lease = Some(feed::LeaseConfig::new(feed::LeaseConfig::DEFAULT_TTL));
+            }
             let name = config.name.clone();
             let handler = subscription::SubscriptionHandler::new(group, topic, dispatch.clone());
             let consumer = feed::start(source_storage, storage.clone(), config, Arc::new(handler))

@@ -39,6 +39,37 @@ pub struct ConsumerConfig {
     /// deduplication; beyond it the bookkeeping starts over, asking
     /// [`super::FeedHandler::applied_seq`] again.
     pub dedup_capacity: usize,
+    /// Run only while holding this lease, so among several processes on one
+    /// storage one at a time runs the consumer (`None`: always run).
+    pub lease: Option<LeaseConfig>,
+}
+
+/// How a consumer shares its work with other processes: it runs only while
+/// it holds the lease `consumer/<name>` in the storage, renews it every
+/// `ttl / 3`, and stops (storing its offset) when a renewal fails; a
+/// standby process takes the lease over once it expires.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LeaseConfig {
+    /// Who holds the lease (unique per consumer start).
+    pub holder: String,
+    /// How long a lease lasts without renewal: a dead process's consumer is
+    /// taken over within about `ttl` plus one retry interval (`ttl / 3`).
+    pub ttl: Duration,
+}
+
+impl LeaseConfig {
+    /// The ttl the runtime's consumers use on a shared storage: a dead
+    /// process's views and subscriptions move to a live one within about
+    /// 8 seconds.
+    pub const DEFAULT_TTL: Duration = Duration::from_secs(6);
+
+    /// A lease for a fresh holder with `ttl`.
+    pub fn new(ttl: Duration) -> LeaseConfig {
+        LeaseConfig {
+            holder: uuid::Uuid::new_v4().to_string(),
+            ttl,
+        }
+    }
 }
 
 impl ConsumerConfig {
@@ -58,6 +89,7 @@ impl ConsumerConfig {
             store_interval: Duration::from_millis(250),
             poll_interval: Duration::from_secs(1),
             dedup_capacity: 100_000,
+            lease: None,
         }
     }
 

@@ -78,27 +78,18 @@ pub async fn start(
     let head = feed.feed_watch();
     let status = Arc::new(StatusCell::new(&config.name, offset, head.clone()));
     let (stop, stopped) = watch::channel(false);
-    let runner = Runner {
-        name: Arc::from(config.name.as_str()),
+    let lease = config.lease.clone();
+    let parts = Parts {
         feed,
         offsets,
-        handler,
-        progress: Progress::new(offset),
-        sched: Scheduler::new(config.dedup_capacity),
         config,
+        handler,
         status: status.clone(),
-        jobs: JoinSet::new(),
-        head,
-        stored: offset,
-        done_since_store: 0,
-        last_store: Instant::now(),
-        storing: None,
-        more: true,
-        last_poll: Instant::now(),
-        read_failures: 0,
-        read_again_at: None,
     };
-    let task = tokio::spawn(runner.run(stopped));
+    let task = match lease {
+        None => tokio::spawn(parts.runner(offset).run(stopped)),
+        Some(lease) => tokio::spawn(super::lease::supervise(parts, lease, stopped)),
+    };
     Ok(ConsumerHandle {
         status,
         stop,
@@ -106,11 +97,49 @@ pub async fn start(
     })
 }
 
+/// What a consumer runs with; a [`Runner`] is made of it each time the
+/// consumer (re)starts reading.
+pub(super) struct Parts {
+    pub(super) feed: Arc<dyn FeedSource>,
+    pub(super) offsets: Arc<dyn OffsetStore>,
+    pub(super) config: ConsumerConfig,
+    pub(super) handler: Arc<dyn FeedHandler>,
+    pub(super) status: Arc<StatusCell>,
+}
+
+impl Parts {
+    /// A runner that resumes after `offset`.
+    pub(super) fn runner(&self, offset: u64) -> Runner {
+        self.status.stored.store(offset, Ordering::Relaxed);
+        self.status.running.store(true, Ordering::Relaxed);
+        Runner {
+            name: Arc::from(self.config.name.as_str()),
+            feed: self.feed.clone(),
+            offsets: self.offsets.clone(),
+            handler: self.handler.clone(),
+            progress: Progress::new(offset),
+            sched: Scheduler::new(self.config.dedup_capacity),
+            config: self.config.clone(),
+            status: self.status.clone(),
+            jobs: JoinSet::new(),
+            head: self.feed.feed_watch(),
+            stored: offset,
+            done_since_store: 0,
+            last_store: Instant::now(),
+            storing: None,
+            more: true,
+            last_poll: Instant::now(),
+            read_failures: 0,
+            read_again_at: None,
+        }
+    }
+}
+
 /// An offset being stored: the offset and the write.
 type Storing = Pin<Box<dyn Future<Output = (u64, StorageResult<()>)> + Send>>;
 
 /// The consumer task's state.
-struct Runner {
+pub(super) struct Runner {
     name: Arc<str>,
     feed: Arc<dyn FeedSource>,
     offsets: Arc<dyn OffsetStore>,
@@ -134,7 +163,7 @@ struct Runner {
 }
 
 impl Runner {
-    async fn run(mut self, mut stop: watch::Receiver<bool>) -> FeedResult<()> {
+    pub(super) async fn run(mut self, mut stop: watch::Receiver<bool>) -> FeedResult<()> {
         let mut outcome = Ok(());
         let mut stopping = false;
         loop {

@@ -18,11 +18,16 @@
 //! - woken by the storage's commit notification ([`FeedSource::feed_watch`]),
 //!   with a slow poll as fallback;
 //! - observable: [`ConsumerHandle::status`] reports offsets, lag and the age of
-//!   the oldest undelivered record.
+//!   the oldest undelivered record;
+//! - one process at a time, when several share a storage: with
+//!   [`ConsumerConfig::lease`] the consumer runs only while it holds its lease
+//!   (`lease`), resuming from the stored offset each time it takes it, so a
+//!   dead process's consumer is taken over and offsets never move back.
 //!
 //! Modules: [`handler`] (the trait), [`config`] (settings and backoff),
 //! `progress` (cursor and watermark), `sched` (per-entity queues and
-//! retries), `job` (one handler call), `consumer` (the task), [`status`].
+//! retries), `job` (one handler call), `consumer` (the task), `lease`
+//! (running under a lease), [`status`].
 //!
 //! [`FeedSource::feed_watch`]: crate::storage::FeedSource::feed_watch
 
@@ -30,11 +35,12 @@ pub mod config;
 mod consumer;
 pub mod handler;
 mod job;
+mod lease;
 mod progress;
 mod sched;
 pub mod status;
 
-pub use config::{Backoff, ConsumerConfig};
+pub use config::{Backoff, ConsumerConfig, LeaseConfig};
 pub use consumer::{ConsumerHandle, start};
 pub use handler::{Delivery, FeedHandler, HandlerError};
 pub use status::{ConsumerStatus, StatusSource};

@@ -160,8 +160,13 @@ impl ViewEngine {
                 &self.plans.tables[table].plan.name,
                 type_id,
             );
-            let config = ConsumerConfig::new(name.clone(), vec![type_id.to_string()])
+            let mut config = ConsumerConfig::new(name.clone(), vec![type_id.to_string()])
                 .with_delivery(Delivery::Batch);
+            if self.storage.shared() {
+                config.lease = Some(crate::feed::LeaseConfig::new(
+                    crate::feed::LeaseConfig::DEFAULT_TTL,
+                ));
+            }
             let handler = Arc::new(projector::Projector::new(
                 self.clone(),
                 table,
