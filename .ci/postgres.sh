@@ -2,6 +2,7 @@
 # Start a throwaway PostgreSQL 15 on a loopback port with a fresh data directory.
 #
 #   eval "$(.ci/postgres.sh start)"   # exports PLINTH_TEST_POSTGRES_URL (and PLINTH_TEST_PGDATA)
+#   .ci/postgres.sh restart           # restarts it (the outage tests use this)
 #   .ci/postgres.sh stop              # stops it and removes the data directory
 #
 # PostgreSQL refuses to run as root, so as root the server runs as the `postgres`
@@ -53,13 +54,17 @@ start)
     echo "export PLINTH_TEST_POSTGRES_URL=postgres://plinth:plinth@127.0.0.1:$port/postgres"
     echo "export PLINTH_TEST_PGDATA=$dir"
     ;;
+restart)
+    bin="$(bindir)"
+    as_owner "$bin/pg_ctl" -D "$dir/data" -m fast -w restart >/dev/null
+    ;;
 stop)
     bin="$(bindir)"
     as_owner "$bin/pg_ctl" -D "$dir/data" -m fast stop >/dev/null 2>&1 || true
     rm -rf "$dir"
     ;;
 *)
-    echo "usage: $0 start|stop" >&2
+    echo "usage: $0 start|restart|stop" >&2
     exit 2
     ;;
 esac

@@ -24,8 +24,12 @@ fn bad_settings_stop_startup_naming_the_key() {
         (("PLINTH_MAX_CONCURRENCY", "zero"), "PLINTH_MAX_CONCURRENCY"),
         (("PLINTH_ADDR", "localhost"), "PLINTH_ADDR"),
         (
-            ("PLINTH_STORAGE", "postgres://app:secret@db/app"),
-            "not supported yet",
+            ("PLINTH_STORAGE", "postgres://app:secret@db.invalid/app"),
+            "cannot open storage postgres://app:***@db.invalid/app",
+        ),
+        (
+            ("PLINTH_STORAGE", "mysql://app:secret@db/app"),
+            "PLINTH_STORAGE",
         ),
         (("PLINTH_LOG", "plinth=loud"), "PLINTH_LOG"),
     ];
@@ -94,4 +98,49 @@ async fn startup_logs_the_address_and_creates_the_default_database() {
         "the default database is ./data/plinth.db"
     );
     child.kill().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_second_process_on_the_same_sqlite_file_refuses_to_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let first = plinth_tests::process::ServiceProcess::start(FIXTURE.as_ref(), dir.path()).await;
+    let output = Command::new(FIXTURE)
+        .current_dir(dir.path())
+        .env_remove("PLINTH_CONFIG")
+        .env_remove("PLINTH_STORAGE")
+        .env("PLINTH_DATA_DIR", dir.path())
+        .env("PLINTH_ADDR", "127.0.0.1:0")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success(), "the second process must not serve");
+    assert!(
+        stderr.contains("served by another process") && stderr.contains("PostgreSQL"),
+        "{stderr}"
+    );
+    // The lock goes with the process, also on SIGKILL: a restart serves again.
+    first.kill();
+    let again = plinth_tests::process::ServiceProcess::start(FIXTURE.as_ref(), dir.path()).await;
+    assert!(
+        tokio::net::TcpStream::connect(again.addr()).await.is_ok(),
+        "the restarted process serves"
+    );
+}
+
+#[tokio::test]
+async fn a_taken_port_stops_startup_before_anything_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap().to_string();
+    let output = Command::new(FIXTURE)
+        .current_dir(dir.path())
+        .env_remove("PLINTH_CONFIG")
+        .env_remove("PLINTH_STORAGE")
+        .env("PLINTH_DATA_DIR", dir.path())
+        .env("PLINTH_ADDR", &addr)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success());
+    assert!(stderr.contains(&format!("cannot listen on {addr}")), "{stderr}");
 }
