@@ -6,6 +6,7 @@
 //! - [`eventing`]: reading topics and waiting, for the eventing tests.
 //! - [`grpc`]: a gRPC client calling methods by path.
 //! - [`nats`]: a NATS JetStream server on a free loopback port.
+//! - [`postgres`]: a fresh database on the test PostgreSQL server.
 //! - [`process`]: starting a service binary as a child process on a free port.
 //! - [`views`]: waiting for views, and their status endpoint.
 
@@ -13,5 +14,6 @@ pub mod eventing;
 pub mod fixture;
 pub mod grpc;
 pub mod nats;
+pub mod postgres;
 pub mod process;
 pub mod views;

@@ -113,7 +113,10 @@ async fn a_second_process_on_the_same_sqlite_file_refuses_to_start() {
         .output()
         .unwrap();
     let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(!output.status.success(), "the second process must not serve");
+    assert!(
+        !output.status.success(),
+        "the second process must not serve"
+    );
     assert!(
         stderr.contains("served by another process") && stderr.contains("PostgreSQL"),
         "{stderr}"
@@ -142,5 +145,8 @@ async fn a_taken_port_stops_startup_before_anything_runs() {
         .unwrap();
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(!output.status.success());
-    assert!(stderr.contains(&format!("cannot listen on {addr}")), "{stderr}");
+    assert!(
+        stderr.contains(&format!("cannot listen on {addr}")),
+        "{stderr}"
+    );
 }

@@ -116,7 +116,11 @@ async fn acquire(
         if *stop.borrow() {
             return Ok(false);
         }
-        match parts.offsets.claim_lease(name, &lease.holder, lease.ttl).await {
+        match parts
+            .offsets
+            .claim_lease(name, &lease.holder, lease.ttl)
+            .await
+        {
             Ok(true) => return Ok(true),
             Ok(false) => {}
             Err(StorageError::Closed) => return Err(FeedError::Storage(StorageError::Closed)),

@@ -12,14 +12,14 @@
 use bytes::Bytes;
 
 mod open;
-//PG mod postgres;
+mod postgres;
 mod roles;
 mod sqlite;
 pub mod view;
 
 pub(crate) use open::redact;
 pub use open::{StorageTarget, open};
-//PG pub use postgres::{PostgresOptions, PostgresStorage};
+pub use postgres::{PostgresOptions, PostgresStorage};
 pub use roles::{EntityStore, FeedSource, OffsetStore, Storage};
 pub use sqlite::{SCHEMA_VERSION, SqliteOptions, SqliteStorage, WriteStats};
 pub use view::{ViewBatch, ViewStore, ViewWrite};

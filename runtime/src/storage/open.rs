@@ -9,7 +9,7 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use super::{SqliteOptions, SqliteStorage, Storage};
+use super::{PostgresOptions, PostgresStorage, SqliteOptions, SqliteStorage, Storage};
 use super::{StorageError, StorageResult};
 
 /// Where state is stored.
@@ -80,7 +80,9 @@ pub async fn open(target: &StorageTarget) -> StorageResult<Arc<dyn Storage>> {
             .map_err(|error| StorageError::Backend(error.to_string()))??;
             Ok(Arc::new(opened))
         }
-        StorageTarget::Postgres(_url) => Err(StorageError::Backend("pg".into())),
+        StorageTarget::Postgres(url) => Ok(Arc::new(
+            PostgresStorage::connect(url, PostgresOptions::default()).await?,
+        )),
     }
 }
 

@@ -1,0 +1,360 @@
+//! The statements of each write, run by the writer inside the batch
+//! transaction.
+//!
+//! Every write is one statement that checks its own fence and reports whether
+//! it held, instead of failing: a write whose fence does not hold changes
+//! nothing and returns the stored sequence number, and the batch goes on (an
+//! error would abort the whole transaction). Each statement writes the
+//! entity's rows and its feed records together (data-modifying `WITH`
+//! clauses), so a write is a single round trip and the batch's statements can
+//! all be sent at once (pipelined).
+//!
+//! A feed record draws its offset from the feed's identity sequence only when
+//! it is inserted, so a conflicting write leaves no gap; offsets have gaps
+//! only after a transaction that failed.
+
+use tokio_postgres::{Row, Statement, Transaction};
+
+use super::error::{to_bigint, unsigned};
+use crate::storage::{EventAppend, FeedKind, StateWrite, StorageError, StorageResult};
+
+/// Take the feed lock: every write transaction takes it before it draws feed
+/// offsets, so offsets are drawn and committed in one order across processes.
+pub(super) const LOCK: &str = "SELECT pg_advisory_xact_lock($1::bigint)";
+
+/// The first state of a value entity (expected sequence 0): inserted only if
+/// the entity has no row. Parameters: type_id, entity_id, payload (NULL to
+/// delete), feed kind, feed type name.
+const STATE_INSERT: &str = "
+WITH w AS (
+    INSERT INTO plinth_entity_state (type_id, entity_id, seq, payload)
+    VALUES ($1::text, $2::text, 1, $3::bytea)
+    ON CONFLICT (type_id, entity_id) DO NOTHING
+    RETURNING seq
+), f AS (
+    INSERT INTO plinth_feed (type_id, entity_id, seq, kind, type_name, payload)
+    SELECT $1::text, $2::text, w.seq, $4::smallint, $5::text, COALESCE($3::bytea, ''::bytea)
+    FROM w
+    RETURNING position
+)
+SELECT (SELECT seq FROM w), (SELECT position FROM f),
+       (SELECT seq FROM plinth_entity_state WHERE type_id = $1::text AND entity_id = $2::text)";
+
+/// A later state of a value entity: updated only if the stored sequence is
+/// the expected one. Parameters: type_id, entity_id, expected sequence,
+/// payload (NULL to delete), feed kind, feed type name.
+const STATE_UPDATE: &str = "
+WITH w AS (
+    UPDATE plinth_entity_state SET seq = $3::bigint + 1, payload = $4::bytea
+    WHERE type_id = $1::text AND entity_id = $2::text AND seq = $3::bigint
+    RETURNING seq
+), f AS (
+    INSERT INTO plinth_feed (type_id, entity_id, seq, kind, type_name, payload)
+    SELECT $1::text, $2::text, w.seq, $5::smallint, $6::text, COALESCE($4::bytea, ''::bytea)
+    FROM w
+    RETURNING position
+)
+SELECT (SELECT seq FROM w), (SELECT position FROM f),
+       (SELECT seq FROM plinth_entity_state WHERE type_id = $1::text AND entity_id = $2::text)";
+
+/// Events appended to a journal (with their feed records, in event order), an
+/// optional snapshot and an optional tombstone, all only if the journal's
+/// last sequence number is the expected one. Parameters: type_id, entity_id,
+/// expected sequence, event type names, event payloads, number of events,
+/// snapshot (or NULL), delete.
+const APPEND: &str = "
+WITH cur AS (
+    SELECT COALESCE(MAX(seq), 0) AS seq FROM plinth_journal
+    WHERE type_id = $1::text AND entity_id = $2::text
+), ok AS (
+    SELECT seq FROM cur WHERE seq = $3::bigint
+), ev AS (
+    SELECT e.ord, e.type_name, e.payload
+    FROM unnest($4::text[], $5::bytea[]) WITH ORDINALITY AS e(type_name, payload, ord)
+), j AS (
+    INSERT INTO plinth_journal (type_id, entity_id, seq, type_name, payload)
+    SELECT $1::text, $2::text, ok.seq + ev.ord, ev.type_name, ev.payload FROM ok, ev
+    RETURNING seq
+), f AS (
+    INSERT INTO plinth_feed (type_id, entity_id, seq, kind, type_name, payload)
+    SELECT $1::text, $2::text, ok.seq + ev.ord, 3, ev.type_name, ev.payload FROM ok, ev
+    ORDER BY ev.ord
+    RETURNING position
+), s AS (
+    INSERT INTO plinth_snapshots (type_id, entity_id, seq, payload)
+    SELECT $1::text, $2::text, ok.seq + $6::bigint, $7::bytea FROM ok WHERE $7::bytea IS NOT NULL
+    ON CONFLICT (type_id, entity_id) DO UPDATE SET seq = EXCLUDED.seq, payload = EXCLUDED.payload
+), t AS (
+    INSERT INTO plinth_tombstones (type_id, entity_id, seq)
+    SELECT $1::text, $2::text, ok.seq + $6::bigint FROM ok WHERE $8::boolean
+    ON CONFLICT (type_id, entity_id) DO NOTHING
+)
+SELECT (SELECT seq FROM cur), EXISTS (SELECT 1 FROM ok), (SELECT MAX(position) FROM f)";
+
+/// Announce the feed head to other processes (delivered at commit, in commit
+/// order) and return it. Parameter: the channel.
+const NOTIFY: &str = "
+SELECT m.head, pg_notify($1::text, m.head::text)
+FROM (SELECT COALESCE(MAX(position), 0) AS head FROM plinth_feed) m";
+
+/// The batch statements, prepared on the batch's connection.
+#[derive(Debug)]
+pub(super) struct Statements {
+    pub(super) lock: Statement,
+    state_insert: Statement,
+    state_update: Statement,
+    append: Statement,
+    pub(super) notify: Statement,
+}
+
+impl Statements {
+    /// Prepare (or take from the connection's cache) every batch statement.
+    pub(super) async fn prepare(
+        client: &deadpool_postgres::Object,
+    ) -> Result<Statements, tokio_postgres::Error> {
+        let (lock, state_insert, state_update, append, notify) = futures::try_join!(
+            client.prepare_cached(LOCK),
+            client.prepare_cached(STATE_INSERT),
+            client.prepare_cached(STATE_UPDATE),
+            client.prepare_cached(APPEND),
+            client.prepare_cached(NOTIFY),
+        )?;
+        Ok(Statements {
+            lock,
+            state_insert,
+            state_update,
+            append,
+            notify,
+        })
+    }
+}
+
+/// One durable write.
+#[derive(Debug)]
+pub(super) enum WriteOp {
+    /// A value entity's new state or delete.
+    State(StateWrite),
+    /// Events appended to a journal.
+    Append(EventAppend),
+}
+
+/// The code a feed record's kind is stored as.
+pub(super) fn kind_code(kind: FeedKind) -> i16 {
+    match kind {
+        FeedKind::State => 1,
+        FeedKind::Delete => 2,
+        FeedKind::Event => 3,
+    }
+}
+
+/// The kind a stored code stands for.
+pub(super) fn kind_from_code(code: i16) -> Option<FeedKind> {
+    match code {
+        1 => Some(FeedKind::State),
+        2 => Some(FeedKind::Delete),
+        3 => Some(FeedKind::Event),
+        _ => None,
+    }
+}
+
+/// A write with its parameters converted, ready to send.
+#[derive(Debug)]
+pub(super) enum Job<'a> {
+    /// A value entity's state, fenced by `expected`.
+    State {
+        write: &'a StateWrite,
+        expected: i64,
+        kind: i16,
+    },
+    /// Events, fenced by `expected`.
+    Append {
+        append: &'a EventAppend,
+        expected: i64,
+        count: i64,
+        names: Vec<&'a str>,
+        payloads: Vec<&'a [u8]>,
+    },
+}
+
+/// What a write statement found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Outcome {
+    /// The fence held: the new sequence number.
+    Applied(u64),
+    /// The fence did not hold: the stored sequence number. Nothing changed.
+    Conflict(u64),
+}
+
+impl WriteOp {
+    /// The write's parameters as PostgreSQL values; an error when one cannot
+    /// be stored (nothing is sent then).
+    pub(super) fn job(&self) -> StorageResult<Job<'_>> {
+        match self {
+            WriteOp::State(write) => Ok(Job::State {
+                write,
+                expected: to_bigint(write.expected_seq)?,
+                kind: kind_code(if write.payload.is_some() {
+                    FeedKind::State
+                } else {
+                    FeedKind::Delete
+                }),
+            }),
+            WriteOp::Append(append) => {
+                let expected = to_bigint(append.expected_seq)?;
+                let count = i64::try_from(append.events.len())
+                    .ok()
+                    .filter(|count| expected.checked_add(*count).is_some())
+                    .ok_or_else(|| {
+                        StorageError::Backend("too many events for a journal".to_owned())
+                    })?;
+                Ok(Job::Append {
+                    append,
+                    expected,
+                    count,
+                    names: append
+                        .events
+                        .iter()
+                        .map(|(name, _)| name.as_str())
+                        .collect(),
+                    payloads: append
+                        .events
+                        .iter()
+                        .map(|(_, bytes)| bytes.as_ref())
+                        .collect(),
+                })
+            }
+        }
+    }
+
+    /// The write's result from what its statement found.
+    pub(super) fn result(&self, outcome: Outcome) -> StorageResult<u64> {
+        let (type_id, entity_id, expected) = match self {
+            WriteOp::State(w) => (&w.type_id, &w.entity_id, w.expected_seq),
+            WriteOp::Append(a) => (&a.type_id, &a.entity_id, a.expected_seq),
+        };
+        match outcome {
+            Outcome::Applied(seq) => Ok(seq),
+            Outcome::Conflict(actual) => Err(StorageError::Conflict {
+                type_id: type_id.clone(),
+                entity_id: entity_id.clone(),
+                expected,
+                actual,
+            }),
+        }
+    }
+
+    /// A failed statement of this write as its error: a duplicate journal key
+    /// means another writer appended the same sequence number first.
+    pub(super) fn statement_error(&self, err: tokio_postgres::Error) -> StorageError {
+        let duplicate = err.code() == Some(&tokio_postgres::error::SqlState::UNIQUE_VIOLATION);
+        match self {
+            WriteOp::Append(append) if duplicate => StorageError::Conflict {
+                type_id: append.type_id.clone(),
+                entity_id: append.entity_id.clone(),
+                expected: append.expected_seq,
+                actual: append.expected_seq + 1,
+            },
+            _ => super::error::pg(err),
+        }
+    }
+}
+
+/// Run one write's statement in `tx`. The request is sent when the future is
+/// first polled, so polling several together pipelines them in order.
+pub(super) async fn run(
+    tx: &Transaction<'_>,
+    statements: &Statements,
+    job: &Job<'_>,
+) -> Result<Outcome, tokio_postgres::Error> {
+    match job {
+        Job::State {
+            write,
+            expected: 0,
+            kind,
+        } => {
+            let row = tx
+                .query_one(
+                    &statements.state_insert,
+                    &[
+                        &write.type_id,
+                        &write.entity_id,
+                        &write.payload.as_deref(),
+                        kind,
+                        &feed_type_name(write),
+                    ],
+                )
+                .await?;
+            state_outcome(&row)
+        }
+        Job::State {
+            write,
+            expected,
+            kind,
+        } => {
+            let row = tx
+                .query_one(
+                    &statements.state_update,
+                    &[
+                        &write.type_id,
+                        &write.entity_id,
+                        expected,
+                        &write.payload.as_deref(),
+                        kind,
+                        &feed_type_name(write),
+                    ],
+                )
+                .await?;
+            state_outcome(&row)
+        }
+        Job::Append {
+            append,
+            expected,
+            count,
+            names,
+            payloads,
+        } => {
+            let row = tx
+                .query_one(
+                    &statements.append,
+                    &[
+                        &append.type_id,
+                        &append.entity_id,
+                        expected,
+                        names,
+                        payloads,
+                        count,
+                        &append.snapshot.as_deref(),
+                        &append.delete,
+                    ],
+                )
+                .await?;
+            let stored: i64 = row.try_get(0)?;
+            let held: bool = row.try_get(1)?;
+            Ok(if held {
+                Outcome::Applied(unsigned(stored.saturating_add(*count)))
+            } else {
+                Outcome::Conflict(unsigned(stored))
+            })
+        }
+    }
+}
+
+/// The message name a state write records on the feed (none for deletes).
+fn feed_type_name(write: &StateWrite) -> &str {
+    if write.payload.is_some() {
+        &write.type_name
+    } else {
+        ""
+    }
+}
+
+/// A state statement's row: the new sequence number when the fence held,
+/// else the stored one (none: never written).
+fn state_outcome(row: &Row) -> Result<Outcome, tokio_postgres::Error> {
+    let written: Option<i64> = row.try_get(0)?;
+    let stored: Option<i64> = row.try_get(2)?;
+    Ok(match written {
+        Some(seq) => Outcome::Applied(unsigned(seq)),
+        None => Outcome::Conflict(unsigned(stored.unwrap_or(0))),
+    })
+}

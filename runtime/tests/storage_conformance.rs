@@ -1,0 +1,84 @@
+//! The storage conformance suite: every case runs against SQLite (a file in a
+//! temporary directory) and PostgreSQL (a fresh database per test, on the
+//! server named by `PLINTH_TEST_POSTGRES_URL`; without it the PostgreSQL
+//! cases print a note and pass, except under `CI=true`, where they fail).
+//! The cases are in `conformance/cases.rs`, `conformance/views.rs` and
+//! `conformance/concurrency.rs`; the PostgreSQL-only ones (the feed-order
+//! hazard, killed connections, an unreachable server, migrations, group
+//! commit, a refused write) in `conformance/postgres_only.rs`.
+
+mod conformance;
+
+use conformance::{Backend, TestDatabase, cases, concurrency, postgres_only, views};
+
+/// One test per case and backend: `sqlite::CASE` and `postgres::CASE`.
+macro_rules! conformance {
+    ($($case:path => $name:ident),* $(,)?) => {
+        mod sqlite {
+            use super::*;
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    let backend = Backend::sqlite();
+                    $case(&backend).await;
+                }
+            )*
+        }
+
+        mod postgres {
+            use super::*;
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    let Some(backend) = Backend::postgres(concat!("postgres::", stringify!($name))).await
+                    else {
+                        return;
+                    };
+                    $case(&backend).await;
+                }
+            )*
+        }
+    };
+}
+
+conformance! {
+    cases::state_round_trip => state_round_trip,
+    cases::fence_conflict_changes_nothing => fence_conflict_changes_nothing,
+    cases::deletes => deletes,
+    cases::journal_and_snapshot_replay => journal_and_snapshot_replay,
+    cases::event_sourced_delete_is_final => event_sourced_delete_is_final,
+    cases::feed_order_and_type_filter => feed_order_and_type_filter,
+    cases::offsets_never_move_back => offsets_never_move_back,
+    cases::leases => leases,
+    concurrency::concurrent_writers_and_tailing_consumer => concurrent_writers_and_tailing_consumer,
+    views::views => views,
+}
+
+/// A PostgreSQL-only case on a fresh database.
+macro_rules! postgres_only {
+    ($($name:ident),* $(,)?) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $name() {
+                let Some(db) = TestDatabase::create(stringify!($name)).await else {
+                    return;
+                };
+                postgres_only::$name(&db).await;
+            }
+        )*
+    };
+}
+
+postgres_only! {
+    a_plain_sequence_feed_skips_records_and_the_feed_lock_does_not,
+    killed_connections_are_transient_then_recover,
+    migrations_race_apply_once_and_newer_is_refused,
+    a_refused_write_fails_alone,
+    operations_in_flight_fail_transient_when_killed,
+    concurrent_writes_share_transactions,
+}
+
+#[tokio::test]
+async fn an_unreachable_postgres_is_transient_and_fast() {
+    postgres_only::an_unreachable_server_is_transient_and_fast().await;
+}
