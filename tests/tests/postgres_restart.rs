@@ -64,9 +64,14 @@ async fn a_postgres_restart_under_load_is_an_outage_not_an_error() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
-    let process =
-        ServiceProcess::start_with(Path::new(FIXTURE), dir.path(), &[("PLINTH_STORAGE", &url)])
-            .await;
+    let topics = dir.path().join("topics.db");
+    let topics = topics.to_str().unwrap();
+    let process = ServiceProcess::start_with(
+        Path::new(FIXTURE),
+        dir.path(),
+        &[("PLINTH_STORAGE", &url), ("PLINTH_TOPICS", topics)],
+    )
+    .await;
     let channel = tonic::transport::Endpoint::from_shared(process.url())
         .unwrap()
         .connect_lazy();

@@ -36,8 +36,17 @@ async fn start_all(
 
 async fn start_one(binary: &str, url: &str) -> (ServiceProcess, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
-    let process =
-        ServiceProcess::start_with(Path::new(binary), dir.path(), &[("PLINTH_STORAGE", url)]).await;
+    // The fixture's action publishes: its processes share one topic log file.
+    let topics = std::env::temp_dir().join(format!("plinth-scale-out-{}.db", std::process::id()));
+    let process = ServiceProcess::start_with(
+        Path::new(binary),
+        dir.path(),
+        &[
+            ("PLINTH_STORAGE", url),
+            ("PLINTH_TOPICS", topics.to_str().unwrap()),
+        ],
+    )
+    .await;
     (process, dir)
 }
 
