@@ -74,6 +74,12 @@ pub struct Config {
     /// embedded log in `topics.db` beside the storage file; another SQLite
     /// path; or `nats://host:port`).
     pub topics: crate::eventing::TopicsTarget,
+    /// Into how many slices each view projection and subscription is split
+    /// on a shared storage, each run by one live process at a time
+    /// (`PLINTH_CONSUMER_SLICES`, default 4; a storage served by one process
+    /// runs one slice). Changing it starts the consumers again from the
+    /// start of the feed.
+    pub consumer_slices: u32,
 }
 
 impl Default for Config {
@@ -90,6 +96,7 @@ impl Default for Config {
             max_active_entities: 100_000,
             shutdown_grace: Duration::from_secs(30),
             topics: crate::eventing::TopicsTarget::Local,
+            consumer_slices: 4,
         }
     }
 }
@@ -108,6 +115,7 @@ struct FileConfig {
     max_active_entities: Option<u64>,
     shutdown_grace_secs: Option<u64>,
     topics: Option<String>,
+    consumer_slices: Option<u64>,
 }
 
 /// One raw setting and the key it came from.
@@ -226,6 +234,16 @@ impl Config {
             config.max_active_entities = raw.positive()?;
         }
         if let Some(raw) = pick(
+            "PLINTH_CONSUMER_SLICES",
+            "consumer_slices",
+            number(file_config.consumer_slices),
+        ) {
+            config.consumer_slices = u32::try_from(raw.positive()?)
+                .ok()
+                .filter(|n| *n <= 1024)
+                .ok_or_else(|| raw.invalid("a number of slices from 1 to 1024"))?;
+        }
+        if let Some(raw) = pick(
             "PLINTH_SHUTDOWN_GRACE_SECS",
             "shutdown_grace_secs",
             number(file_config.shutdown_grace_secs),
@@ -308,7 +326,8 @@ mod tests {
 
     #[test]
     fn environment_overrides_the_file() {
-        let file = "addr: 0.0.0.0:8080\nmax_concurrency: 7\ndata_dir: /var/lib/app\n";
+        let file =
+            "addr: 0.0.0.0:8080\nmax_concurrency: 7\ndata_dir: /var/lib/app\nconsumer_slices: 8\n";
         let config = Config::from_sources(
             Some((Path::new("plinth.yaml"), file)),
             env_of(&[
@@ -320,6 +339,7 @@ mod tests {
         assert_eq!(config.addr.to_string(), "0.0.0.0:8080");
         assert_eq!(config.max_concurrency, 9);
         assert_eq!(config.snapshot_every, 0);
+        assert_eq!(config.consumer_slices, 8);
         assert_eq!(
             config.storage,
             StorageTarget::Sqlite(PathBuf::from("/var/lib/app/plinth.db"))
@@ -338,6 +358,11 @@ mod tests {
             (&[("PLINTH_SNAPSHOT_EVERY", "-1")], "PLINTH_SNAPSHOT_EVERY"),
             (&[("PLINTH_LOG", "plinth=loud")], "PLINTH_LOG"),
             (&[("PLINTH_TOPICS", "kafka://broker")], "PLINTH_TOPICS"),
+            (&[("PLINTH_CONSUMER_SLICES", "0")], "PLINTH_CONSUMER_SLICES"),
+            (
+                &[("PLINTH_CONSUMER_SLICES", "5000")],
+                "PLINTH_CONSUMER_SLICES",
+            ),
         ];
         for (env, key) in cases {
             let env = env.to_vec();

@@ -228,11 +228,13 @@ impl Service {
             addr: config.addr,
             source,
         })?;
+        let entity_stats = Arc::new(crate::executor::stats::ExecutorStats::default());
         let settings = ExecutorSettings {
             storage: storage.clone(),
             snapshot_every: config.snapshot_every,
             max_active_entities: config.max_active_entities,
             validate: storage.shared(),
+            stats: entity_stats.clone(),
         };
         let mut installer = Installer::new(settings, storage.clone());
         for registration in self.registrations {
@@ -257,19 +259,37 @@ impl Service {
             tracing::info!(topics = %topics.describe(), "topics");
             dispatcher.set_publisher(Arc::new(crate::eventing::Publisher::new(topics.clone())));
         }
+        // On a shared storage, consumers run as slices spread over the live
+        // processes.
+        let membership = if storage.shared() {
+            let ttl = crate::feed::LeaseConfig::DEFAULT_TTL;
+            Some(crate::feed::Membership::join(storage.clone(), ttl).await)
+        } else {
+            None
+        };
+        let sharing = membership.as_ref().map(|membership| crate::feed::Sharing {
+            membership: membership.clone(),
+            slices: config.consumer_slices,
+            ttl: crate::feed::LeaseConfig::DEFAULT_TTL,
+        });
         let groups = crate::eventing::plan(shared.components());
-        let eventing =
-            crate::eventing::Eventing::start(groups, storage.clone(), topics, shared.clone())
-                .await?;
+        let eventing = crate::eventing::Eventing::start(
+            groups,
+            storage.clone(),
+            topics,
+            shared.clone(),
+            sharing.as_ref(),
+        )
+        .await?;
         let subscriptions = eventing.status_sources();
         let doors = FrontDoors {
             grpc: crate::grpc::router(shared.clone(), config.max_body_bytes).await?,
             http: http_router(shared.clone(), &config)?
-                .merge(crate::view::status::router(views.clone())),
+                .merge(crate::view::status::router(views.clone(), entity_stats)),
         };
         let mut projections = Vec::new();
         for view in &views {
-            projections.extend(view.start().await?);
+            projections.extend(view.start(sharing.as_ref()).await?);
         }
 
         let services: Vec<&str> = shared.components().iter().map(|c| c.service).collect();
@@ -296,6 +316,9 @@ impl Service {
                 if let Err(error) = projection.shutdown().await {
                     tracing::error!(%error, "a view projection stopped with an error");
                 }
+            }
+            if let Some(membership) = membership {
+                membership.leave().await;
             }
             if !injected_storage {
                 // Let the backend finish what is queued before the process ends.

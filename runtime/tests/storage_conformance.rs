@@ -50,6 +50,7 @@ conformance! {
     cases::feed_order_and_type_filter => feed_order_and_type_filter,
     cases::offsets_never_move_back => offsets_never_move_back,
     cases::leases => leases,
+    cases::live_leases_are_counted_by_prefix => live_leases_are_counted_by_prefix,
     concurrency::concurrent_writers_and_tailing_consumer => concurrent_writers_and_tailing_consumer,
     views::views => views,
 }

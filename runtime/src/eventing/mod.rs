@@ -179,13 +179,15 @@ pub struct Eventing {
 }
 
 impl Eventing {
-    /// Start one consumer per subscription group: entity sources read the
-    /// storage's change feed, topic sources read `topics`.
+    /// Start one consumer per subscription group (with `sharing`, its
+    /// slices): entity sources read the storage's change feed, topic sources
+    /// read `topics`.
     pub async fn start(
         groups: Vec<SubscriptionGroup>,
         storage: Arc<dyn Storage>,
         topics: Option<Arc<dyn Topics>>,
         dispatch: SharedDispatch,
+        sharing: Option<&feed::Sharing>,
     ) -> Result<Eventing, EventingError> {
         for (index, group) in groups.iter().enumerate() {
             if let Some(other) = groups[..index].iter().find(|other| {
@@ -243,20 +245,22 @@ impl Eventing {
                     )
                 }
             };
-            let mut config = config;
-            if storage.shared() {
-                config.lease = Some(feed::LeaseConfig::new(feed::LeaseConfig::DEFAULT_TTL));
-            }
             let name = config.name.clone();
             let handler = subscription::SubscriptionHandler::new(group, topic, dispatch.clone());
-            let consumer = feed::start(source_storage, storage.clone(), config, Arc::new(handler))
-                .await
-                .map_err(|source| EventingError::Consumer {
-                    consumer: name.clone(),
-                    source,
-                })?;
-            tracing::info!(consumer = %name, "subscription started");
-            consumers.push(consumer);
+            let started = feed::start_group(
+                source_storage,
+                storage.clone(),
+                config,
+                Arc::new(handler),
+                sharing,
+            )
+            .await
+            .map_err(|source| EventingError::Consumer {
+                consumer: name.clone(),
+                source,
+            })?;
+            tracing::info!(consumer = %name, slices = started.len(), "subscription started");
+            consumers.extend(started);
         }
         Ok(Eventing { consumers })
     }

@@ -414,11 +414,16 @@ mod tests {
                 Box::pin(async { Err(crate::Status::unimplemented("none")) })
             }
         }
-        let error =
-            super::super::Eventing::start(groups, storage, None, std::sync::Arc::new(Nothing))
-                .await
-                .unwrap_err()
-                .to_string();
+        let error = super::super::Eventing::start(
+            groups,
+            storage,
+            None,
+            std::sync::Arc::new(Nothing),
+            None,
+        )
+        .await
+        .unwrap_err()
+        .to_string();
         assert!(
             error.contains("test.A") && error.contains("test.B") && error.contains("audit"),
             "{error}"

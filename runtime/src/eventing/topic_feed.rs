@@ -6,6 +6,14 @@
 //! its position, whose entity is its `ce-subject`, and whose payload is the
 //! whole message (metadata and payload, see `codec`). Offsets are stored in
 //! the service's own storage, under the consumer's name.
+//!
+//! Several processes on a shared storage split a topic subscription into
+//! slices of subjects like any consumer (see `feed::group`), so each message
+//! is handled by the one process holding its subject's slice. That holds for
+//! NATS too, instead of a JetStream durable consumer shared by the members:
+//! a shared pull consumer hands one subject's messages to whichever member
+//! asks, so two members would handle one subject at once and per-subject
+//! order would be lost.
 
 use std::sync::Arc;
 

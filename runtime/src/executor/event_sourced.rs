@@ -123,6 +123,7 @@ impl<A: EventSourcedAdapter> EventSourcedRunner<A> {
         }
         let ctx = CommandContext::new(id.clone()).with_metadata(metadata);
         let mut first = Some(first);
+        self.settings.stats.command();
         for _ in 0..=MAX_CONFLICT_RETRIES {
             if slot.is_none() {
                 *slot = Some(self.load(&id, method).await?);
@@ -195,6 +196,7 @@ impl<A: EventSourcedAdapter> EventSourcedRunner<A> {
                     expected, actual, ..
                 }) => {
                     tracing::debug!(component = info.name, entity_id = %id, expected, actual, "conflict; retrying on fresh state");
+                    self.settings.stats.conflict_retry();
                     *slot = None;
                 }
                 Err(error) => {

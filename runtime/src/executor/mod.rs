@@ -15,10 +15,12 @@
 //! - [`value`]: value entities (load state, handle, write with the expected sequence).
 //! - [`event_sourced`]: event-sourced entities (replay, handle, append, snapshot).
 //! - [`guard`]: turning handler panics into `INTERNAL` with a correlation id.
+//! - [`stats`]: command and conflict-retry counters for the metrics.
 
 pub(crate) mod cache;
 pub(crate) mod event_sourced;
 pub(crate) mod guard;
+pub(crate) mod stats;
 pub(crate) mod value;
 
 use std::sync::Arc;
@@ -49,6 +51,8 @@ pub(crate) struct ExecutorSettings {
     ///
     /// [`Storage::shared`]: crate::storage::Storage::shared
     pub(crate) validate: bool,
+    /// The counters every component adds to.
+    pub(crate) stats: Arc<stats::ExecutorStats>,
 }
 
 impl std::fmt::Debug for ExecutorSettings {

@@ -1,8 +1,10 @@
 //! How a consumer is set up: [`ConsumerConfig`] and the retry [`Backoff`].
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use super::handler::Delivery;
+use super::share::Share;
 use super::{FeedError, FeedResult};
 
 /// The settings of one feed consumer.
@@ -42,19 +44,57 @@ pub struct ConsumerConfig {
     /// Run only while holding this lease, so among several processes on one
     /// storage one at a time runs the consumer (`None`: always run).
     pub lease: Option<LeaseConfig>,
+    /// Handle only this slice of the feed (`None`: all of it).
+    pub slice: Option<Slice>,
+}
+
+/// A slice of the feed: the records of the entities whose `(type_id,
+/// entity_id)` hashes to `index` modulo `count`. Every record of an entity is
+/// in the same slice, so per-entity order holds within a slice, and slices
+/// run independently (each with its own offset and lease).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Slice {
+    /// Which slice, from 0.
+    pub index: u32,
+    /// How many slices the feed is split into (at least 1).
+    pub count: u32,
+}
+
+impl Slice {
+    /// Whether the entity's records are in this slice.
+    pub fn contains(&self, type_id: &str, entity_id: &str) -> bool {
+        self.count <= 1
+            || slice_hash(type_id, entity_id) % u64::from(self.count) == u64::from(self.index)
+    }
+}
+
+/// FNV-1a over `type_id`, a separator and `entity_id`: stable across
+/// processes, builds and versions, which a slice assignment must be (the
+/// standard library's hasher is not guaranteed stable, and a crate for eight
+/// lines of arithmetic is not worth a dependency).
+fn slice_hash(type_id: &str, entity_id: &str) -> u64 {
+    const OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
+    const PRIME: u64 = 0x0000_0100_0000_01b3;
+    let bytes = type_id.bytes().chain([0xff]).chain(entity_id.bytes());
+    bytes.fold(OFFSET, |hash, byte| {
+        (hash ^ u64::from(byte)).wrapping_mul(PRIME)
+    })
 }
 
 /// How a consumer shares its work with other processes: it runs only while
 /// it holds the lease `consumer/<name>` in the storage, renews it every
 /// `ttl / 3`, and stops (storing its offset) when a renewal fails; a
 /// standby process takes the lease over once it expires.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct LeaseConfig {
     /// Who holds the lease (unique per consumer start).
     pub holder: String,
     /// How long a lease lasts without renewal: a dead process's consumer is
     /// taken over within about `ttl` plus one retry interval (`ttl / 3`).
     pub ttl: Duration,
+    /// The fair share of the consumer's slices this process may hold
+    /// (`None`: take the lease whenever it is free).
+    pub share: Option<Arc<Share>>,
 }
 
 impl LeaseConfig {
@@ -68,6 +108,7 @@ impl LeaseConfig {
         LeaseConfig {
             holder: uuid::Uuid::new_v4().to_string(),
             ttl,
+            share: None,
         }
     }
 }
@@ -90,6 +131,7 @@ impl ConsumerConfig {
             poll_interval: Duration::from_secs(1),
             dedup_capacity: 100_000,
             lease: None,
+            slice: None,
         }
     }
 
@@ -121,6 +163,11 @@ impl ConsumerConfig {
             if value == 0 {
                 return invalid(field, "must be at least 1");
             }
+        }
+        if let Some(slice) = self.slice
+            && (slice.count == 0 || slice.index >= slice.count)
+        {
+            return invalid("slice", "needs an index below a count of at least 1");
         }
         if self.poll_interval.is_zero() {
             return invalid("poll_interval", "must be longer than zero");
@@ -188,6 +235,26 @@ mod tests {
             let late = backoff.delay(40).as_secs_f64();
             assert!((4.0..=5.0).contains(&late), "{late}");
         }
+    }
+
+    #[test]
+    fn every_entity_is_in_exactly_one_slice_and_slices_are_even() {
+        let count = 4;
+        let mut sizes = [0usize; 4];
+        for n in 0..4000 {
+            let id = format!("customer-{n}");
+            let holders: Vec<u32> = (0..count)
+                .filter(|&index| Slice { index, count }.contains("customers", &id))
+                .collect();
+            assert_eq!(holders.len(), 1, "{id} is in slices {holders:?}");
+            sizes[holders[0] as usize] += 1;
+        }
+        assert!(
+            sizes.iter().all(|&size| (800..=1200).contains(&size)),
+            "{sizes:?}"
+        );
+        // The assignment is part of the storage format: it must never change.
+        assert_eq!(slice_hash("customers", "customer-1"), 0x54e5_ef3b_fc1b_6bed);
     }
 
     #[test]

@@ -88,7 +88,11 @@ pub async fn start(
     };
     let task = match lease {
         None => tokio::spawn(parts.runner(offset).run(stopped)),
-        Some(lease) => tokio::spawn(super::lease::supervise(parts, lease, stopped)),
+        Some(lease) => {
+            // Standing by until the lease is taken.
+            status.running.store(false, Ordering::Relaxed);
+            tokio::spawn(super::lease::supervise(parts, lease, stopped))
+        }
     };
     Ok(ConsumerHandle {
         status,
@@ -290,7 +294,13 @@ impl Runner {
         }
         for record in records {
             self.progress.read(record.offset);
-            self.sched.push(record);
+            match self.config.slice {
+                // Another slice's record: nothing to do here.
+                Some(slice) if !slice.contains(&record.type_id, &record.entity_id) => {
+                    self.progress.done(record.offset);
+                }
+                _ => self.sched.push(record),
+            }
         }
         if !full && let Some(head) = head {
             self.progress.caught_up(head);

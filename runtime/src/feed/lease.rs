@@ -10,6 +10,11 @@
 //!   two thirds of the ttl, the runner is stopped (storing its offset, which
 //!   never moves back) before the lease can expire, and it goes back to
 //!   standby.
+//! - Fair share: with [`LeaseConfig::share`], a slice is taken only while
+//!   this process holds fewer slices of the consumer than its fair share,
+//!   and an active slice over the share (a process joined) is given up at a
+//!   renewal: its runner stops, storing its offset, and the lease is
+//!   released for the newcomer.
 //! - Records handled by a holder that lost its lease late may be handled
 //!   again by the next one: delivery stays at least once, deduplicated by
 //!   `(entity, seq)` where the handler records what it applied.
@@ -58,6 +63,7 @@ pub(super) async fn supervise(
             Err(error) => {
                 tracing::warn!(consumer = %parts.config.name, %error, "cannot load the offset; retrying");
                 let _ = parts.offsets.release_lease(&name, &lease.holder).await;
+                unreserve(&lease);
                 tokio::time::sleep(every).await;
                 continue;
             }
@@ -73,9 +79,17 @@ pub(super) async fn supervise(
                     let _ = runner_stop.send(true);
                     let outcome = flatten((&mut task.0).await);
                     let _ = parts.offsets.release_lease(&name, &lease.holder).await;
+                    unreserve(&lease);
                     return outcome;
                 }
                 () = tokio::time::sleep(every) => {
+                    if lease.share.as_ref().is_some_and(|share| share.give_up()) {
+                        tracing::info!(consumer = %parts.config.name, "giving the slice up to another process");
+                        let _ = runner_stop.send(true);
+                        let _ = (&mut task.0).await;
+                        let _ = parts.offsets.release_lease(&name, &lease.holder).await;
+                        break None;
+                    }
                     let lost = match parts.offsets.claim_lease(&name, &lease.holder, lease.ttl).await {
                         Ok(true) => {
                             renewed = Instant::now();
@@ -91,6 +105,7 @@ pub(super) async fn supervise(
                         tracing::warn!(consumer = %parts.config.name, "lost the consumer's lease; standing by");
                         let _ = runner_stop.send(true);
                         let _ = (&mut task.0).await;
+                        unreserve(&lease);
                         break None;
                     }
                 }
@@ -99,6 +114,7 @@ pub(super) async fn supervise(
         if let Some(outcome) = outcome {
             // The runner ended by itself: the storage is gone.
             let _ = parts.offsets.release_lease(&name, &lease.holder).await;
+            unreserve(&lease);
             return outcome;
         }
     }
@@ -116,22 +132,36 @@ async fn acquire(
         if *stop.borrow() {
             return Ok(false);
         }
-        match parts
-            .offsets
-            .claim_lease(name, &lease.holder, lease.ttl)
-            .await
-        {
-            Ok(true) => return Ok(true),
-            Ok(false) => {}
-            Err(StorageError::Closed) => return Err(FeedError::Storage(StorageError::Closed)),
-            Err(error) => {
-                tracing::warn!(consumer = %parts.config.name, %error, "cannot take the lease; retrying");
+        // Within the fair share only (always, without a share).
+        if lease.share.as_ref().is_none_or(|share| share.reserve()) {
+            match parts
+                .offsets
+                .claim_lease(name, &lease.holder, lease.ttl)
+                .await
+            {
+                Ok(true) => return Ok(true),
+                Ok(false) => unreserve(lease),
+                Err(StorageError::Closed) => {
+                    unreserve(lease);
+                    return Err(FeedError::Storage(StorageError::Closed));
+                }
+                Err(error) => {
+                    unreserve(lease);
+                    tracing::warn!(consumer = %parts.config.name, %error, "cannot take the lease; retrying");
+                }
             }
         }
         tokio::select! {
             _ = stop.changed() => return Ok(false),
             () = tokio::time::sleep(every) => {}
         }
+    }
+}
+
+/// Count a slice less in the fair share, if there is one.
+fn unreserve(lease: &LeaseConfig) {
+    if let Some(share) = &lease.share {
+        share.unreserve();
     }
 }
 

@@ -22,27 +22,36 @@
 //! - one process at a time, when several share a storage: with
 //!   [`ConsumerConfig::lease`] the consumer runs only while it holds its lease
 //!   (`lease`), resuming from the stored offset each time it takes it, so a
-//!   dead process's consumer is taken over and offsets never move back.
+//!   dead process's consumer is taken over and offsets never move back;
+//! - split, when several processes share a storage: with
+//!   [`ConsumerConfig::slice`] a consumer handles only the entities of its
+//!   slice, so a consumer group runs as slices spread over the live
+//!   processes, each process holding its fair share (`share`).
 //!
 //! Modules: [`handler`] (the trait), [`config`] (settings and backoff),
 //! `progress` (cursor and watermark), `sched` (per-entity queues and
 //! retries), `job` (one handler call), `consumer` (the task), `lease`
-//! (running under a lease), [`status`].
+//! (running under a lease), `share` (membership and fair shares), `group`
+//! (a consumer's slices), [`status`].
 //!
 //! [`FeedSource::feed_watch`]: crate::storage::FeedSource::feed_watch
 
 pub mod config;
 mod consumer;
+mod group;
 pub mod handler;
 mod job;
 mod lease;
 mod progress;
 mod sched;
+mod share;
 pub mod status;
 
-pub use config::{Backoff, ConsumerConfig, LeaseConfig};
+pub use config::{Backoff, ConsumerConfig, LeaseConfig, Slice};
 pub use consumer::{ConsumerHandle, start};
+pub use group::{Sharing, start_group};
 pub use handler::{Delivery, FeedHandler, HandlerError};
+pub use share::{Membership, Share};
 pub use status::{ConsumerStatus, StatusSource};
 
 use crate::storage::StorageError;

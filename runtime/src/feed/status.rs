@@ -12,7 +12,8 @@ use tokio::sync::watch;
 pub struct ConsumerStatus {
     /// The consumer's name.
     pub name: String,
-    /// Whether its task is running.
+    /// Whether it is reading the feed (a consumer under a lease it does not
+    /// hold stands by, not running).
     pub running: bool,
     /// The offset stored durably: a restart resumes after it.
     pub stored_offset: u64,

@@ -22,7 +22,7 @@ pub use open::{StorageTarget, open};
 pub use postgres::{PostgresOptions, PostgresStorage};
 pub use roles::{EntityStore, FeedSource, OffsetStore, Storage};
 pub use sqlite::{SCHEMA_VERSION, SqliteOptions, SqliteStorage, WriteStats};
-pub use view::{ViewBatch, ViewStore, ViewWrite};
+pub use view::{RowChange, ViewBatch, ViewStore, ViewWrite};
 
 /// The result type of storage operations.
 pub type StorageResult<T> = std::result::Result<T, StorageError>;

@@ -97,6 +97,10 @@ pub trait OffsetStore: Send + Sync + 'static {
         name: &'a str,
         holder: &'a str,
     ) -> BoxFuture<'a, StorageResult<()>>;
+
+    /// How many leases whose names start with `prefix` are held and not
+    /// expired (the live members of a service, for example).
+    fn count_leases<'a>(&'a self, prefix: &'a str) -> BoxFuture<'a, StorageResult<u64>>;
 }
 
 /// A whole storage backend: every role, opened from one URL

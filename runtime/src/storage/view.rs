@@ -5,7 +5,10 @@
 //! The statements come compiled from the generated code (see
 //! `plinth_view_plan`); a backend only binds values and runs them.
 
+use std::sync::Arc;
+
 use futures::future::BoxFuture;
+use tokio::sync::broadcast;
 
 pub use plinth_view_plan::{Dialect, SqlValue};
 
@@ -31,6 +34,18 @@ pub struct ViewBatch {
     pub writes: Vec<ViewWrite>,
     /// `(type_id, entity_id, seq)`: the highest sequence applied per entity.
     pub applied: Vec<(String, String, u64)>,
+    /// The rows the batch changes, announced to live queries (of every
+    /// process, on a shared store) once the batch commits.
+    pub changed: Vec<RowChange>,
+}
+
+/// A view row that changed (or was deleted).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RowChange {
+    /// The table's SQL name.
+    pub table: Arc<str>,
+    /// The row key.
+    pub key: Arc<str>,
 }
 
 /// A backend that can hold view tables.
@@ -54,6 +69,13 @@ pub trait ViewStore: Send + Sync {
 
     /// Whether projection `consumer` ever applied a record (a new view has not).
     fn view_has_applied<'a>(&'a self, consumer: &'a str) -> BoxFuture<'a, StorageResult<bool>>;
+
+    /// The row changes committed by every process writing this store,
+    /// this one included, as they commit; `None` (the default) when only
+    /// this process writes it, and its view engine announces its own.
+    fn row_changes(&self) -> Option<broadcast::Receiver<RowChange>> {
+        None
+    }
 
     /// Run a query and return its rows, each as `columns` values (`NULL`,
     /// integers, reals, text and blobs as stored).

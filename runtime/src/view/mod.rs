@@ -76,6 +76,9 @@ pub(crate) struct ViewEngine {
     plans: Plans,
     storage: Arc<dyn Storage>,
     changes: broadcast::Sender<Change>,
+    /// Whether the store announces row changes (every process's) itself, so
+    /// the projectors of this process do not.
+    store_announces: std::sync::atomic::AtomicBool,
     projections: Mutex<Vec<StatusSource>>,
 }
 
@@ -112,6 +115,7 @@ impl ViewEngine {
             plans,
             storage,
             changes,
+            store_announces: std::sync::atomic::AtomicBool::new(false),
             projections: Mutex::new(Vec::new()),
         })
     }
@@ -132,7 +136,10 @@ impl ViewEngine {
     }
 
     /// Create the view's tables and indexes and start its projections.
-    pub(crate) async fn start(self: &Arc<Self>) -> Result<Vec<ConsumerHandle>, ViewError> {
+    pub(crate) async fn start(
+        self: &Arc<Self>,
+        sharing: Option<&crate::feed::Sharing>,
+    ) -> Result<Vec<ConsumerHandle>, ViewError> {
         let failed = |message: String| ViewError::Start {
             view: self.info.service,
             message,
@@ -153,6 +160,11 @@ impl ViewEngine {
             .view_schema(statements)
             .await
             .map_err(|e| failed(format!("cannot create the tables: {e}")))?;
+        if let Some(receiver) = store.row_changes() {
+            self.store_announces
+                .store(true, std::sync::atomic::Ordering::Relaxed);
+            tokio::spawn(forward_row_changes(Arc::downgrade(self), receiver));
+        }
         let mut handles = Vec::new();
         for (table, type_id) in self.plans.sources() {
             let name = projection_name(
@@ -160,29 +172,62 @@ impl ViewEngine {
                 &self.plans.tables[table].plan.name,
                 type_id,
             );
-            let mut config = ConsumerConfig::new(name.clone(), vec![type_id.to_string()])
+            let config = ConsumerConfig::new(name.clone(), vec![type_id.to_string()])
                 .with_delivery(Delivery::Batch);
-            if self.storage.shared() {
-                config.lease = Some(crate::feed::LeaseConfig::new(
-                    crate::feed::LeaseConfig::DEFAULT_TTL,
-                ));
-            }
             let handler = Arc::new(projector::Projector::new(
                 self.clone(),
                 table,
                 type_id,
                 name,
             ));
-            let handle =
-                crate::feed::start(self.storage.clone(), self.storage.clone(), config, handler)
-                    .await
-                    .map_err(|e| failed(format!("cannot start the projection: {e}")))?;
+            let started = crate::feed::start_group(
+                self.storage.clone(),
+                self.storage.clone(),
+                config,
+                handler,
+                sharing,
+            )
+            .await
+            .map_err(|e| failed(format!("cannot start the projection: {e}")))?;
             if let Ok(mut projections) = self.projections.lock() {
-                projections.push(handle.status_source());
+                projections.extend(started.iter().map(ConsumerHandle::status_source));
             }
-            handles.push(handle);
+            handles.extend(started);
         }
         Ok(handles)
+    }
+}
+
+/// Pass the store's row changes of this view's tables on to its live
+/// queries, until the store or the engine goes away.
+async fn forward_row_changes(
+    engine: std::sync::Weak<ViewEngine>,
+    mut receiver: broadcast::Receiver<crate::storage::RowChange>,
+) {
+    loop {
+        let change = match receiver.recv().await {
+            Ok(change) => change,
+            Err(broadcast::error::RecvError::Lagged(missed)) => {
+                tracing::warn!(missed, "live queries fell behind the view row changes");
+                continue;
+            }
+            Err(broadcast::error::RecvError::Closed) => return,
+        };
+        let Some(engine) = engine.upgrade() else {
+            return;
+        };
+        let table = engine
+            .plans
+            .tables
+            .iter()
+            .position(|t| *t.plan.table == *change.table);
+        if let Some(table) = table {
+            // No live query listening is fine.
+            let _ = engine.changes.send(Change {
+                table,
+                key: change.key,
+            });
+        }
     }
 }
 

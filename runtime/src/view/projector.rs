@@ -24,7 +24,7 @@ use crate::effect::RowUpdate;
 use crate::executor::guard::guarded;
 use crate::feed::{FeedHandler, HandlerError};
 use crate::status::Status;
-use crate::storage::{FeedKind, FeedRecord, ViewBatch, ViewWrite};
+use crate::storage::{FeedKind, FeedRecord, RowChange, ViewBatch, ViewWrite};
 
 /// Feeds one table from one entity type.
 pub(crate) struct Projector {
@@ -199,6 +199,14 @@ impl Projector {
             .into_iter()
             .map(|(entity, seq)| (self.type_id.to_string(), entity.to_string(), seq))
             .collect();
+        let table_name: Arc<str> = Arc::from(table.plan.table.as_str());
+        batch.changed = changed
+            .iter()
+            .map(|key| RowChange {
+                table: table_name.clone(),
+                key: key.clone(),
+            })
+            .collect();
         let remember: Vec<(String, u64)> = batch
             .applied
             .iter()
@@ -224,12 +232,17 @@ impl Projector {
                 *known = Known::Stored;
             }
         }
-        for key in changed {
-            // No live query listening is fine.
-            let _ = engine.changes.send(Change {
-                table: self.table,
-                key,
-            });
+        if !engine
+            .store_announces
+            .load(std::sync::atomic::Ordering::Relaxed)
+        {
+            for key in changed {
+                // No live query listening is fine.
+                let _ = engine.changes.send(Change {
+                    table: self.table,
+                    key,
+                });
+            }
         }
         Ok(())
     }

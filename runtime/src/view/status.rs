@@ -2,7 +2,8 @@
 //! projection's progress, and `GET /_plinth/metrics` the same figures in the
 //! Prometheus text format (`plinth_view_lag_records`,
 //! `plinth_view_oldest_undelivered_ms`, `plinth_view_delivered_total`,
-//! `plinth_view_failures_total`), labelled by projection.
+//! `plinth_view_failures_total`), labelled by projection, followed by the
+//! entity executor's counters ([`ExecutorStats`]).
 
 use std::fmt::Write;
 use std::sync::Arc;
@@ -11,6 +12,7 @@ use axum::response::IntoResponse;
 use axum::routing::get;
 
 use super::ViewEngine;
+use crate::executor::stats::ExecutorStats;
 use crate::feed::ConsumerStatus;
 
 /// The path of the JSON status.
@@ -102,7 +104,7 @@ pub(crate) fn metrics_text(engines: &[Arc<ViewEngine>]) -> String {
 }
 
 /// The routes of the status endpoint and the metrics.
-pub(crate) fn router(engines: Vec<Arc<ViewEngine>>) -> axum::Router {
+pub(crate) fn router(engines: Vec<Arc<ViewEngine>>, entities: Arc<ExecutorStats>) -> axum::Router {
     let engines = Arc::new(engines);
     let for_metrics = engines.clone();
     axum::Router::new()
@@ -117,10 +119,13 @@ pub(crate) fn router(engines: Vec<Arc<ViewEngine>>) -> axum::Router {
             METRICS_PATH,
             get(move || {
                 let engines = for_metrics.clone();
+                let entities = entities.clone();
                 async move {
+                    let mut text = metrics_text(&engines);
+                    entities.metrics_text(&mut text);
                     (
                         [(http::header::CONTENT_TYPE, "text/plain; version=0.0.4")],
-                        metrics_text(&engines),
+                        text,
                     )
                         .into_response()
                 }

@@ -436,3 +436,40 @@ pub async fn leases(b: &Backend) {
     assert!(storage.claim_lease("view/z", "b", long).await.unwrap());
     assert!(!storage.claim_lease("view/z", "a", long).await.unwrap());
 }
+
+pub async fn live_leases_are_counted_by_prefix(b: &Backend) {
+    let storage = &b.storage;
+    let long = Duration::from_secs(60);
+    let short = Duration::from_millis(200);
+    assert_eq!(storage.count_leases("member/").await.unwrap(), 0);
+    assert!(
+        storage
+            .claim_lease("member/a", "member/a", long)
+            .await
+            .unwrap()
+    );
+    assert!(
+        storage
+            .claim_lease("member/b", "member/b", short)
+            .await
+            .unwrap()
+    );
+    // Other names, and names that only contain the prefix, are not counted.
+    assert!(
+        storage
+            .claim_lease("view/member/c", "c", long)
+            .await
+            .unwrap()
+    );
+    assert!(storage.claim_lease("member", "d", long).await.unwrap());
+    assert_eq!(storage.count_leases("member/").await.unwrap(), 2);
+    // An expired lease is not live; a released one is gone.
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    assert_eq!(storage.count_leases("member/").await.unwrap(), 1);
+    storage.release_lease("member/a", "member/a").await.unwrap();
+    assert_eq!(storage.count_leases("member/").await.unwrap(), 0);
+    // A prefix with LIKE's wildcards is taken literally.
+    assert!(storage.claim_lease("m_x%/1", "e", long).await.unwrap());
+    assert_eq!(storage.count_leases("m_x%/").await.unwrap(), 1);
+    assert_eq!(storage.count_leases("m_y%/").await.unwrap(), 0);
+}

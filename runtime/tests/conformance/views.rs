@@ -80,6 +80,7 @@ fn batch(writes: Vec<ViewWrite>, applied: &[(&str, u64)]) -> ViewBatch {
             .iter()
             .map(|(e, s)| ("things".to_string(), e.to_string(), *s))
             .collect(),
+        changed: Vec::new(),
     }
 }
 

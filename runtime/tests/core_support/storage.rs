@@ -297,6 +297,17 @@ impl OffsetStore for MemoryStorage {
         }
         futures::future::ready(Ok(())).boxed()
     }
+
+    fn count_leases<'a>(&'a self, prefix: &'a str) -> BoxFuture<'a, StorageResult<u64>> {
+        let now = std::time::Instant::now();
+        let mem = self.mem.lock().unwrap();
+        let live = mem
+            .leases
+            .iter()
+            .filter(|(name, (_, expires))| name.starts_with(prefix) && *expires > now)
+            .count();
+        futures::future::ready(Ok(live as u64)).boxed()
+    }
 }
 
 impl Storage for MemoryStorage {

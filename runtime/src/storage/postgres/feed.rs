@@ -6,22 +6,26 @@
 //! with the feed head it committed; PostgreSQL delivers notifications at
 //! commit, in commit order, to every process, so each process's
 //! [`FeedSource::feed_watch`](crate::storage::FeedSource::feed_watch)
-//! receiver follows every process's commits. When the connection is lost,
+//! receiver follows every process's commits. It also `LISTEN`s on the rows
+//! channel, where view batches announce the rows they changed, and passes
+//! them on to the live queries of this process. When the connection is lost,
 //! the listener reconnects (backing off up to a few seconds), and after each
-//! (re)connect it reads the head once, to catch up on commits it missed.
+//! (re)connect it reads the head once, to catch up on commits it missed (row
+//! changes announced meanwhile are not replayed: live queries miss them).
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
 use futures::StreamExt;
-use tokio::sync::watch;
+use tokio::sync::{broadcast, watch};
 use tokio_postgres::{AsyncMessage, NoTls};
 
 use super::error::{describe, pg, unsigned};
 use super::ops::kind_from_code;
+use super::view::ROW_SEPARATOR;
 use super::writer::advance;
-use crate::storage::{FeedRecord, StorageError, StorageResult};
+use crate::storage::{FeedRecord, RowChange, StorageError, StorageResult};
 
 /// The last committed feed offset (0 when the feed is empty).
 pub(super) const HEAD: &str = "SELECT COALESCE(MAX(position), 0) FROM plinth_feed";
@@ -77,16 +81,24 @@ fn record(row: &tokio_postgres::Row) -> StorageResult<FeedRecord> {
 const RECONNECT_MIN: Duration = Duration::from_millis(200);
 const RECONNECT_MAX: Duration = Duration::from_secs(5);
 
-/// Follow the feed head on `channel` until the task is aborted, reconnecting
-/// whenever the connection is lost.
-pub(super) async fn listen(
-    config: tokio_postgres::Config,
-    channel: String,
-    head: Arc<watch::Sender<u64>>,
-) {
+/// What the listener follows, and where it passes it on.
+pub(super) struct Follow {
+    /// The feed channel.
+    pub(super) channel: String,
+    /// The rows channel.
+    pub(super) rows_channel: String,
+    /// The feed head.
+    pub(super) head: Arc<watch::Sender<u64>>,
+    /// The row changes.
+    pub(super) rows: broadcast::Sender<RowChange>,
+}
+
+/// Follow the feed head and the row changes until the task is aborted,
+/// reconnecting whenever the connection is lost.
+pub(super) async fn listen(config: tokio_postgres::Config, follow: Follow) {
     let mut wait = RECONNECT_MIN;
     loop {
-        match listen_once(&config, &channel, &head).await {
+        match listen_once(&config, &follow).await {
             // Connected, then lost: reconnect soon.
             Ok(()) => wait = RECONNECT_MIN,
             Err(err) => {
@@ -102,9 +114,14 @@ pub(super) async fn listen(
 /// connection ended, an error when it could not be set up.
 async fn listen_once(
     config: &tokio_postgres::Config,
-    channel: &str,
-    head: &watch::Sender<u64>,
+    follow: &Follow,
 ) -> Result<(), tokio_postgres::Error> {
+    let Follow {
+        channel,
+        rows_channel,
+        head,
+        rows,
+    } = follow;
     let (client, mut connection) = config.connect(NoTls).await?;
     // The connection delivers notifications only while polled through
     // `poll_message`; the client's requests go through the same polling.
@@ -112,6 +129,16 @@ async fn listen_once(
     let deliver = async {
         while let Some(message) = messages.next().await {
             match message {
+                Ok(AsyncMessage::Notification(note)) if note.channel() == rows_channel => {
+                    match note.payload().split_once(ROW_SEPARATOR) {
+                        // No live query listening is fine.
+                        Some((table, key)) => drop(rows.send(RowChange {
+                            table: Arc::from(table),
+                            key: Arc::from(key),
+                        })),
+                        None => tracing::debug!("ignoring a row notification without a table"),
+                    }
+                }
                 Ok(AsyncMessage::Notification(note)) if note.channel() == channel => {
                     match note.payload().parse::<u64>() {
                         Ok(offset) => advance(head, offset),
@@ -131,7 +158,9 @@ async fn listen_once(
     };
     let subscribe = async {
         // The channel name is generated (`plinth_feed_` and hex digits).
-        client.batch_execute(&format!("LISTEN {channel}")).await?;
+        client
+            .batch_execute(&format!("LISTEN {channel}; LISTEN {rows_channel}"))
+            .await?;
         let current: i64 = client.query_one(HEAD, &[]).await?.try_get(0)?;
         advance(head, unsigned(current));
         // Keep the client (and so the connection) alive while delivering.

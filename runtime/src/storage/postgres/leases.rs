@@ -25,6 +25,10 @@ ON CONFLICT (name) DO UPDATE SET holder = EXCLUDED.holder, expires_at = EXCLUDED
 WHERE plinth_leases.holder = EXCLUDED.holder OR plinth_leases.expires_at <= clock_timestamp()
 RETURNING 1";
 
+const COUNT: &str = "
+SELECT count(*) FROM plinth_leases
+WHERE left(name, length($1::text)) = $1::text AND expires_at > clock_timestamp()";
+
 const RELEASE: &str = "DELETE FROM plinth_leases WHERE name = $1::text AND holder = $2::text";
 
 /// The longest lease, so that its expiry stays a valid timestamp.
@@ -89,4 +93,11 @@ pub(super) async fn release(
         .await
         .map(drop)
         .map_err(pg)
+}
+
+/// How many live leases have a name starting with `prefix`.
+pub(super) async fn count(client: &deadpool_postgres::Object, prefix: &str) -> StorageResult<u64> {
+    let statement = client.prepare_cached(COUNT).await.map_err(pg)?;
+    let row = client.query_one(&statement, &[&prefix]).await.map_err(pg)?;
+    Ok(unsigned(row.try_get(0).map_err(pg)?))
 }

@@ -149,6 +149,10 @@ impl Default for PostgresOptions {
     }
 }
 
+/// How many row changes a slow live query may fall behind before it skips
+/// some.
+const ROW_CHANGES_BUFFER: usize = 4096;
+
 /// The PostgreSQL storage backend: a connection pool, one writer task with
 /// group commit, and a listener following other processes' commits. Any
 /// number of processes may open one database (see the module documentation
@@ -167,6 +171,8 @@ pub struct PostgresStorage {
     closed: AtomicBool,
     /// The last committed feed offset, as far as this process knows.
     feed_head: watch::Receiver<u64>,
+    /// The view rows every process changes, as the listener hears of them.
+    rows: tokio::sync::broadcast::Sender<crate::storage::RowChange>,
 }
 
 impl std::fmt::Debug for PostgresStorage {
@@ -222,10 +228,15 @@ impl PostgresStorage {
         let mut listener_config = config.clone();
         let name = config.get_application_name().unwrap_or("plinth");
         listener_config.application_name(format!("{name} feed listener"));
+        let (rows, _) = tokio::sync::broadcast::channel(ROW_CHANGES_BUFFER);
         let listener = tokio::spawn(feed::listen(
             listener_config,
-            keys.channel.clone(),
-            head_sender,
+            feed::Follow {
+                channel: keys.channel.clone(),
+                rows_channel: keys.rows_channel.clone(),
+                head: head_sender,
+                rows: rows.clone(),
+            },
         ));
         Ok(PostgresStorage {
             description,
@@ -236,6 +247,7 @@ impl PostgresStorage {
             listener,
             closed: AtomicBool::new(false),
             feed_head,
+            rows,
         })
     }
 
@@ -361,6 +373,10 @@ impl OffsetStore for PostgresStorage {
         holder: &'a str,
     ) -> BoxFuture<'a, StorageResult<()>> {
         Box::pin(async move { leases::release(&self.client().await?, name, holder).await })
+    }
+
+    fn count_leases<'a>(&'a self, prefix: &'a str) -> BoxFuture<'a, StorageResult<u64>> {
+        Box::pin(async move { leases::count(&self.client().await?, prefix).await })
     }
 }
 

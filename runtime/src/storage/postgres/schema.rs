@@ -101,6 +101,8 @@ pub(super) struct Keys {
     pub(super) view_lock: i64,
     /// The `LISTEN`/`NOTIFY` channel of feed commits.
     pub(super) channel: String,
+    /// The `LISTEN`/`NOTIFY` channel of view row changes.
+    pub(super) rows_channel: String,
 }
 
 impl Keys {
@@ -112,6 +114,7 @@ impl Keys {
             migrate_lock: key("migrate") as i64,
             view_lock: key("views") as i64,
             channel: format!("plinth_feed_{:016x}", key("channel")),
+            rows_channel: format!("plinth_rows_{:016x}", key("rows")),
         }
     }
 }
@@ -208,6 +211,8 @@ mod tests {
         assert_ne!(public.feed_lock, public.migrate_lock);
         assert_ne!(public.feed_lock, public.view_lock);
         assert!(public.channel.len() < 64, "a channel is an identifier");
+        assert!(public.rows_channel.len() < 64, "a channel is an identifier");
+        assert_ne!(public.rows_channel, public.channel);
         assert_eq!(fnv1a(b""), 0xcbf2_9ce4_8422_2325);
         assert_eq!(fnv1a(b"a"), 0xaf63_dc4c_8601_ec8c);
     }

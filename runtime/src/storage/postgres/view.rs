@@ -4,6 +4,12 @@
 //! (rows and applied sequence numbers commit together), queries with values
 //! bound to the inferred parameter types (see [`super::values`]); and
 //! [`PostgresStorage`]'s [`ViewStore`] implementation.
+//!
+//! A batch also notifies the rows it changed on the schema's rows channel,
+//! in its own transaction: PostgreSQL delivers the notifications at commit
+//! to every process's listener (see [`super::feed`]), so a live query
+//! served by any process sees the rows changed by a projection running in
+//! another one.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -16,7 +22,7 @@ use super::PostgresStorage;
 use super::error::{describe, pg, to_bigint, unsigned};
 use super::pipeline::in_order;
 use super::values::{Cell, Param};
-use crate::storage::view::{Dialect, SqlValue, ViewBatch, ViewStore};
+use crate::storage::view::{Dialect, RowChange, SqlValue, ViewBatch, ViewStore};
 use crate::storage::{StorageError, StorageResult};
 
 /// The applied sequence numbers of a batch, one row per entity; a sequence
@@ -28,6 +34,16 @@ FROM unnest($2::text[], $3::text[], $4::bigint[]) AS a(type_id, entity_id, seq)
 GROUP BY a.type_id, a.entity_id
 ON CONFLICT (consumer, type_id, entity_id) DO UPDATE
 SET seq = GREATEST(plinth_view_applied.seq, EXCLUDED.seq)";
+
+/// Announce changed rows to every process's listener, at commit.
+const NOTIFY_ROWS: &str = "SELECT pg_notify($1::text, p) FROM unnest($2::text[]) AS p";
+
+/// The separator of a row notification's table and key (not in SQL names).
+pub(super) const ROW_SEPARATOR: char = '\u{1f}';
+
+/// The longest notification payload PostgreSQL takes is 8000 bytes; a longer
+/// key is not announced (live queries miss that row's change).
+const MAX_PAYLOAD: usize = 7999;
 
 const APPLIED_SEQ: &str = "
 SELECT seq FROM plinth_view_applied
@@ -62,7 +78,11 @@ pub(super) async fn apply_schema(
 
 /// Apply one projection batch atomically: its row statements in order
 /// (pipelined), then its applied sequence numbers.
-pub(super) async fn apply_batch(client: &mut Object, batch: &ViewBatch) -> StorageResult<()> {
+pub(super) async fn apply_batch(
+    client: &mut Object,
+    batch: &ViewBatch,
+    rows_channel: &str,
+) -> StorageResult<()> {
     let mut type_ids = Vec::with_capacity(batch.applied.len());
     let mut entity_ids = Vec::with_capacity(batch.applied.len());
     let mut seqs = Vec::with_capacity(batch.applied.len());
@@ -84,6 +104,20 @@ pub(super) async fn apply_batch(client: &mut Object, batch: &ViewBatch) -> Stora
         }
     }
     let applied = client.prepare_cached(APPLIED).await.map_err(pg)?;
+    let notify = client.prepare_cached(NOTIFY_ROWS).await.map_err(pg)?;
+    let payloads: Vec<String> = batch
+        .changed
+        .iter()
+        .map(|change| format!("{}{ROW_SEPARATOR}{}", change.table, change.key))
+        .filter(|payload| {
+            let fits = payload.len() <= MAX_PAYLOAD;
+            if !fits {
+                tracing::warn!("a view row key is too long to announce to live queries");
+            }
+            fits
+        })
+        .collect();
+    let notify_params: [&(dyn ToSql + Sync); 2] = [&rows_channel, &payloads];
     let tx = client.transaction().await.map_err(pg)?;
     let params: Vec<Vec<Param<'_>>> = batch
         .writes
@@ -117,8 +151,14 @@ pub(super) async fn apply_batch(client: &mut Object, batch: &ViewBatch) -> Stora
     requests.push(Box::pin(async {
         tx.execute(&applied, &applied_params).await.map_err(pg)
     }));
+    let expected = batch.writes.len() + 1 + usize::from(!payloads.is_empty());
+    if !payloads.is_empty() {
+        requests.push(Box::pin(async {
+            tx.execute(&notify, &notify_params).await.map_err(pg)
+        }));
+    }
     let results = in_order(requests).await;
-    if results.len() != batch.writes.len() + 1 {
+    if results.len() != expected {
         return Err(StorageError::Backend(
             "the view batch lost a result".to_owned(),
         ));
@@ -212,7 +252,13 @@ impl ViewStore for PostgresStorage {
     }
 
     fn view_write(&self, batch: ViewBatch) -> BoxFuture<'_, StorageResult<()>> {
-        Box::pin(async move { apply_batch(&mut self.client().await?, &batch).await })
+        Box::pin(async move {
+            apply_batch(&mut self.client().await?, &batch, &self.keys.rows_channel).await
+        })
+    }
+
+    fn row_changes(&self) -> Option<tokio::sync::broadcast::Receiver<RowChange>> {
+        Some(self.rows.subscribe())
     }
 
     fn view_applied_seq<'a>(

@@ -51,3 +51,14 @@ pub(super) fn release(conn: &Connection, name: &str, holder: &str) -> StorageRes
         .map_err(backend)?;
     Ok(0)
 }
+
+/// How many live leases have a name starting with `prefix`.
+pub(super) fn count(conn: &Connection, prefix: &str) -> StorageResult<u64> {
+    let now = now_ms()?;
+    conn.prepare_cached(
+        "SELECT count(*) FROM leases WHERE substr(name, 1, length(?1)) = ?1 AND expires_ms > ?2",
+    )
+    .and_then(|mut stmt| stmt.query_row(params![prefix, now], |row| row.get::<_, i64>(0)))
+    .map(|count| u64::try_from(count).unwrap_or(0))
+    .map_err(backend)
+}

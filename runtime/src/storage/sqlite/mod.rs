@@ -296,6 +296,11 @@ impl OffsetStore for SqliteStorage {
         };
         Box::pin(async move { self.write(op).await.map(drop) })
     }
+
+    fn count_leases<'a>(&'a self, prefix: &'a str) -> BoxFuture<'a, StorageResult<u64>> {
+        let prefix = prefix.to_owned();
+        Box::pin(self.read(move |conn| leases::count(conn, &prefix)))
+    }
 }
 
 impl Storage for SqliteStorage {

@@ -1,0 +1,126 @@
+//! Live view queries on a service of several processes on one PostgreSQL
+//! database: a `stream_updates` query served by one process streams the
+//! rows that a projection running in another process changes. Two services
+//! in this test process stand for the two processes: each has its own
+//! storage connection, listener and membership.
+
+use std::time::Duration;
+
+use customer_registry::CustomerRegistry;
+use customer_registry::customer::api::CustomerEntityComponent;
+use customer_registry::customer::domain::CustomerState;
+use customer_registry::customer::view::{ByCityRequest, CustomerByNameView, CustomersByCityView};
+use http::uri::PathAndQuery;
+use plinth::config::StorageTarget;
+use plinth::{Config, RunningService};
+use plinth_tests::grpc;
+use plinth_tests::postgres::fresh_database;
+use plinth_tests::views::{eventually, view_status};
+use reqwest::StatusCode;
+use serde_json::json;
+use tonic_prost::ProstCodec;
+
+async fn start(url: &str) -> RunningService {
+    let mut config = Config::default().with_addr("127.0.0.1:0".parse().unwrap());
+    config.storage = StorageTarget::Postgres(url.to_owned());
+    // One slice per projection: the first process runs every projection and
+    // the second one stands by, so the second serves rows it never projects.
+    config.consumer_slices = 1;
+    plinth::Service::new()
+        .with(CustomerEntityComponent::new(CustomerRegistry))
+        .with(CustomerByNameView)
+        .with(CustomersByCityView)
+        .config(config)
+        .start()
+        .await
+        .expect("the customer registry starts")
+}
+
+async fn create(http: &reqwest::Client, base: &str, id: &str, name: &str, city: &str) {
+    let reply = http
+        .post(format!("{base}/customers/{id}"))
+        .json(&json!({
+            "email": format!("{id}@example.com"),
+            "name": name,
+            "address": {"street": "Main 1", "city": city}
+        }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(reply.status(), StatusCode::OK);
+}
+
+async fn running_projections(http: &reqwest::Client, base: &str) -> usize {
+    let status = view_status(http, base).await;
+    status["projections"]
+        .as_array()
+        .map(|all| all.iter().filter(|p| p["running"] == true).count())
+        .unwrap_or(0)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_live_query_streams_rows_projected_by_another_process() {
+    let Some(url) = fresh_database("a_live_query_streams_rows_projected_by_another_process").await
+    else {
+        return;
+    };
+    let http = reqwest::Client::new();
+    let projecting = start(&url).await;
+    let a = format!("http://{}", projecting.local_addr());
+    eventually("the first process to run the projections", || {
+        let (http, a) = (&http, &a);
+        async move { (running_projections(http, a).await > 0).then_some(()) }
+    })
+    .await;
+    let serving = start(&url).await;
+    let b = format!("http://{}", serving.local_addr());
+    assert_eq!(
+        running_projections(&http, &b).await,
+        0,
+        "the second stands by"
+    );
+
+    create(&http, &a, "c1", "Alice", "Springfield").await;
+    let client = tonic::client::Grpc::new(grpc::connect(&b).await);
+    let mut stream = eventually("the live stream through the second process", || {
+        let mut client = client.clone();
+        async move {
+            client.ready().await.ok()?;
+            let mut stream = client
+                .server_streaming(
+                    tonic::Request::new(ByCityRequest {
+                        city: "Springfield".into(),
+                    }),
+                    PathAndQuery::from_static("/customer.view.CustomersByCity/WatchCustomers"),
+                    ProstCodec::<ByCityRequest, CustomerState>::default(),
+                )
+                .await
+                .ok()?
+                .into_inner();
+            let first = tokio::time::timeout(Duration::from_millis(500), stream.message())
+                .await
+                .ok()?
+                .ok()??;
+            (first.customer_id == "c1").then_some(stream)
+        }
+    })
+    .await;
+
+    // Written through either process, projected by the first, streamed by
+    // the second; a customer elsewhere does not show.
+    create(&http, &a, "c2", "Bob", "Shelbyville").await;
+    create(&http, &b, "c3", "Carol", "Springfield").await;
+    create(&http, &a, "c4", "Dave", "Springfield").await;
+    for expected in ["c3", "c4"] {
+        let next = tokio::time::timeout(Duration::from_secs(20), stream.message())
+            .await
+            .expect("a row within 20 s (bounded wait)")
+            .unwrap()
+            .unwrap();
+        assert_eq!(next.customer_id, expected);
+    }
+    assert_eq!(running_projections(&http, &b).await, 0, "still standing by");
+    drop(stream);
+    serving.shutdown().await;
+    projecting.shutdown().await;
+}

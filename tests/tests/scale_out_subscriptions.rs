@@ -1,0 +1,179 @@
+//! A subscription served by three processes on one PostgreSQL database,
+//! SIGKILLed one at a time under write load: the counter service's action
+//! publishes every change of every counter. Afterwards the topic holds every
+//! change, first seen in per-counter order, none lost or skipped; the
+//! redeliveries that at-least-once allows after each kill are counted and
+//! reported.
+
+use std::collections::{HashMap, HashSet};
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use counter::counter::CounterChanged;
+use plinth::eventing::{SqliteTopics, StoredMessage};
+use plinth_tests::eventing::{eventually, read_all};
+use plinth_tests::postgres::fresh_database;
+use plinth_tests::process::ServiceProcess;
+use prost::Message;
+
+const COUNTER_SERVICE: &str = env!("CARGO_BIN_EXE_eventing-counter");
+const COUNTERS: usize = 6;
+const KILLS: usize = 10;
+
+/// Per counter, the highest value a reply acknowledged.
+type Acknowledged = Arc<Mutex<HashMap<String, i64>>>;
+
+fn number(value: &serde_json::Value) -> i64 {
+    match value {
+        serde_json::Value::String(text) => text.parse().unwrap_or(0),
+        other => other.as_i64().unwrap_or(0),
+    }
+}
+
+async fn start(url: &str, topics: &Path) -> (ServiceProcess, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let process = ServiceProcess::start_with(
+        Path::new(COUNTER_SERVICE),
+        dir.path(),
+        &[
+            ("PLINTH_STORAGE", url),
+            ("PLINTH_TOPICS", topics.to_str().unwrap()),
+        ],
+    )
+    .await;
+    (process, dir)
+}
+
+/// Writers increasing every counter through `base` until it goes away or
+/// `stop` is set.
+fn load(base: String, acknowledged: Acknowledged, stop: Arc<AtomicBool>) {
+    for writer in 0..COUNTERS {
+        let (base, acknowledged, stop) = (base.clone(), acknowledged.clone(), stop.clone());
+        tokio::spawn(async move {
+            let http = reqwest::Client::new();
+            let id = format!("k{writer}");
+            while !stop.load(Ordering::Relaxed) {
+                let sent = http
+                    .post(format!("{base}/counters/{id}/increase"))
+                    .json(&serde_json::json!({ "amount": 1 }))
+                    .timeout(Duration::from_secs(10))
+                    .send()
+                    .await;
+                let Ok(reply) = sent else { return };
+                if !reply.status().is_success() {
+                    return;
+                }
+                let Ok(body) = reply.json::<serde_json::Value>().await else {
+                    return;
+                };
+                let value = number(&body["value"]);
+                let mut acknowledged = acknowledged.lock().unwrap();
+                let entry = acknowledged.entry(id.clone()).or_default();
+                *entry = (*entry).max(value);
+            }
+        });
+    }
+}
+
+fn acknowledged_total(acknowledged: &Acknowledged) -> i64 {
+    acknowledged.lock().unwrap().values().sum()
+}
+
+/// Per counter, the published values and `ce-id`s in topic order.
+fn published(messages: &[StoredMessage]) -> HashMap<String, Vec<(i64, String)>> {
+    let mut per_counter: HashMap<String, Vec<(i64, String)>> = HashMap::new();
+    for stored in messages {
+        let changed = CounterChanged::decode(stored.message.payload.clone()).unwrap();
+        let id = stored.message.metadata.get("ce-id").unwrap().to_owned();
+        per_counter
+            .entry(changed.counter_id)
+            .or_default()
+            .push((changed.value, id));
+    }
+    per_counter
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigkill_one_of_three_subscribers_loses_no_change() {
+    let Some(url) = fresh_database("sigkill_one_of_three_subscribers_loses_no_change").await else {
+        return;
+    };
+    let shared = tempfile::tempdir().unwrap();
+    let topic_file = shared.path().join("topics.db");
+    let mut processes = Vec::new();
+    for _ in 0..3 {
+        processes.push(start(&url, &topic_file).await);
+    }
+    let topics = SqliteTopics::open(&topic_file).unwrap();
+    let acknowledged: Acknowledged = Arc::default();
+    let stop = Arc::new(AtomicBool::new(false));
+    for round in 0..KILLS {
+        let before = acknowledged_total(&acknowledged);
+        for (process, _) in &processes {
+            load(process.url(), acknowledged.clone(), stop.clone());
+        }
+        eventually("the load to make progress", || async {
+            acknowledged_total(&acknowledged) >= before + 60
+        })
+        .await;
+        let (victim, _dir) = processes.remove(round % processes.len());
+        victim.kill();
+        processes.push(start(&url, &topic_file).await);
+    }
+    stop.store(true, Ordering::Relaxed);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let acked = acknowledged.lock().unwrap().clone();
+
+    // Every acknowledged change is stored, and reaches the topic.
+    let base = processes[0].0.url();
+    let mut finals = HashMap::new();
+    for writer in 0..COUNTERS {
+        let id = format!("k{writer}");
+        let body: serde_json::Value = reqwest::get(format!("{base}/counters/{id}"))
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let value = number(&body["value"]);
+        assert!(
+            value >= acked.get(&id).copied().unwrap_or(0),
+            "{id}: an acknowledged write was lost"
+        );
+        finals.insert(id, value);
+    }
+    eventually("the topic to catch up with the counters", || async {
+        let per_counter = published(&read_all(&topics, "counter-events").await);
+        finals.iter().all(|(id, last)| {
+            per_counter
+                .get(id)
+                .is_some_and(|values| values.iter().any(|(value, _)| value == last))
+        })
+    })
+    .await;
+
+    let per_counter = published(&read_all(&topics, "counter-events").await);
+    let mut duplicates = 0;
+    for (id, last) in &finals {
+        let mut firsts = Vec::new();
+        let mut seen = HashSet::new();
+        for (value, ce_id) in &per_counter[id] {
+            assert_eq!(ce_id, &format!("counters/{id}/{value}"));
+            if seen.insert(ce_id.clone()) {
+                firsts.push(*value);
+            } else {
+                duplicates += 1;
+            }
+        }
+        // Every change, first published in order: none skipped.
+        assert_eq!(firsts, (1..=*last).collect::<Vec<_>>(), "{id}");
+    }
+    let changes: i64 = finals.values().sum();
+    assert!(changes >= 600, "the load ran: {changes} changes");
+    eprintln!("changes: {changes}, redelivered after {KILLS} kills: {duplicates}");
+    for (mut process, _) in processes {
+        assert!(process.terminate(Duration::from_secs(30)).await.is_some());
+    }
+}
