@@ -3,7 +3,8 @@
 # (per-write commit and group commit), the echo ceiling and optionally another target, measures
 # cold start, recovery after SIGKILL and RSS, runs
 # every scenario x transport several times alternating the systems, and summarizes medians and
-# ratios into <out>/summary.md and <out>/summary.json. See bench/README.md.
+# ratios into <out>/summary.md and <out>/summary.json. With --pg URL the same systems run on
+# PostgreSQL (plinth-pg, reference-pg, reference-pg-batching). See bench/README.md.
 set -euo pipefail
 
 usage() {
@@ -20,11 +21,17 @@ usage: bench/run.sh [options]
   --coldstarts N         cold-start samples per system                           [3]
   --recovery-entities N  entities written before the SIGKILL of the recovery test (0: skip) [100000]
   --pin                  server on CPU 0, load generator on CPU 1 (default: both unpinned)
-  --systems "..."        built-in systems to run (plinth reference reference-batching echo)
+  --systems "..."        built-in systems to run (plinth reference reference-batching echo;
+                         with --pg also plinth-pg reference-pg reference-pg-batching)
                                                        [plinth reference reference-batching echo]
+  --pg URL               PostgreSQL server for the *-pg systems (postgres://user:pass@host:port/db);
+                         each such system gets its own database bench_<label>, recreated at start
+  --reference LABEL      system the summary's ratios are relative to                [reference]
+  --ceiling LABEL        system the summary treats as the RPC ceiling               [echo]
   --target-label NAME    label of one more system under test                     [target]
   --target-cmd "CMD"     command starting it; {http}, {grpc}, {db} are replaced by addresses
-                         and a fresh database path (no {grpc}: one port serves both)
+                         and a fresh database path (no {grpc}: one port serves both); {pg} by
+                         the URL of a PostgreSQL database of its own (needs --pg)
   --target-load-args "." extra plinth-load flags for it (request templates, --proto ...)
   --out DIR              results directory                  [bench/results/<UTC timestamp>]
   --port-base P          first of the fixed loopback ports (below the ephemeral range) [21100]
@@ -35,11 +42,19 @@ EOF
 }
 
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
+
+pg_url_with_db() { # url db: the URL with its database name replaced
+    local url="$1" db="$2" query="" rest
+    [[ "$url" == *"?"* ]] && query="?${url#*\?}" && url="${url%%\?*}"
+    rest="${url#*://}"
+    echo "${url%%://*}://${rest%%/*}/$db$query"
+}
 ARGS="$*"
 RUNS=3 DURATION=10s WARMUP=2s SCENARIOS="write read hot mixed event" TRANSPORTS="http1 grpc"
 CONCURRENCY=64 RATE="" COLDSTARTS=3 PIN=0 TARGET_LABEL=target TARGET_CMD="" TARGET_LOAD_ARGS=""
 SYSTEMS="plinth reference reference-batching echo" RECOVERY=100000
 OUT="" PORT_BASE=21100 SMOKE=0 PROFILE=release BUILD=1 OPEN_ONLY=0
+PG_URL="" SUMMARY_REFERENCE=reference SUMMARY_CEILING=echo
 
 while [ $# -gt 0 ]; do
     case "$1" in
@@ -59,6 +74,9 @@ while [ $# -gt 0 ]; do
         --target-cmd) TARGET_CMD="$2"; shift ;;
         --target-load-args) TARGET_LOAD_ARGS="$2"; shift ;;
         --out) OUT="$2"; shift ;;
+        --pg) PG_URL="$2"; shift ;;
+        --reference) SUMMARY_REFERENCE="$2"; shift ;;
+        --ceiling) SUMMARY_CEILING="$2"; shift ;;
         --port-base) PORT_BASE="$2"; shift ;;
         --smoke) SMOKE=1 ;;
         --debug) PROFILE=debug ;;
@@ -112,8 +130,11 @@ for system in $SYSTEMS; do
         plinth) CMDS+=("env PLINTH_ADDR={http} PLINTH_STORAGE={db} PLINTH_LOG=warn TOKIO_WORKER_THREADS=$WORKERS $BIN/plinth-bench-service") ;;
         reference) CMDS+=("$BIN/reference-server --http {http} --grpc {grpc} --db {db} --workers $WORKERS") ;;
         reference-batching) CMDS+=("$BIN/reference-server --http {http} --grpc {grpc} --db {db} --workers $WORKERS --batching") ;;
+        plinth-pg) CMDS+=("env PLINTH_ADDR={http} PLINTH_STORAGE={pg} PLINTH_LOG=warn TOKIO_WORKER_THREADS=$WORKERS $BIN/plinth-bench-service") ;;
+        reference-pg) CMDS+=("$BIN/reference-server --http {http} --grpc {grpc} --pg {pg} --workers $WORKERS") ;;
+        reference-pg-batching) CMDS+=("$BIN/reference-server --http {http} --grpc {grpc} --pg {pg} --workers $WORKERS --batching") ;;
         echo) CMDS+=("$BIN/echo-server --http {http} --grpc {grpc} --workers $WORKERS") ;;
-        *) echo "run.sh: unknown system $system (plinth reference reference-batching echo)" >&2; exit 2 ;;
+        *) echo "run.sh: unknown system $system (plinth reference reference-batching echo plinth-pg reference-pg reference-pg-batching)" >&2; exit 2 ;;
     esac
     LABELS+=("$system")
 done
@@ -121,6 +142,18 @@ if [ -n "$TARGET_CMD" ]; then
     LABELS+=("$TARGET_LABEL")
     CMDS+=("$TARGET_CMD")
 fi
+
+# PostgreSQL systems: a database of their own per label, dropped and created afresh here.
+declare -A PG_DB
+for i in "${!LABELS[@]}"; do
+    [[ "${CMDS[$i]}" == *"{pg}"* ]] || continue
+    if [ -z "$PG_URL" ]; then
+        echo "run.sh: ${LABELS[$i]} runs on PostgreSQL: give --pg URL" >&2; exit 2
+    fi
+    db="bench_${LABELS[$i]//[^a-zA-Z0-9]/_}"
+    PGOPTIONS=--client-min-messages=warning psql "$PG_URL" -v ON_ERROR_STOP=1 -q -c "DROP DATABASE IF EXISTS $db" -c "CREATE DATABASE $db" >/dev/null
+    PG_DB[${LABELS[$i]}]="$(pg_url_with_db "$PG_URL" "$db")"
+done
 
 declare -A PID HTTP GRPC
 # Other work on the machine skews every figure: sample the load average while the run lasts.
@@ -139,6 +172,7 @@ trap cleanup EXIT
 command_for() { # index http grpc db
     local c="${CMDS[$1]}"
     c="${c//\{http\}/$2}"; c="${c//\{grpc\}/$3}"; c="${c//\{db\}/$4}"
+    c="${c//\{pg\}/${PG_DB[${LABELS[$1]}]:-}}"
     echo "$c"
 }
 
@@ -284,6 +318,6 @@ for label in "${LABELS[@]}"; do
 done
 
 echo
-"$BIN/bench-tool" summarize "$OUT" --reference reference --ceiling echo
+"$BIN/bench-tool" summarize "$OUT" --reference "$SUMMARY_REFERENCE" --ceiling "$SUMMARY_CEILING"
 echo
 echo "results: $OUT"

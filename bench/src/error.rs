@@ -48,6 +48,9 @@ pub enum Error {
     /// The store of the reference service failed.
     #[error("storage error: {0}")]
     Storage(#[from] rusqlite::Error),
+    /// The PostgreSQL store of the reference service failed.
+    #[error("PostgreSQL error: {0}")]
+    Postgres(String),
     /// A write of the reference service failed (its writer thread stopped, or the batch failed).
     #[error("write failed: {0}")]
     Write(String),

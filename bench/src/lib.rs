@@ -2,8 +2,8 @@
 //!
 //! - [`load`]: the `plinth-load` load generator (HTTP/1.1, h2c and gRPC; closed and open loop;
 //!   HDR histograms; JSON results).
-//! - [`reference`]: the hand-written customer service (axum + tonic + rusqlite) that Plinth's
-//!   throughput is compared against.
+//! - [`reference`]: the hand-written customer service (axum + tonic + rusqlite or tokio-postgres)
+//!   that Plinth's throughput is compared against.
 //! - [`echo`]: the same API with no storage at all, the ceiling of the RPC layer on this machine.
 //! - [`probe`]: readiness probes (one request that the server answered) and cold-start timing.
 //! - [`summary`]: medians and ratios over a directory of `plinth-load` JSON results.

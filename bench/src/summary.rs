@@ -252,6 +252,7 @@ mod tests {
             version: "0".into(),
             label: label.into(),
             target: "http://127.0.0.1:1".into(),
+            targets: Vec::new(),
             transport: "grpc".into(),
             scenario: scenario.into(),
             mode: "closed".into(),

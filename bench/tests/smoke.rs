@@ -3,147 +3,12 @@
 //! process on real sockets and a real SQLite file), over HTTP/1.1, h2c and gRPC on ephemeral
 //! loopback ports. Assertions are on counts and errors only, never on timings.
 
-use std::io::{BufRead, BufReader};
-use std::path::Path;
-use std::process::{Child, Command, Output, Stdio};
+mod common;
 
+use std::process::Command;
+
+use common::{COUNT, Server, load, smoke, start};
 use plinth_bench::load::Report;
-
-const COUNT: u64 = 200;
-
-/// A server under test: a child process (killed on drop) or an in-process Plinth service.
-struct Server {
-    child: Option<Child>,
-    http: String,
-    grpc: String,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        if let Some(child) = &mut self.child {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
-}
-
-fn start(binary: &str, extra: &[&str]) -> Server {
-    let mut child = Command::new(binary)
-        .args([
-            "--http",
-            "127.0.0.1:0",
-            "--grpc",
-            "127.0.0.1:0",
-            "--workers",
-            "1",
-        ])
-        .args(extra)
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| panic!("spawn {binary}: {e}"));
-    let mut lines = BufReader::new(child.stdout.take().expect("piped stdout")).lines();
-    let mut addr = |name: &str| {
-        let line = lines
-            .next()
-            .expect("a listening line")
-            .expect("readable stdout");
-        let prefix = format!("listening {name}=");
-        let addr = line
-            .strip_prefix(&prefix)
-            .unwrap_or_else(|| panic!("unexpected line `{line}`"));
-        format!("http://{addr}")
-    };
-    let http = addr("http");
-    let grpc = addr("grpc");
-    Server {
-        child: Some(child),
-        http,
-        grpc,
-    }
-}
-
-fn load(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_plinth-load"))
-        .args(args)
-        .output()
-        .expect("run plinth-load")
-}
-
-/// Runs one smoke scenario and checks its JSON report.
-fn smoke(
-    server: &Server,
-    label: &str,
-    transport: &str,
-    scenario: &str,
-    dir: &Path,
-) -> Result<Report, String> {
-    let target = if transport == "grpc" {
-        &server.grpc
-    } else {
-        &server.http
-    };
-    let json = dir.join(format!("{label}-{transport}-{scenario}.load.json"));
-    let count = COUNT.to_string();
-    let out = load(&[
-        "--target",
-        target,
-        "--transport",
-        transport,
-        "--scenario",
-        scenario,
-        "--count",
-        &count,
-        "--ids",
-        "100",
-        "--concurrency",
-        "8",
-        "--connections",
-        if transport == "http1" { "8" } else { "2" },
-        "--quiet",
-        "--label",
-        label,
-        "--json",
-        json.to_str().expect("utf-8 path"),
-    ]);
-    let context = || {
-        format!(
-            "{label} {transport} {scenario}: status {:?}\nstdout: {}\nstderr: {}",
-            out.status.code(),
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        )
-    };
-    if !out.status.success() {
-        return Err(context());
-    }
-    let report: Report = serde_json::from_str(
-        &std::fs::read_to_string(&json).map_err(|e| format!("{e}: {}", context()))?,
-    )
-    .map_err(|e| format!("{e}: {}", context()))?;
-    let per_op: u64 = report.ops.iter().map(|o| o.ok).sum();
-    let checks = [
-        (report.errors == 0, "errors"),
-        (report.requests == COUNT, "requests == count"),
-        (report.ok == COUNT, "ok == count"),
-        (report.latency.count == COUNT, "histogram count == count"),
-        (per_op == COUNT, "per-operation counts add up"),
-        (
-            report.latency.p50_ms > 0.0 && report.latency.p50_ms <= report.latency.max_ms,
-            "percentiles ordered",
-        ),
-        (report.throughput_rps > 0.0, "throughput positive"),
-        (
-            report.label == label && report.scenario == scenario && report.transport == transport,
-            "labels",
-        ),
-    ];
-    for (ok, what) in checks {
-        if !ok {
-            return Err(format!("{what} failed: {report:?}\n{}", context()));
-        }
-    }
-    Ok(report)
-}
 
 #[test]
 fn every_scenario_runs_clean_against_reference_and_echo() {
@@ -373,4 +238,65 @@ fn bench_tool_probes_and_times_cold_start() {
     assert!(ms > 0.0);
     // The server was stopped again: the port is free.
     assert!(std::net::TcpListener::bind(&addr).is_ok());
+}
+
+#[test]
+fn requests_spread_round_robin_over_several_targets() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = start(
+        env!("CARGO_BIN_EXE_reference-server"),
+        &["--db", dir.path().join("a.db").to_str().unwrap()],
+    );
+    let b = start(
+        env!("CARGO_BIN_EXE_reference-server"),
+        &["--db", dir.path().join("b.db").to_str().unwrap()],
+    );
+    let count = COUNT.to_string();
+    for transport in ["http1", "grpc"] {
+        let (ta, tb) = if transport == "grpc" {
+            (&a.grpc, &b.grpc)
+        } else {
+            (&a.http, &b.http)
+        };
+        let json = dir.path().join(format!("spread-{transport}.load.json"));
+        // One flag repeated and a comma list mean the same.
+        let both = format!("{ta},{tb}");
+        let target_args: Vec<&str> = if transport == "grpc" {
+            vec!["--target", &both]
+        } else {
+            vec!["--target", ta, "--target", tb]
+        };
+        let mut args = target_args;
+        args.extend([
+            "--transport",
+            transport,
+            "--scenario",
+            "write",
+            "--count",
+            &count,
+            "--ids",
+            "100",
+            "--concurrency",
+            "8",
+            "--quiet",
+            "--json",
+            json.to_str().unwrap(),
+        ]);
+        let out = load(&args);
+        assert!(out.status.success(), "{transport}: {out:?}");
+        let report: Report =
+            serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+        assert_eq!(report.ok, COUNT, "{report:?}");
+        let spread: Vec<(String, u64)> = report
+            .targets
+            .iter()
+            .map(|t| (t.target.clone(), t.ok))
+            .collect();
+        assert_eq!(spread.len(), 2, "{report:?}");
+        assert_eq!(spread[0].0, *ta);
+        assert_eq!(spread[1].0, *tb);
+        assert_eq!(spread[0].1 + spread[1].1, COUNT, "{spread:?}");
+        // Every worker alternates, so the two differ by at most one request per worker.
+        assert!(spread[0].1.abs_diff(spread[1].1) <= 8, "{spread:?}");
+    }
 }

@@ -52,6 +52,7 @@ conformance! {
     cases::leases => leases,
     cases::live_leases_are_counted_by_prefix => live_leases_are_counted_by_prefix,
     concurrency::concurrent_writers_and_tailing_consumer => concurrent_writers_and_tailing_consumer,
+    concurrency::writes_sent_together_are_fenced_one_by_one => writes_sent_together_are_fenced_one_by_one,
     views::views => views,
 }
 

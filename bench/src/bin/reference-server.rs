@@ -1,18 +1,18 @@
-//! `reference-server`: the hand-written axum + tonic + rusqlite customer service. See
-//! `bench/README.md`.
+//! `reference-server`: the hand-written axum + tonic customer service over SQLite (rusqlite) or
+//! PostgreSQL (tokio-postgres). See `bench/README.md`.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Parser;
-use plinth_bench::reference::{self, Store, StoreOptions};
-use plinth_bench::serve;
+use plinth_bench::reference::{self, Backend, PgOptions, PgStore, Store, StoreOptions};
+use plinth_bench::{Error, serve};
 
 /// Flags of `reference-server`.
 #[derive(Debug, Parser)]
 #[command(
     name = "reference-server",
-    about = "Hand-written customer service (axum + tonic + rusqlite)"
+    about = "Hand-written customer service (axum + tonic + rusqlite or tokio-postgres)"
 )]
 struct Args {
     /// HTTP/JSON listen address (loopback), e.g. 127.0.0.1:8080; port 0 picks a free one.
@@ -22,17 +22,24 @@ struct Args {
     #[arg(long)]
     grpc: Option<String>,
     /// SQLite database file (created if missing).
+    #[arg(long, conflicts_with = "pg", required_unless_present = "pg")]
+    db: Option<PathBuf>,
+    /// PostgreSQL instead of SQLite: `postgres://user:pass@host:port/db` (tables created if
+    /// missing).
     #[arg(long)]
-    db: PathBuf,
-    /// Group commit: a writer thread commits every queued write in one transaction.
+    pg: Option<String>,
+    /// Group commit: a writer commits every queued write in one transaction.
     #[arg(long)]
     batching: bool,
-    /// Most writes per group commit.
-    #[arg(long, default_value_t = 256)]
-    max_batch: usize,
-    /// Read connections.
+    /// Most writes per group commit (default 256 on SQLite, 512 on PostgreSQL).
+    #[arg(long)]
+    max_batch: Option<usize>,
+    /// SQLite read connections.
     #[arg(long, default_value_t = 2)]
     readers: usize,
+    /// PostgreSQL pooled connections.
+    #[arg(long, default_value_t = 10)]
+    pool: usize,
     /// Tokio worker threads.
     #[arg(long, default_value_t = 2)]
     workers: usize,
@@ -50,13 +57,29 @@ fn main() -> ExitCode {
 }
 
 fn run(args: Args) -> plinth_bench::Result<()> {
-    let options = StoreOptions {
-        batching: args.batching,
-        readers: args.readers,
-        max_batch: args.max_batch,
+    let runtime = serve::runtime(args.workers)?;
+    let store: Backend = match (&args.db, &args.pg) {
+        (Some(db), None) => {
+            let defaults = StoreOptions::default();
+            let options = StoreOptions {
+                batching: args.batching,
+                readers: args.readers,
+                max_batch: args.max_batch.unwrap_or(defaults.max_batch),
+            };
+            Store::open(db, options)?.into()
+        }
+        (None, Some(url)) => {
+            let defaults = PgOptions::default();
+            let options = PgOptions {
+                batching: args.batching,
+                pool_size: args.pool,
+                max_batch: args.max_batch.unwrap_or(defaults.max_batch),
+            };
+            runtime.block_on(PgStore::connect(url, options))?.into()
+        }
+        _ => return Err(Error::Config("give --db FILE or --pg URL".into())),
     };
-    let store = Store::open(&args.db, options)?;
-    serve::runtime(args.workers)?.block_on(async move {
+    runtime.block_on(async move {
         let http = match &args.http {
             Some(addr) => {
                 let listener = serve::bind(addr).await?;

@@ -39,6 +39,9 @@ pub enum Mode {
 /// Longest accepted run phase, so that every run ends by itself.
 const MAX_PHASE: Duration = Duration::from_secs(3600);
 
+/// Most targets of one run.
+const MAX_TARGETS: usize = 64;
+
 /// Flags of `plinth-load`.
 #[derive(Debug, Clone, Parser)]
 #[command(
@@ -46,9 +49,10 @@ const MAX_PHASE: Duration = Duration::from_secs(3600);
     about = "Load generator for Plinth and its reference services (loopback only)"
 )]
 pub struct LoadArgs {
-    /// Target origin, e.g. http://127.0.0.1:8080 (loopback addresses only).
-    #[arg(long)]
-    pub target: String,
+    /// Target origin, e.g. http://127.0.0.1:8080 (loopback addresses only). Repeat the flag or
+    /// give a comma-separated list to spread the requests round-robin over several processes.
+    #[arg(long, required = true, value_delimiter = ',')]
+    pub target: Vec<String>,
     /// Wire protocol.
     #[arg(long, value_enum, default_value = "http1")]
     pub transport: Transport,
@@ -67,7 +71,8 @@ pub struct LoadArgs {
     /// Requests in flight (closed loop), or the most in flight (open loop).
     #[arg(long, default_value_t = 16)]
     pub concurrency: usize,
-    /// TCP connections for h2c and gRPC (default min(4, concurrency)); HTTP/1.1 uses one per worker.
+    /// TCP connections for h2c and gRPC per target (default min(4, concurrency)); HTTP/1.1 uses
+    /// one per worker and target.
     #[arg(long)]
     pub connections: Option<usize>,
     /// Open loop: requests per second. Without it the run is closed-loop.
@@ -169,8 +174,8 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
 /// A validated run configuration.
 #[derive(Debug, Clone)]
 pub struct LoadConfig {
-    /// The loopback target.
-    pub target: Target,
+    /// The loopback targets; requests go to them round-robin (at least one).
+    pub targets: Vec<Target>,
     /// Wire protocol.
     pub transport: Transport,
     /// Workload.
@@ -220,8 +225,18 @@ pub struct LoadConfig {
 impl LoadArgs {
     /// Validates the flags.
     pub fn into_config(self) -> Result<LoadConfig> {
-        let target = Target::parse(&self.target)?;
         let bad = |m: String| Err(Error::Config(m));
+        let targets = self
+            .target
+            .iter()
+            .map(|t| Target::parse(t.trim()))
+            .collect::<Result<Vec<_>>>()?;
+        if targets.is_empty() || targets.len() > MAX_TARGETS {
+            return bad(format!(
+                "--target: give 1..={MAX_TARGETS} targets, not {}",
+                targets.len()
+            ));
+        }
         if self.concurrency == 0 || self.concurrency > 10_000 {
             return bad(format!(
                 "--concurrency {} must be in 1..=10000",
@@ -309,7 +324,7 @@ impl LoadArgs {
             })
             .collect();
         Ok(LoadConfig {
-            target,
+            targets,
             transport: self.transport,
             scenario: self.scenario,
             ids,
@@ -373,6 +388,33 @@ mod tests {
         let read = args(&["--scenario", "read", "--transport", "grpc"]).unwrap();
         assert_eq!(read.templates[1].1.path, "/bench.CustomerService/Upsert");
         assert_eq!(read.connections, 4);
+    }
+
+    #[test]
+    fn several_targets_are_accepted_repeated_or_comma_separated() {
+        let one = args(&["--scenario", "write"]).unwrap();
+        assert_eq!(one.targets.len(), 1);
+        let c = args(&[
+            "--scenario",
+            "write",
+            "--target",
+            "http://127.0.0.1:10,http://127.0.0.1:11",
+            "--target",
+            "http://localhost:12",
+        ])
+        .unwrap();
+        let ports: Vec<u16> = c.targets.iter().map(|t| t.addr.port()).collect();
+        assert_eq!(ports, [9, 10, 11, 12]);
+        // Every one of them must be loopback.
+        assert!(matches!(
+            args(&[
+                "--scenario",
+                "write",
+                "--target",
+                "http://127.0.0.1:10,http://10.0.0.1:11"
+            ]),
+            Err(Error::NotLoopback(_))
+        ));
     }
 
     #[test]

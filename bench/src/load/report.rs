@@ -173,6 +173,17 @@ pub struct OpenLoopReport {
     pub send_lag: LatencySummary,
 }
 
+/// Measured requests sent to one target.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TargetReport {
+    /// Target origin.
+    pub target: String,
+    /// Successful measured requests.
+    pub ok: u64,
+    /// Failed measured requests.
+    pub errors: u64,
+}
+
 /// The machine-readable result of one run (`--json`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Report {
@@ -182,8 +193,11 @@ pub struct Report {
     pub version: String,
     /// System under test (`--label`).
     pub label: String,
-    /// Target origin.
+    /// Target origin (several: comma-separated, in the order given).
     pub target: String,
+    /// Measured requests per target (requests go to the targets round-robin).
+    #[serde(default)]
+    pub targets: Vec<TargetReport>,
     /// `http1`, `h2c` or `grpc`.
     pub transport: String,
     /// Scenario name.
@@ -273,6 +287,14 @@ impl Report {
         }
         if self.ops.len() > 1 {
             row(&mut out, "all", self.ok, self.errors, &self.latency);
+        }
+        if self.targets.len() > 1 {
+            let spread: Vec<String> = self
+                .targets
+                .iter()
+                .map(|t| format!("{} {} ok / {} errors", t.target, t.ok, t.errors))
+                .collect();
+            let _ = writeln!(out, "targets: {}", spread.join("; "));
         }
         if let Some(open) = &self.open_loop {
             let _ = writeln!(

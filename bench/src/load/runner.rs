@@ -7,6 +7,10 @@
 //! every request it delayed (no coordinated omission). When the worker was idle and waited, the
 //! clock starts when its timer fired: the timer's own lateness (tokio timers have 1 ms
 //! granularity) belongs to the generator, and is reported separately as the send lag.
+//!
+//! With several targets every worker holds one connection (slot) per target and sends its
+//! requests to them in turn, starting at its own index, so the load is spread round-robin over
+//! the targets request by request.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -14,7 +18,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use super::client::{self, Conn};
 use super::config::{LoadConfig, Mode, Transport};
-use super::report::{LatencySummary, OpenLoopReport, Recorder, Report};
+use super::report::{LatencySummary, OpenLoopReport, Recorder, Report, TargetReport};
 use super::scenario::{Op, Picker};
 use super::template::{IdFormat, Templates, descriptor_pool, payload};
 use crate::target::Target;
@@ -24,7 +28,7 @@ use crate::{Error, Result};
 const PREFILL_LIMIT: Duration = Duration::from_secs(600);
 
 struct Shared {
-    target: Target,
+    targets: Vec<Target>,
     templates: Templates,
     timeout: Duration,
     origin: Instant,
@@ -42,6 +46,43 @@ struct Shared {
 struct WorkerResult {
     recorder: Recorder,
     last_end: Option<Instant>,
+    /// Measured (ok, failed) requests per target.
+    per_target: Vec<(u64, u64)>,
+}
+
+/// One worker's connections: one per target, used in turn.
+struct Slots {
+    conns: Vec<Conn>,
+    next: usize,
+}
+
+impl Slots {
+    /// The target index and connection of the next request.
+    fn next(&mut self) -> (usize, &mut Conn) {
+        let i = self.next;
+        self.next = (i + 1) % self.conns.len();
+        (i, &mut self.conns[i])
+    }
+}
+
+/// Connects every worker to every target; worker `i` starts its rotation at target `i % n`.
+async fn connect_all(cfg: &LoadConfig) -> Result<Vec<Slots>> {
+    let mut per_target = Vec::with_capacity(cfg.targets.len());
+    for target in &cfg.targets {
+        let conns =
+            client::connect(target, cfg.transport, cfg.connections, cfg.concurrency).await?;
+        per_target.push(conns.into_iter());
+    }
+    let n = per_target.len();
+    Ok((0..cfg.concurrency)
+        .map(|i| Slots {
+            conns: per_target
+                .iter_mut()
+                .map(|conns| conns.next().expect("one connection per worker and target"))
+                .collect(),
+            next: i % n,
+        })
+        .collect())
 }
 
 /// Runs the load described by `cfg` and returns its report.
@@ -50,7 +91,7 @@ pub async fn run(cfg: &LoadConfig) -> Result<Report> {
         Transport::Grpc => Some(descriptor_pool(&cfg.protos, &cfg.includes)?),
         _ => None,
     };
-    let origin = (cfg.transport == Transport::H2c).then_some(cfg.target.base.as_str());
+    let origin = (cfg.transport == Transport::H2c).then_some(cfg.targets[0].base.as_str());
     let templates = Templates::build(
         IdFormat::new(&cfg.id_prefix, cfg.ids)?,
         &cfg.templates,
@@ -58,8 +99,7 @@ pub async fn run(cfg: &LoadConfig) -> Result<Report> {
         origin,
         pool.as_ref(),
     )?;
-    let mut conns =
-        client::connect(&cfg.target, cfg.transport, cfg.connections, cfg.concurrency).await?;
+    let mut conns = connect_all(cfg).await?;
 
     let prefill_s = if cfg.prefill {
         let started = Instant::now();
@@ -72,7 +112,7 @@ pub async fn run(cfg: &LoadConfig) -> Result<Report> {
     let origin = Instant::now();
     let measure_start = origin + cfg.warmup;
     let shared = Arc::new(Shared {
-        target: cfg.target.clone(),
+        targets: cfg.targets.clone(),
         templates,
         timeout: cfg.timeout,
         origin,
@@ -111,12 +151,17 @@ pub async fn run(cfg: &LoadConfig) -> Result<Report> {
         .collect();
     let mut recorder = Recorder::default();
     let mut last_end = None;
+    let mut per_target = vec![(0, 0); cfg.targets.len()];
     for w in workers {
         let result = w
             .await
             .map_err(|e| Error::Config(format!("worker failed: {e}")))?;
         recorder.merge(&result.recorder);
         last_end = last_end.max(result.last_end);
+        for (sum, (ok, failed)) in per_target.iter_mut().zip(result.per_target) {
+            sum.0 += ok;
+            sum.1 += failed;
+        }
     }
     shared.stop.store(true, Ordering::Relaxed);
     if let Some(p) = progress {
@@ -158,7 +203,22 @@ pub async fn run(cfg: &LoadConfig) -> Result<Report> {
         tool: "plinth-load".into(),
         version: env!("CARGO_PKG_VERSION").into(),
         label: cfg.label.clone(),
-        target: cfg.target.base.clone(),
+        target: cfg
+            .targets
+            .iter()
+            .map(|t| t.base.as_str())
+            .collect::<Vec<_>>()
+            .join(","),
+        targets: cfg
+            .targets
+            .iter()
+            .zip(per_target)
+            .map(|(t, (ok, errors))| TargetReport {
+                target: t.base.clone(),
+                ok,
+                errors,
+            })
+            .collect(),
         transport: enum_name(&cfg.transport),
         scenario: enum_name(&cfg.scenario),
         mode: if shared.rate.is_some() {
@@ -198,17 +258,17 @@ fn enum_name<T: serde::Serialize>(value: &T) -> String {
 }
 
 /// Writes every id once (not measured) so that reads find them.
-async fn prefill(cfg: &LoadConfig, templates: &Templates, conns: Vec<Conn>) -> Result<Vec<Conn>> {
+async fn prefill(cfg: &LoadConfig, templates: &Templates, conns: Vec<Slots>) -> Result<Vec<Slots>> {
     let next = Arc::new(AtomicU64::new(0));
     let templates = Arc::new(templates.clone());
     let deadline = Instant::now() + PREFILL_LIMIT;
     let tasks: Vec<_> = conns
         .into_iter()
         .map(|mut conn| {
-            let (next, templates, target, ids, timeout) = (
+            let (next, templates, targets, ids, timeout) = (
                 next.clone(),
                 templates.clone(),
-                cfg.target.clone(),
+                cfg.targets.clone(),
                 cfg.ids,
                 cfg.timeout,
             );
@@ -224,8 +284,9 @@ async fn prefill(cfg: &LoadConfig, templates: &Templates, conns: Vec<Conn>) -> R
                             Err(format!("not done within {}s", PREFILL_LIMIT.as_secs())),
                         );
                     }
-                    if let Err(e) = conn
-                        .execute(&target, templates.render(Op::Write, id), timeout)
+                    let (t, slot) = conn.next();
+                    if let Err(e) = slot
+                        .execute(&targets[t], templates.render(Op::Write, id), timeout)
                         .await
                     {
                         return (
@@ -252,9 +313,10 @@ async fn prefill(cfg: &LoadConfig, templates: &Templates, conns: Vec<Conn>) -> R
     }
 }
 
-async fn worker(shared: Arc<Shared>, mut conn: Conn, mut picker: Picker) -> WorkerResult {
+async fn worker(shared: Arc<Shared>, mut conns: Slots, mut picker: Picker) -> WorkerResult {
     let mut recorder = Recorder::default();
     let mut last_end = None;
+    let mut per_target = vec![(0, 0); shared.targets.len()];
     loop {
         if shared.stop.load(Ordering::Relaxed) {
             break;
@@ -309,7 +371,10 @@ async fn worker(shared: Arc<Shared>, mut conn: Conn, mut picker: Picker) -> Work
         };
         let (op, id) = picker.pick();
         let request = shared.templates.render(op, id);
-        let outcome = conn.execute(&shared.target, request, shared.timeout).await;
+        let (t, conn) = conns.next();
+        let outcome = conn
+            .execute(&shared.targets[t], request, shared.timeout)
+            .await;
         let end = Instant::now();
         if outcome.is_ok() {
             shared.completed.fetch_add(1, Ordering::Relaxed);
@@ -319,9 +384,18 @@ async fn worker(shared: Arc<Shared>, mut conn: Conn, mut picker: Picker) -> Work
         if measured {
             recorder.record(op, &outcome, end.duration_since(start));
             last_end = Some(end);
+            if outcome.is_ok() {
+                per_target[t].0 += 1;
+            } else {
+                per_target[t].1 += 1;
+            }
         }
     }
-    WorkerResult { recorder, last_end }
+    WorkerResult {
+        recorder,
+        last_end,
+        per_target,
+    }
 }
 
 /// One line per second on stderr: phase, requests in the last second, errors so far.

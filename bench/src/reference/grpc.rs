@@ -1,22 +1,21 @@
 //! gRPC (`bench.CustomerService`, `bench.CustomerJournal`) of the reference service.
 
-use std::sync::Arc;
-
 use tonic::{Request, Response, Status};
 
-use super::store::{CustomerRow, Store};
+use super::backend::Backend;
+use super::store::CustomerRow;
 use crate::proto::customer_journal_server::{CustomerJournal, CustomerJournalServer};
 use crate::proto::customer_service_server::{CustomerService, CustomerServiceServer};
 use crate::proto::{Ack, Customer, EventAck, GetCustomer, RecordEvent, UpsertCustomer};
 
-/// The gRPC service over a [`Store`].
+/// The gRPC service over a [`Backend`].
 #[derive(Debug, Clone)]
 pub struct ReferenceGrpc {
-    store: Arc<Store>,
+    store: Backend,
 }
 
 /// The tonic routes of the reference service.
-pub fn routes(store: Arc<Store>) -> tonic::service::Routes {
+pub fn routes(store: Backend) -> tonic::service::Routes {
     let grpc = ReferenceGrpc { store };
     tonic::service::Routes::new(CustomerServiceServer::new(grpc.clone()))
         .add_service(CustomerJournalServer::new(grpc))

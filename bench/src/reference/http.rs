@@ -1,7 +1,5 @@
 //! HTTP/JSON routes of the reference service.
 
-use std::sync::Arc;
-
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -10,7 +8,8 @@ use axum::routing::{get, post};
 use serde::Deserialize;
 use serde_json::json;
 
-use super::store::{CustomerRow, Store};
+use super::backend::Backend;
+use super::store::CustomerRow;
 
 /// Body of `POST|PUT /customers/{id}`; absent fields are empty, as in proto3 JSON.
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -34,8 +33,8 @@ pub struct EventBody {
     pub payload: String,
 }
 
-/// The routes, over `store`.
-pub fn router(store: Arc<Store>) -> axum::Router {
+/// The routes, over `store` (SQLite or PostgreSQL).
+pub fn router(store: Backend) -> axum::Router {
     axum::Router::new()
         .route(
             "/customers/{id}",
@@ -51,7 +50,7 @@ fn failure(status: StatusCode, message: String) -> Response {
 }
 
 async fn upsert(
-    State(store): State<Arc<Store>>,
+    State(store): State<Backend>,
     Path(id): Path<String>,
     Json(body): Json<UpsertBody>,
 ) -> Response {
@@ -67,7 +66,7 @@ async fn upsert(
     }
 }
 
-async fn get_customer(State(store): State<Arc<Store>>, Path(id): Path<String>) -> Response {
+async fn get_customer(State(store): State<Backend>, Path(id): Path<String>) -> Response {
     match store.get(id.clone()).await {
         Ok(Some(row)) => Json(row).into_response(),
         Ok(None) => failure(StatusCode::NOT_FOUND, format!("customer `{id}` not found")),
@@ -76,7 +75,7 @@ async fn get_customer(State(store): State<Arc<Store>>, Path(id): Path<String>) -
 }
 
 async fn record_event(
-    State(store): State<Arc<Store>>,
+    State(store): State<Backend>,
     Path(id): Path<String>,
     Json(body): Json<EventBody>,
 ) -> Response {

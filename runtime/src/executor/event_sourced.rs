@@ -27,6 +27,8 @@ struct Loaded<S> {
     seq: u64,
     state: S,
     since_snapshot: u64,
+    /// Another process wrote the entity while this one had it cached.
+    contended: bool,
 }
 
 /// Runs the commands of one event-sourced component.
@@ -102,6 +104,7 @@ impl<A: EventSourcedAdapter> EventSourcedRunner<A> {
             seq,
             state,
             since_snapshot,
+            contended: false,
         })
     }
 
@@ -116,9 +119,15 @@ impl<A: EventSourcedAdapter> EventSourcedRunner<A> {
         let info = self.info;
         let cell = self.cache.checkout(&id);
         let mut slot = cell.lock().await;
-        if self.settings.validate {
-            // Another process may have written the entity since it was
-            // cached: serve it from storage.
+        // Another process may have written the entity since it was cached
+        // (see the module doc). An entity other processes write too is read
+        // before the command (cheaper than losing the write's race); any
+        // other cached copy is verified before a reply
+        // computed from it counts, unless the append's fence checks it.
+        let mut verified = !self.settings.validate;
+        let mut contended = slot.as_ref().is_some_and(|cached| cached.contended);
+        let cached_seq = slot.as_ref().map(|cached| cached.seq);
+        if self.settings.validate && contended {
             *slot = None;
         }
         let ctx = CommandContext::new(id.clone()).with_metadata(metadata);
@@ -126,7 +135,11 @@ impl<A: EventSourcedAdapter> EventSourcedRunner<A> {
         self.settings.stats.command();
         for _ in 0..=MAX_CONFLICT_RETRIES {
             if slot.is_none() {
-                *slot = Some(self.load(&id, method).await?);
+                let mut fresh = self.load(&id, method).await?;
+                // Unchanged since it was cached: no other writer lately.
+                fresh.contended = contended && cached_seq != Some(fresh.seq);
+                *slot = Some(fresh);
+                verified = true;
             }
             let Some(loaded) = slot.as_mut() else {
                 continue;
@@ -139,6 +152,17 @@ impl<A: EventSourcedAdapter> EventSourcedRunner<A> {
                 self.adapter.handle(&loaded.state, command, &ctx)
             })?;
             let (events, delete, outcome, side_effects) = effect.into_parts();
+            if !verified && events.is_empty() && !delete {
+                let stored = self.load(&id, method).await?;
+                verified = true;
+                if stored.seq != loaded.seq {
+                    // Stale: run the command again on the stored state.
+                    self.settings.stats.conflict_retry();
+                    *loaded = stored;
+                    loaded.contended = true;
+                    continue;
+                }
+            }
             if let EventOutcome::Error(status) = outcome {
                 return Err(status);
             }
@@ -197,6 +221,7 @@ impl<A: EventSourcedAdapter> EventSourcedRunner<A> {
                 }) => {
                     tracing::debug!(component = info.name, entity_id = %id, expected, actual, "conflict; retrying on fresh state");
                     self.settings.stats.conflict_retry();
+                    contended = true;
                     *slot = None;
                 }
                 Err(error) => {

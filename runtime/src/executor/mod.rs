@@ -4,12 +4,29 @@
 //!
 //! Several processes on one shared storage (PostgreSQL): every write is fenced
 //! by the entity's expected sequence number, and a process cannot know whether
-//! another one wrote an entity it cached, so with a shared storage each command
-//! (reads included) starts from the stored state. A command that loses the race
-//! to another process's write gets a conflict, changes nothing, and runs again
-//! on the fresh state; so per entity, commands still apply one at a time, each
-//! once, and none sees state older than the last acknowledged write. The cost
-//! is one read of the state per command.
+//! another one wrote an entity it cached. So with a shared storage a command
+//! runs on the cached state, and:
+//!
+//! - if it writes, the fence checks the cached copy: a command that lost the
+//!   race to another process's write (or ran on a stale copy) gets a
+//!   conflict, changes nothing, and runs again on the stored state;
+//! - if it only replies (a read, or an error), the stored sequence number is
+//!   read before the reply counts, and on a mismatch the command runs again
+//!   on the stored state.
+//!
+//! - an entity that another process wrote while this one had it cached is
+//!   marked contended: its commands read the stored state first (one read is
+//!   cheaper than a write that loses the race and runs again), until a read
+//!   finds it unchanged since the last command here.
+//!
+//! So per entity, commands still apply one at a time, each once, and none
+//! sees state older than the last acknowledged write. Writes to entities
+//! only this process writes cost nothing extra; replies, and commands to
+//! contended entities, cost one read of the state. Owning
+//! entities per process (forwarding commands to the owner) would save that
+//! read, at the price of a hop for most calls and a takeover protocol; the
+//! figures behind the choice are in BENCHMARKS.md ("PostgreSQL and several
+//! processes").
 //!
 //! - [`cache`]: the active-entity slots and their passivation.
 //! - [`value`]: value entities (load state, handle, write with the expected sequence).

@@ -26,6 +26,8 @@ use crate::storage::{StateWrite, StorageError, StoredState};
 struct Loaded<S> {
     seq: u64,
     state: S,
+    /// Another process wrote the entity while this one had it cached.
+    contended: bool,
 }
 
 /// Runs the commands of one value-entity component.
@@ -58,6 +60,7 @@ impl<A: ValueEntityAdapter> ValueEntityRunner<A> {
             None | Some(StoredState { payload: None, .. }) => Loaded {
                 seq: stored.map_or(0, |s| s.seq),
                 state: self.adapter.empty_state(),
+                contended: false,
             },
             Some(StoredState {
                 seq,
@@ -67,7 +70,11 @@ impl<A: ValueEntityAdapter> ValueEntityRunner<A> {
                     tracing::error!(component = self.info.name, entity_id = id, %error, "stored state does not decode");
                     Status::new(crate::status::Code::DataLoss, format!("the stored state of {id} cannot be decoded"))
                 })?;
-                Loaded { seq, state }
+                Loaded {
+                    seq,
+                    state,
+                    contended: false,
+                }
             }
         })
     }
@@ -83,9 +90,15 @@ impl<A: ValueEntityAdapter> ValueEntityRunner<A> {
         let info = self.info;
         let cell = self.cache.checkout(&id);
         let mut slot = cell.lock().await;
-        if self.settings.validate {
-            // Another process may have written the entity since it was
-            // cached: serve it from storage.
+        // Another process may have written the entity since it was cached
+        // (see the module doc). An entity other processes write too is read
+        // before the command (cheaper than losing the write's race); any
+        // other cached copy is verified before a reply
+        // computed from it counts, unless the write's fence checks it.
+        let mut verified = !self.settings.validate;
+        let mut contended = slot.as_ref().is_some_and(|cached| cached.contended);
+        let cached_seq = slot.as_ref().map(|cached| cached.seq);
+        if self.settings.validate && contended {
             *slot = None;
         }
         let ctx = CommandContext::new(id.clone()).with_metadata(metadata);
@@ -93,7 +106,11 @@ impl<A: ValueEntityAdapter> ValueEntityRunner<A> {
         self.settings.stats.command();
         for _ in 0..=MAX_CONFLICT_RETRIES {
             if slot.is_none() {
-                *slot = Some(self.load(&id).await?);
+                let mut fresh = self.load(&id).await?;
+                // Unchanged since it was cached: no other writer lately.
+                fresh.contended = contended && cached_seq != Some(fresh.seq);
+                *slot = Some(fresh);
+                verified = true;
             }
             let Some(loaded) = slot.as_mut() else {
                 continue;
@@ -106,6 +123,17 @@ impl<A: ValueEntityAdapter> ValueEntityRunner<A> {
                 self.adapter.handle(&loaded.state, command, &ctx)
             })?;
             let (change, outcome, side_effects) = effect.into_parts();
+            if !verified && matches!(change, StateChange::None) {
+                let stored = self.load(&id).await?;
+                verified = true;
+                if stored.seq != loaded.seq {
+                    // Stale: run the command again on the stored state.
+                    self.settings.stats.conflict_retry();
+                    *loaded = stored;
+                    loaded.contended = true;
+                    continue;
+                }
+            }
             let reply = match outcome {
                 Outcome::Error(status) => return Err(status),
                 Outcome::Reply(message) => CommandReply::Message(message),
@@ -132,10 +160,8 @@ impl<A: ValueEntityAdapter> ValueEntityRunner<A> {
             };
             match self.settings.storage.write_state(write).await {
                 Ok(seq) => {
-                    *loaded = Loaded {
-                        seq,
-                        state: new_state,
-                    };
+                    loaded.seq = seq;
+                    loaded.state = new_state;
                     return Ok(CommandResult {
                         reply,
                         side_effects,
@@ -146,6 +172,7 @@ impl<A: ValueEntityAdapter> ValueEntityRunner<A> {
                 }) => {
                     tracing::debug!(component = info.name, entity_id = %id, expected, actual, "conflict; retrying on fresh state");
                     self.settings.stats.conflict_retry();
+                    contended = true;
                     *slot = None;
                 }
                 Err(error) => {

@@ -134,3 +134,85 @@ pub async fn concurrent_writers_and_tailing_consumer(b: &Backend) {
         );
     }
 }
+
+/// Many writes sent at once (so a backend with group commit takes them in
+/// one batch): each write's fence holds or fails on its own, deletes and
+/// first writes mix with updates, and exactly the writes that held reach the
+/// feed, each with its sequence number.
+pub async fn writes_sent_together_are_fenced_one_by_one(b: &Backend) {
+    let storage = &b.storage;
+    for id in 0..20 {
+        storage
+            .write_state(state("batch", &format!("e{id}"), 0, Some("v1")))
+            .await
+            .unwrap();
+    }
+    let head = storage.read_feed(0, &[], 1000).await.unwrap().len();
+    // e0..e19 exist at seq 1: even ones are updated (expected 1), odd ones
+    // are stale (expected 0 or 5); n0..n9 are new, and every third one of
+    // the updates is a delete.
+    let mut writes = Vec::new();
+    for id in 0..20u64 {
+        let expected = match id % 4 {
+            0 | 2 => 1,
+            1 => 0,
+            _ => 5,
+        };
+        let payload = (id % 3 != 0).then_some("v2");
+        writes.push((format!("e{id}"), expected, payload));
+    }
+    for id in 0..10 {
+        writes.push((format!("n{id}"), 0, Some("new")));
+    }
+    let results = futures::future::join_all(writes.iter().map(|(id, expected, payload)| {
+        storage.write_state(state("batch", id, *expected, *payload))
+    }))
+    .await;
+    let mut applied = BTreeMap::new();
+    for ((id, expected, payload), result) in writes.iter().zip(results) {
+        let holds = id.starts_with('n') || *expected == 1;
+        match result {
+            Ok(seq) => {
+                assert!(holds, "{id}: a stale write was applied");
+                assert_eq!(seq, expected + 1, "{id}");
+                applied.insert(id.clone(), (seq, payload.is_none()));
+            }
+            Err(StorageError::Conflict { actual, .. }) => {
+                assert!(!holds, "{id}: a fresh write conflicted");
+                assert_eq!(actual, 1, "{id}");
+            }
+            Err(other) => panic!("{id}: {other}"),
+        }
+    }
+    assert_eq!(applied.len(), 20, "10 updates and 10 first writes hold");
+    for (id, (seq, deleted)) in &applied {
+        let stored = storage.load_state("batch", id).await.unwrap();
+        match stored {
+            Some(stored) if !deleted => assert_eq!(stored.seq, *seq, "{id}"),
+            Some(stored) => assert!(stored.payload.is_none(), "{id} deleted"),
+            None => assert!(*deleted, "{id} was written"),
+        }
+    }
+    for id in (1..20).step_by(2) {
+        let stored = storage
+            .load_state("batch", &format!("e{id}"))
+            .await
+            .unwrap();
+        assert_eq!(
+            stored.map(|s| s.seq),
+            Some(1),
+            "a stale write left e{id} alone"
+        );
+    }
+    let feed = storage.read_feed(0, &[], 1000).await.unwrap();
+    let new: BTreeSet<(String, u64)> = feed[head..]
+        .iter()
+        .map(|r| (r.entity_id.clone(), r.seq))
+        .collect();
+    let expected: BTreeSet<(String, u64)> = applied
+        .iter()
+        .map(|(id, (seq, _))| (id.clone(), *seq))
+        .collect();
+    assert_eq!(new, expected, "exactly the applied writes reach the feed");
+    assert_eq!(feed.len() - head, 20, "one record per applied write");
+}

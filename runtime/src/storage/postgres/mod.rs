@@ -5,7 +5,8 @@
 //!   keys and notification channel of a schema.
 //! - [`writer`]: the writer task, with group commit of pipelined statements.
 //! - [`pipeline`]: sending several statements at once, in order.
-//! - [`ops`]: the fenced statements of each write.
+//! - [`ops`]: the fenced statements of each write; [`states`]: a batch's
+//!   state writes as one statement.
 //! - [`reader`]: entity state and journal reads.
 //! - [`feed`]: feed reads and the listener that follows other processes'
 //!   commits.
@@ -52,9 +53,9 @@
 //!
 //! Entity writes ([`EntityStore::write_state`], [`EntityStore::append_events`])
 //! go to one writer task per process, which commits every write queued (up to
-//! [`PostgresOptions::max_batch`]) in one transaction: `BEGIN`; then the
-//! feed lock, every write's statement and the notification, sent together;
-//! then `COMMIT`. Each write's statement checks its own fence and reports
+//! [`PostgresOptions::max_batch`]) in one transaction, sent as one pipeline:
+//! `BEGIN`, the feed lock, the writes (the state writes as one statement),
+//! the notification and `COMMIT`. Each write's statement checks its own fence and reports
 //! whether it held rather than failing (see [`ops`]), so a conflicting write
 //! changes nothing and gets [`StorageError::Conflict`] while the others
 //! commit. Writers reply only after `COMMIT` returned; when it fails, every
@@ -96,6 +97,7 @@ mod ops;
 mod pipeline;
 mod reader;
 mod schema;
+mod states;
 mod url;
 mod values;
 mod view;

@@ -13,7 +13,7 @@
 //! it is inserted, so a conflicting write leaves no gap; offsets have gaps
 //! only after a transaction that failed.
 
-use tokio_postgres::{Row, Statement, Transaction};
+use tokio_postgres::{Client, Row, Statement};
 
 use super::error::{to_bigint, unsigned};
 use crate::storage::{EventAppend, FeedKind, StateWrite, StorageError, StorageResult};
@@ -105,6 +105,11 @@ pub(super) struct Statements {
     state_update: Statement,
     append: Statement,
     pub(super) notify: Statement,
+    /// Every state write of a batch at once (see [`super::states`]).
+    pub(super) states: Statement,
+    /// `BEGIN` and `COMMIT`, prepared so that they go out with the writes.
+    pub(super) begin: Statement,
+    pub(super) commit: Statement,
 }
 
 impl Statements {
@@ -112,12 +117,17 @@ impl Statements {
     pub(super) async fn prepare(
         client: &deadpool_postgres::Object,
     ) -> Result<Statements, tokio_postgres::Error> {
-        let (lock, state_insert, state_update, append, notify) = futures::try_join!(
+        let (lock, state_insert, state_update, append, notify, states) = futures::try_join!(
             client.prepare_cached(LOCK),
             client.prepare_cached(STATE_INSERT),
             client.prepare_cached(STATE_UPDATE),
             client.prepare_cached(APPEND),
             client.prepare_cached(NOTIFY),
+            client.prepare_cached(super::states::STATES),
+        )?;
+        let (begin, commit) = futures::try_join!(
+            client.prepare_cached("BEGIN"),
+            client.prepare_cached("COMMIT")
         )?;
         Ok(Statements {
             lock,
@@ -125,6 +135,9 @@ impl Statements {
             state_update,
             append,
             notify,
+            states,
+            begin,
+            commit,
         })
     }
 }
@@ -259,10 +272,11 @@ impl WriteOp {
     }
 }
 
-/// Run one write's statement in `tx`. The request is sent when the future is
+/// Run one write's statement on `tx`, a connection inside the batch's
+/// transaction. The request is sent when the future is
 /// first polled, so polling several together pipelines them in order.
 pub(super) async fn run(
-    tx: &Transaction<'_>,
+    tx: &Client,
     statements: &Statements,
     job: &Job<'_>,
 ) -> Result<Outcome, tokio_postgres::Error> {
@@ -340,7 +354,7 @@ pub(super) async fn run(
 }
 
 /// The message name a state write records on the feed (none for deletes).
-fn feed_type_name(write: &StateWrite) -> &str {
+pub(super) fn feed_type_name(write: &StateWrite) -> &str {
     if write.payload.is_some() {
         &write.type_name
     } else {

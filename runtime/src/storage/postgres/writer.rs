@@ -1,9 +1,10 @@
 //! The writer task: group commit of entity writes.
 //!
 //! It waits for the first request, takes everything else already queued (up
-//! to the batch cap) and commits the batch in one transaction: `BEGIN`, then
-//! the feed lock, every write's statement and the feed notification sent
-//! together (pipelined, one round trip), then `COMMIT`. It replies only once
+//! to the batch cap) and commits the batch in one transaction, in one round
+//! trip: `BEGIN`, the feed lock, the writes' statements (the state writes of
+//! different entities as one statement, see [`super::states`]), the feed
+//! notification and `COMMIT`, sent together (pipelined). It replies only once
 //! the commit returned. A write whose fence does not hold gets a conflict and
 //! the others commit; if a statement fails outright (which aborts a
 //! PostgreSQL transaction), the batch runs again with one savepoint per write
@@ -24,6 +25,7 @@ use super::error::{Failure, is_transient, pool, unsigned};
 use super::ops::{self, Job, Outcome, Statements, WriteOp};
 use super::pipeline::in_order;
 use super::schema::Keys;
+use super::states;
 use crate::storage::{StorageError, StorageResult};
 
 /// A message to the writer task.
@@ -176,51 +178,96 @@ async fn attempt_all(
 
 /// One request of a pipelined batch, by what it answers.
 enum Step {
-    Lock(Result<u64, tokio_postgres::Error>),
-    Write(Result<Outcome, tokio_postgres::Error>),
+    /// `BEGIN`, the feed lock or `COMMIT`.
+    Control(Result<u64, tokio_postgres::Error>),
+    /// The write at this position of the batch.
+    Write(usize, Result<Outcome, tokio_postgres::Error>),
+    /// The grouped state writes, in the order of their positions.
+    States(Result<Vec<Outcome>, tokio_postgres::Error>),
     Notify(Result<Row, tokio_postgres::Error>),
 }
 
-/// The batch in one transaction, every statement sent at once.
+/// The batch in one transaction, every statement sent at once: `BEGIN`, the
+/// feed lock, the writes (the state writes grouped in one statement where
+/// they can be), the notification and `COMMIT`, one round trip in all. When
+/// a statement fails, the transaction is aborted and the `COMMIT` at its end
+/// rolls it back, so nothing of the batch lands; the failure is seen in the
+/// statements' answers, which are read before the commit's.
 async fn pipelined(
     client: &mut Object,
     statements: &Statements,
     keys: &Keys,
     jobs: &[(&WriteOp, Job<'_>)],
 ) -> Result<Attempt, Failure> {
-    let tx = client.transaction().await?;
+    let tx: &tokio_postgres::Client = client;
     let lock_params: [&(dyn ToSql + Sync); 1] = [&keys.feed_lock];
     let notify_params: [&(dyn ToSql + Sync); 1] = [&keys.channel];
-    // The lock first, then the writes, then the notification.
-    let mut requests: Vec<BoxFuture<'_, Step>> = Vec::with_capacity(jobs.len() + 2);
+    let grouped = states::grouped(jobs);
+    let grouped_jobs: Vec<&Job<'_>> = grouped.iter().map(|&at| &jobs[at].1).collect();
+    let mut requests: Vec<BoxFuture<'_, Step>> = Vec::with_capacity(jobs.len() + 5);
     requests.push(Box::pin(async {
-        Step::Lock(tx.execute(&statements.lock, &lock_params).await)
+        Step::Control(tx.execute(&statements.begin, &[]).await)
     }));
-    for (_, job) in jobs {
-        let tx = &tx;
+    requests.push(Box::pin(async {
+        Step::Control(tx.execute(&statements.lock, &lock_params).await)
+    }));
+    if !grouped_jobs.is_empty() {
+        let grouped_jobs = &grouped_jobs;
         requests.push(Box::pin(async move {
-            Step::Write(ops::run(tx, statements, job).await)
+            Step::States(states::run(tx, &statements.states, grouped_jobs).await)
+        }));
+    }
+    for (at, (_, job)) in jobs.iter().enumerate() {
+        if grouped.contains(&at) {
+            continue;
+        }
+        requests.push(Box::pin(async move {
+            Step::Write(at, ops::run(tx, statements, job).await)
         }));
     }
     requests.push(Box::pin(async {
         Step::Notify(tx.query_one(&statements.notify, &notify_params).await)
     }));
-    let mut outcomes: Vec<Outcome> = Vec::with_capacity(jobs.len());
+    requests.push(Box::pin(async {
+        Step::Control(tx.execute(&statements.commit, &[]).await)
+    }));
+    let mut outcomes: Vec<Option<Outcome>> = vec![None; jobs.len()];
     let mut head = None;
+    let mut statement_failed = false;
     for step in in_order(requests).await {
         match step {
-            Step::Lock(locked) => drop(locked?),
-            Step::Write(Ok(outcome)) => outcomes.push(outcome),
-            Step::Write(Err(err)) if is_transient(&err) => return Err(err.into()),
-            // Dropping the transaction rolls it back.
-            Step::Write(Err(_)) => return Ok(Attempt::StatementFailed),
-            Step::Notify(row) => head = Some(row?.try_get::<_, i64>(0)?),
+            Step::Control(done) => drop(done?),
+            Step::Write(at, Ok(outcome)) => outcomes[at] = Some(outcome),
+            Step::States(Ok(found)) if found.len() == grouped.len() => {
+                for (&at, outcome) in grouped.iter().zip(found) {
+                    outcomes[at] = Some(outcome);
+                }
+            }
+            Step::Write(_, Err(err)) | Step::States(Err(err)) if is_transient(&err) => {
+                return Err(err.into());
+            }
+            // The transaction is aborted: the commit rolled it back.
+            Step::Write(_, Err(_)) | Step::States(Err(_)) => statement_failed = true,
+            Step::States(Ok(_)) => {
+                return Err(Failure::Transient(
+                    "the write batch lost a result".to_owned(),
+                ));
+            }
+            Step::Notify(Ok(row)) => head = Some(row.try_get::<_, i64>(0)?),
+            // Refused because an earlier statement aborted the transaction.
+            Step::Notify(Err(err)) if statement_failed && !is_transient(&err) => {}
+            Step::Notify(Err(err)) => return Err(err.into()),
         }
     }
-    let Some(head) = head.filter(|_| outcomes.len() == jobs.len()) else {
-        return Err(Failure::Backend("the write batch lost a result".to_owned()));
+    if statement_failed {
+        return Ok(Attempt::StatementFailed);
+    }
+    let outcomes: Option<Vec<Outcome>> = outcomes.into_iter().collect();
+    let (Some(head), Some(outcomes)) = (head, outcomes) else {
+        return Err(Failure::Transient(
+            "the write batch lost a result".to_owned(),
+        ));
     };
-    tx.commit().await?;
     let results = jobs
         .iter()
         .zip(outcomes)
@@ -237,27 +284,48 @@ async fn one_by_one(
     keys: &Keys,
     jobs: &[(&WriteOp, Job<'_>)],
 ) -> Result<Attempt, Failure> {
-    let mut tx = client.transaction().await?;
-    tx.execute(&statements.lock, &[&keys.feed_lock]).await?;
+    let client: &tokio_postgres::Client = client;
+    client.execute(&statements.begin, &[]).await?;
+    let attempt = savepoints(client, statements, keys, jobs).await;
+    if attempt.is_err() {
+        // Leave no transaction open on a connection that goes back to the
+        // pool (a lost connection is dropped by the pool instead).
+        let _ = client.batch_execute("ROLLBACK").await;
+    }
+    attempt
+}
+
+/// The body of [`one_by_one`], inside its transaction.
+async fn savepoints(
+    client: &tokio_postgres::Client,
+    statements: &Statements,
+    keys: &Keys,
+    jobs: &[(&WriteOp, Job<'_>)],
+) -> Result<Attempt, Failure> {
+    client.execute(&statements.lock, &[&keys.feed_lock]).await?;
     let mut results = Vec::with_capacity(jobs.len());
     for (op, job) in jobs {
-        let savepoint = tx.savepoint("plinth_write").await?;
-        match ops::run(&savepoint, statements, job).await {
+        client.batch_execute("SAVEPOINT plinth_write").await?;
+        match ops::run(client, statements, job).await {
             Ok(outcome) => {
-                savepoint.commit().await?;
+                client
+                    .batch_execute("RELEASE SAVEPOINT plinth_write")
+                    .await?;
                 results.push(op.result(outcome));
             }
             Err(err) if is_transient(&err) => return Err(err.into()),
             Err(err) => {
-                savepoint.rollback().await?;
+                client
+                    .batch_execute("ROLLBACK TO SAVEPOINT plinth_write")
+                    .await?;
                 results.push(Err(op.statement_error(err)));
             }
         }
     }
-    let head: i64 = tx
+    let head: i64 = client
         .query_one(&statements.notify, &[&keys.channel])
         .await?
         .try_get(0)?;
-    tx.commit().await?;
+    client.execute(&statements.commit, &[]).await?;
     Ok(Attempt::Committed(results, unsigned(head)))
 }
