@@ -5,7 +5,11 @@
 use std::future::Future;
 use std::time::{Duration, Instant};
 
+use std::collections::HashMap;
+
+use counter::counter::CounterChanged;
 use plinth::eventing::{StoredMessage, Topics};
+use prost::Message;
 
 pub use crate::nats::NatsServer;
 
@@ -37,4 +41,25 @@ where
         assert!(Instant::now() < deadline, "never happened: {what}");
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
+}
+
+/// The counter example's messages on `counter-events`, per counter: the
+/// published values and their `ce-id`s, in topic order.
+pub fn counter_changes(messages: &[StoredMessage]) -> HashMap<String, Vec<(i64, String)>> {
+    let mut per_counter: HashMap<String, Vec<(i64, String)>> = HashMap::new();
+    for stored in messages {
+        let changed = CounterChanged::decode(stored.message.payload.clone())
+            .expect("a CounterChanged message");
+        let id = stored
+            .message
+            .metadata
+            .get("ce-id")
+            .expect("a ce-id")
+            .to_owned();
+        per_counter
+            .entry(changed.counter_id)
+            .or_default()
+            .push((changed.value, id));
+    }
+    per_counter
 }

@@ -3,6 +3,7 @@
 //!
 //! - [`fixture`]: a service with hand-written components, served by the
 //!   `plinth-fixture` binary for process-level (kill and restart) tests.
+//! - [`customers`]: creating and watching the customer registry's customers.
 //! - [`eventing`]: reading topics and waiting, for the eventing tests.
 //! - [`grpc`]: a gRPC client calling methods by path.
 //! - [`nats`]: a NATS JetStream server on a free loopback port.
@@ -10,6 +11,7 @@
 //! - [`process`]: starting a service binary as a child process on a free port.
 //! - [`views`]: waiting for views, and their status endpoint.
 
+pub mod customers;
 pub mod eventing;
 pub mod fixture;
 pub mod grpc;

@@ -7,11 +7,9 @@ use std::collections::{HashMap, HashSet};
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 
-use counter::counter::CounterChanged;
-use plinth::eventing::{SqliteTopics, StoredMessage};
-use plinth_tests::eventing::{eventually, read_all};
+use plinth::eventing::SqliteTopics;
+use plinth_tests::eventing::{counter_changes, eventually, read_all};
 use plinth_tests::process::ServiceProcess;
-use prost::Message;
 
 const COUNTER_SERVICE: &str = env!("CARGO_BIN_EXE_eventing-counter");
 const COUNTERS: usize = 6;
@@ -63,23 +61,9 @@ async fn counter_value(base: &str, id: &str) -> i64 {
     number(&body["value"])
 }
 
-/// Per counter, the published values in topic order.
-fn published(messages: &[StoredMessage]) -> HashMap<String, Vec<(i64, String)>> {
-    let mut per_counter: HashMap<String, Vec<(i64, String)>> = HashMap::new();
-    for stored in messages {
-        let changed = CounterChanged::decode(stored.message.payload.clone()).unwrap();
-        let id = stored.message.metadata.get("ce-id").unwrap().to_owned();
-        per_counter
-            .entry(changed.counter_id)
-            .or_default()
-            .push((changed.value, id));
-    }
-    per_counter
-}
-
 async fn wait_published_up_to(topics: &SqliteTopics, finals: &HashMap<String, i64>) {
     eventually("the topic caught up with the counters", || async {
-        let per_counter = published(&read_all(topics, "counter-events").await);
+        let per_counter = counter_changes(&read_all(topics, "counter-events").await);
         finals.iter().all(|(id, last)| {
             per_counter
                 .get(id)
@@ -123,7 +107,7 @@ async fn eventing_sigkill_mid_stream_loses_no_change() {
     }
     wait_published_up_to(&topics, &finals).await;
 
-    let per_counter = published(&read_all(&topics, "counter-events").await);
+    let per_counter = counter_changes(&read_all(&topics, "counter-events").await);
     let mut duplicates = 0;
     for (id, last) in &finals {
         let values = &per_counter[id];

@@ -8,17 +8,12 @@ use std::time::Duration;
 
 use customer_registry::CustomerRegistry;
 use customer_registry::customer::api::CustomerEntityComponent;
-use customer_registry::customer::domain::CustomerState;
-use customer_registry::customer::view::{ByCityRequest, CustomerByNameView, CustomersByCityView};
-use http::uri::PathAndQuery;
+use customer_registry::customer::view::{CustomerByNameView, CustomersByCityView};
 use plinth::config::StorageTarget;
 use plinth::{Config, RunningService};
-use plinth_tests::grpc;
+use plinth_tests::customers::{create, watch_city};
 use plinth_tests::postgres::fresh_database;
 use plinth_tests::views::{eventually, view_status};
-use reqwest::StatusCode;
-use serde_json::json;
-use tonic_prost::ProstCodec;
 
 async fn start(url: &str) -> RunningService {
     let mut config = Config::default().with_addr("127.0.0.1:0".parse().unwrap());
@@ -34,20 +29,6 @@ async fn start(url: &str) -> RunningService {
         .start()
         .await
         .expect("the customer registry starts")
-}
-
-async fn create(http: &reqwest::Client, base: &str, id: &str, name: &str, city: &str) {
-    let reply = http
-        .post(format!("{base}/customers/{id}"))
-        .json(&json!({
-            "email": format!("{id}@example.com"),
-            "name": name,
-            "address": {"street": "Main 1", "city": city}
-        }))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(reply.status(), StatusCode::OK);
 }
 
 async fn running_projections(http: &reqwest::Client, base: &str) -> usize {
@@ -81,30 +62,7 @@ async fn a_live_query_streams_rows_projected_by_another_process() {
     );
 
     create(&http, &a, "c1", "Alice", "Springfield").await;
-    let client = tonic::client::Grpc::new(grpc::connect(&b).await);
-    let mut stream = eventually("the live stream through the second process", || {
-        let mut client = client.clone();
-        async move {
-            client.ready().await.ok()?;
-            let mut stream = client
-                .server_streaming(
-                    tonic::Request::new(ByCityRequest {
-                        city: "Springfield".into(),
-                    }),
-                    PathAndQuery::from_static("/customer.view.CustomersByCity/WatchCustomers"),
-                    ProstCodec::<ByCityRequest, CustomerState>::default(),
-                )
-                .await
-                .ok()?
-                .into_inner();
-            let first = tokio::time::timeout(Duration::from_millis(500), stream.message())
-                .await
-                .ok()?
-                .ok()??;
-            (first.customer_id == "c1").then_some(stream)
-        }
-    })
-    .await;
+    let mut stream = watch_city(&b, "Springfield", "c1").await;
 
     // Written through either process, projected by the first, streamed by
     // the second; a customer elsewhere does not show.

@@ -11,12 +11,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use counter::counter::CounterChanged;
-use plinth::eventing::{SqliteTopics, StoredMessage};
-use plinth_tests::eventing::{eventually, read_all};
+use plinth::eventing::SqliteTopics;
+use plinth_tests::eventing::{counter_changes, eventually, read_all};
 use plinth_tests::postgres::fresh_database;
 use plinth_tests::process::ServiceProcess;
-use prost::Message;
 
 const COUNTER_SERVICE: &str = env!("CARGO_BIN_EXE_eventing-counter");
 const COUNTERS: usize = 6;
@@ -81,20 +79,6 @@ fn acknowledged_total(acknowledged: &Acknowledged) -> i64 {
     acknowledged.lock().unwrap().values().sum()
 }
 
-/// Per counter, the published values and `ce-id`s in topic order.
-fn published(messages: &[StoredMessage]) -> HashMap<String, Vec<(i64, String)>> {
-    let mut per_counter: HashMap<String, Vec<(i64, String)>> = HashMap::new();
-    for stored in messages {
-        let changed = CounterChanged::decode(stored.message.payload.clone()).unwrap();
-        let id = stored.message.metadata.get("ce-id").unwrap().to_owned();
-        per_counter
-            .entry(changed.counter_id)
-            .or_default()
-            .push((changed.value, id));
-    }
-    per_counter
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigkill_one_of_three_subscribers_loses_no_change() {
     let Some(url) = fresh_database("sigkill_one_of_three_subscribers_loses_no_change").await else {
@@ -145,7 +129,7 @@ async fn sigkill_one_of_three_subscribers_loses_no_change() {
         finals.insert(id, value);
     }
     eventually("the topic to catch up with the counters", || async {
-        let per_counter = published(&read_all(&topics, "counter-events").await);
+        let per_counter = counter_changes(&read_all(&topics, "counter-events").await);
         finals.iter().all(|(id, last)| {
             per_counter
                 .get(id)
@@ -154,7 +138,7 @@ async fn sigkill_one_of_three_subscribers_loses_no_change() {
     })
     .await;
 
-    let per_counter = published(&read_all(&topics, "counter-events").await);
+    let per_counter = counter_changes(&read_all(&topics, "counter-events").await);
     let mut duplicates = 0;
     for (id, last) in &finals {
         let mut firsts = Vec::new();

@@ -10,12 +10,13 @@ use customer_registry::CustomerRegistry;
 use customer_registry::customer::api::CustomerEntityComponent;
 use customer_registry::customer::domain::CustomerState;
 use customer_registry::customer::view::{
-    ByCityRequest, ByEmailRequest, ByEmailsRequest, ByNameRequest, CustomerByNameView,
-    CustomerList, CustomersByCityView,
+    ByEmailRequest, ByEmailsRequest, ByNameRequest, CustomerByNameView, CustomerList,
+    CustomersByCityView,
 };
 use futures::StreamExt;
 use http::uri::PathAndQuery;
 use plinth::{Config, RunningService};
+use plinth_tests::customers::{create, watch_city};
 use plinth_tests::grpc;
 use plinth_tests::views::eventually;
 use reqwest::StatusCode;
@@ -35,25 +36,6 @@ async fn start(db: &Path) -> RunningService {
         .start()
         .await
         .expect("the customer registry starts")
-}
-
-async fn create(http: &reqwest::Client, base: &str, id: &str, name: &str, city: &str) {
-    let reply = http
-        .post(format!("{base}/customers/{id}"))
-        .json(&json!({
-            "email": format!("{id}@example.com"),
-            "name": name,
-            "address": {"street": "Main 1", "city": city}
-        }))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(
-        reply.status(),
-        StatusCode::OK,
-        "{}",
-        reply.text().await.unwrap()
-    );
 }
 
 async fn get_json(http: &reqwest::Client, url: String) -> (StatusCode, Value) {
@@ -321,31 +303,7 @@ async fn view_streams_live_updates_of_matching_rows() {
     .await;
     // The by-name view and the by-city view are separate projections; wait
     // for the city one through its own query.
-    let mut client = tonic::client::Grpc::new(grpc::connect(&base).await);
-    let mut stream = eventually("the live stream to start with Alice", || {
-        let mut client = client.clone();
-        async move {
-            client.ready().await.ok()?;
-            let mut stream = client
-                .server_streaming(
-                    tonic::Request::new(ByCityRequest {
-                        city: "Springfield".into(),
-                    }),
-                    PathAndQuery::from_static("/customer.view.CustomersByCity/WatchCustomers"),
-                    ProstCodec::<ByCityRequest, CustomerState>::default(),
-                )
-                .await
-                .ok()?
-                .into_inner();
-            let first = tokio::time::timeout(Duration::from_millis(500), stream.message())
-                .await
-                .ok()?
-                .ok()??;
-            (first.customer_id == "c1").then_some(stream)
-        }
-    })
-    .await;
-    client.ready().await.unwrap();
+    let mut stream = watch_city(&base, "Springfield", "c1").await;
 
     // A customer elsewhere does not show; the next ones in Springfield do, in order.
     create(&http, &base, "c2", "Bob", "Shelbyville").await;

@@ -20,3 +20,20 @@ pub mod store;
 pub use backend::Backend;
 pub use pg_store::{PgOptions, PgStore};
 pub use store::{CustomerRow, Store, StoreOptions};
+
+/// A write of either store.
+#[derive(Debug, Clone)]
+enum WriteOp {
+    Upsert(CustomerRow),
+    Event {
+        id: String,
+        kind: String,
+        payload: String,
+    },
+}
+
+/// A write queued for a store's batching writer, with where its outcome goes.
+struct Job {
+    op: WriteOp,
+    reply: tokio::sync::oneshot::Sender<Result<u64, String>>,
+}

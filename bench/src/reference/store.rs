@@ -1,5 +1,6 @@
 //! SQLite storage of the reference service.
 
+use super::{Job, WriteOp};
 use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, mpsc};
@@ -42,22 +43,6 @@ impl Default for StoreOptions {
             max_batch: 256,
         }
     }
-}
-
-/// A write.
-#[derive(Debug, Clone)]
-enum WriteOp {
-    Upsert(CustomerRow),
-    Event {
-        id: String,
-        kind: String,
-        payload: String,
-    },
-}
-
-struct Job {
-    op: WriteOp,
-    reply: oneshot::Sender<Result<u64, String>>,
 }
 
 enum Writer {

@@ -62,6 +62,10 @@ pub(super) async fn apply_schema(
     tx.execute("SELECT pg_advisory_xact_lock($1::bigint)", &[&lock])
         .await
         .map_err(pg)?;
+    // `IF NOT EXISTS` on existing tables is the common case, not news for the log.
+    tx.batch_execute("SET LOCAL client_min_messages = warning")
+        .await
+        .map_err(pg)?;
     for sql in statements {
         tx.batch_execute(sql).await.map_err(|err| {
             let failed = pg(err);
