@@ -2,8 +2,17 @@
 //! request metadata, and for subscriptions the CloudEvents attributes. An
 //! action's context also calls other components of the service.
 
-/// Request metadata: HTTP headers or gRPC metadata (keys lower-case), and the
-/// CloudEvents attributes (`ce-*`) of subscribed messages.
+/// Whether `key` is set by the runtime only: the CloudEvents attributes
+/// (`ce-*`) of subscribed and published messages. The front doors drop such
+/// keys from client requests, so a caller cannot pose as an event's source.
+pub(crate) fn is_reserved(key: &str) -> bool {
+    key.get(..3)
+        .is_some_and(|prefix| prefix.eq_ignore_ascii_case("ce-"))
+}
+
+/// Request metadata: HTTP headers or gRPC metadata (keys lower-case; the
+/// keys a client sends that only the runtime may set, `ce-*`, are dropped),
+/// and the CloudEvents attributes (`ce-*`) of subscribed messages.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Metadata {
     entries: Vec<(String, String)>,

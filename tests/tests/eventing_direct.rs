@@ -1,21 +1,23 @@
-//! Publishing from direct calls, and services without a topic backend: a
-//! direct call of a publishing action method publishes its result (with the
-//! caller's `ce-subject`, a fresh `ce-id`); without a backend the call fails
-//! with `FAILED_PRECONDITION` and a topic subscription stops the start with
-//! an error naming the topic.
+//! Calls from outside, and services without a topic backend: a method fed by
+//! a subscription is the runtime's (a forged event posted to it is refused
+//! over HTTP and gRPC and publishes nothing); without a backend a topic
+//! subscription stops the start with an error naming the topic.
 
 use std::sync::Arc;
 
-use counter::counter::{CounterChanged, CounterEventsActionComponent};
+use counter::counter::{CounterChanged, CounterEventsActionComponent, CounterState};
 use counter::{Counter, CounterPublisher};
 use counter_totals::TotalsFeeder;
 use counter_totals::totals::CounterEventsConsumerActionComponent;
+use http::uri::PathAndQuery;
 use plinth::eventing::{SqliteTopics, Topics};
 use plinth::storage::{SqliteOptions, SqliteStorage};
 use plinth::{Config, ServiceError};
 use plinth_tests::eventing::read_all;
+use plinth_tests::grpc;
 use prost::Message;
 use reqwest::StatusCode;
+use tonic_prost::ProstCodec;
 
 fn config(dir: &std::path::Path) -> Config {
     Config::default()
@@ -24,7 +26,7 @@ fn config(dir: &std::path::Path) -> Config {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn eventing_a_direct_call_publishes_its_result() {
+async fn eventing_a_subscription_method_is_not_callable_from_outside() {
     let dir = tempfile::tempdir().unwrap();
     let topics: Arc<dyn Topics> = Arc::new(SqliteTopics::open(dir.path().join("t.db")).unwrap());
     let service = plinth::Service::new()
@@ -34,28 +36,32 @@ async fn eventing_a_direct_call_publishes_its_result() {
         .start()
         .await
         .unwrap();
+    let base = format!("http://{}", service.local_addr());
+    // A forged change posted to the method the counter's subscription feeds.
     let reply = reqwest::Client::new()
-        .post(format!(
-            "http://{}/counter.CounterEvents/OnChanged",
-            service.local_addr()
-        ))
-        .header("ce-subject", "direct-1")
+        .post(format!("{base}/counter.CounterEvents/OnChanged"))
+        .header("ce-subject", "forged-1")
         .json(&serde_json::json!({ "value": "5" }))
         .send()
         .await
         .unwrap();
-    assert_eq!(reply.status(), StatusCode::OK, "{:?}", reply.text().await);
-    let published = read_all(&*topics, "counter-events").await;
-    assert_eq!(published.len(), 1);
-    let message = &published[0].message;
-    let changed = CounterChanged::decode(message.payload.clone()).unwrap();
-    assert_eq!(
-        (changed.counter_id.as_str(), changed.value),
-        ("direct-1", 5)
+    assert_eq!(reply.status(), StatusCode::NOT_FOUND);
+    // The same over gRPC.
+    let mut client = tonic::client::Grpc::new(grpc::connect(&base).await);
+    client.ready().await.unwrap();
+    let status = client
+        .unary(
+            tonic::Request::new(CounterState { value: 5 }),
+            PathAndQuery::from_static("/counter.CounterEvents/OnChanged"),
+            ProstCodec::<CounterState, CounterChanged>::default(),
+        )
+        .await
+        .expect_err("the runtime's method is refused");
+    assert_eq!(status.code(), tonic::Code::PermissionDenied, "{status:?}");
+    assert!(
+        read_all(&*topics, "counter-events").await.is_empty(),
+        "nothing published"
     );
-    assert_eq!(message.metadata.get("ce-subject"), Some("direct-1"));
-    let id = message.metadata.get("ce-id").unwrap();
-    assert_eq!(id.len(), 36, "a fresh UUID: {id}");
     service.shutdown().await;
 }
 
@@ -73,20 +79,22 @@ async fn eventing_without_a_topic_backend_fails_clearly() {
         .start()
         .await
         .unwrap();
-    let reply = reqwest::Client::new()
-        .post(format!(
-            "http://{}/counter.CounterEvents/OnChanged",
-            service.local_addr()
-        ))
-        .header("ce-subject", "c1")
-        .json(&serde_json::json!({ "value": "1" }))
-        .send()
+    // The runtime's own call of the method (as its subscription makes it):
+    // publishing without a backend fails with FAILED_PRECONDITION.
+    let payload = CounterState { value: 1 }.encode_to_vec();
+    let Err(failed) = service
+        .dispatch()
+        .dispatch(
+            "/counter.CounterEvents/OnChanged",
+            payload.into(),
+            plinth::Metadata::new().with("ce-subject", "c1"),
+        )
         .await
-        .unwrap();
-    // FAILED_PRECONDITION is HTTP 400.
-    assert_eq!(reply.status(), StatusCode::BAD_REQUEST);
-    let body = reply.text().await.unwrap();
-    assert!(body.contains("no topic backend"), "{body}");
+    else {
+        panic!("publishing without a topic backend must fail");
+    };
+    assert_eq!(failed.code(), plinth::Code::FailedPrecondition, "{failed}");
+    assert!(failed.message().contains("no topic backend"), "{failed}");
     service.shutdown().await;
 
     let refused = plinth::Service::new()

@@ -81,6 +81,25 @@ pub struct MethodInfo {
     pub jwt: Option<Jwt>,
 }
 
+impl MethodInfo {
+    /// Whether callers outside the service may call the method. A method fed
+    /// by a subscription, and a view's update method, is internal (the
+    /// runtime calls it with events it read itself) unless its proto binds
+    /// it to an HTTP route of its own or gives it an ACL that allows callers.
+    pub fn public(&self) -> bool {
+        let internal =
+            self.subscribe.is_some() || matches!(self.view, Some(ViewMethod::Update { .. }));
+        !internal
+            || self.acl.is_some_and(|acl| !acl.allow.is_empty())
+            || self.http.iter().any(|rule| !self.is_default_route(rule))
+    }
+
+    /// Whether `rule` is the default `POST /package.Service/Method` binding.
+    pub fn is_default_route(&self, rule: &HttpRule) -> bool {
+        rule.method == HttpMethod::Post && rule.template.source == self.path
+    }
+}
+
 /// Where the entity id of a command comes from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum IdSource {

@@ -15,7 +15,7 @@ use tonic::server::{Grpc, ServerStreamingService, UnaryService};
 
 use super::codec::BytesCodec;
 use crate::component::adapter::ActionReply;
-use crate::context::Metadata;
+use crate::context::{Metadata, is_reserved};
 use crate::dispatch::SharedDispatch;
 use crate::status::Status;
 
@@ -23,8 +23,9 @@ use crate::status::Status;
 #[derive(Clone)]
 pub(crate) struct Gateway {
     dispatch: SharedDispatch,
-    /// Method path → whether it streams its replies.
-    methods: Arc<HashMap<&'static str, bool>>,
+    /// Method path → whether it streams its replies, and whether callers
+    /// outside the service may call it.
+    methods: Arc<HashMap<&'static str, (bool, bool)>>,
     max_message_bytes: usize,
 }
 
@@ -38,7 +39,7 @@ impl Gateway {
                 component
                     .methods
                     .iter()
-                    .map(|m| (m.path, m.server_streaming))
+                    .map(|m| (m.path, (m.server_streaming, m.public())))
             })
             .collect();
         Gateway {
@@ -64,10 +65,16 @@ where
 
     fn call(&mut self, request: http::Request<B>) -> Self::Future {
         let path = request.uri().path().to_string();
-        let Some(&streaming) = self.methods.get(path.as_str()) else {
+        let Some(&(streaming, public)) = self.methods.get(path.as_str()) else {
             let status = tonic::Status::unimplemented(format!("unknown method {path}"));
             return futures::future::ready(Ok(status.into_http())).boxed();
         };
+        if !public {
+            let status = tonic::Status::permission_denied(format!(
+                "{path} is called by the runtime only (it is fed by a subscription or updates a view)"
+            ));
+            return futures::future::ready(Ok(status.into_http())).boxed();
+        }
         let call = Call {
             dispatch: self.dispatch.clone(),
             path,
@@ -142,11 +149,13 @@ impl ServerStreamingService<Bytes> for Call {
     }
 }
 
-/// The request metadata handlers see: the ASCII entries of the gRPC metadata.
+/// The request metadata handlers see: the ASCII entries of the gRPC
+/// metadata, without the keys only the runtime sets ([`is_reserved`]).
 fn metadata_of(map: &tonic::metadata::MetadataMap) -> Metadata {
     let mut metadata = Metadata::new();
     for entry in map.iter() {
         if let tonic::metadata::KeyAndValueRef::Ascii(key, value) = entry
+            && !is_reserved(key.as_str())
             && let Ok(value) = value.to_str()
         {
             metadata.insert(key.as_str(), value);

@@ -13,7 +13,7 @@ use prost::Message as _;
 use prost_reflect::DynamicMessage;
 
 use crate::component::adapter::ActionReply;
-use crate::context::Metadata;
+use crate::context::{Metadata, is_reserved};
 use crate::dispatch::SharedDispatch;
 use crate::status::Status;
 
@@ -201,10 +201,13 @@ fn is_json(content_type: &str) -> bool {
 }
 
 /// The request headers as metadata (keys lower-case; values that are not text
-/// are left out).
+/// are left out, and so are the keys only the runtime sets, [`is_reserved`]).
 fn metadata(headers: &HeaderMap) -> Metadata {
     let mut metadata = Metadata::new();
     for (name, value) in headers {
+        if is_reserved(name.as_str()) {
+            continue;
+        }
         if let Ok(value) = value.to_str() {
             metadata.insert(name.as_str(), value);
         }
@@ -229,8 +232,15 @@ mod tests {
         let mut headers = HeaderMap::new();
         headers.insert("X-Request-Id", HeaderValue::from_static("r1"));
         headers.insert("binary", HeaderValue::from_bytes(&[0xff]).unwrap());
+        headers.insert("CE-Subject", HeaderValue::from_static("forged"));
+        headers.insert("ce-id", HeaderValue::from_static("forged"));
         let metadata = metadata(&headers);
         assert_eq!(metadata.get("x-request-id"), Some("r1"));
+        assert_eq!(
+            metadata.get("ce-subject"),
+            None,
+            "client ce-* never reach handlers"
+        );
         assert_eq!(metadata.iter().count(), 1);
     }
 }

@@ -89,7 +89,11 @@ pub(crate) struct RouteTable {
 impl RouteTable {
     /// Resolve every HTTP rule of every method, plus the default
     /// `POST /package.Service/Method` route of each method (unless a rule
-    /// already binds exactly that).
+    /// already binds exactly that). An internal method (fed by a
+    /// subscription, or a view's update; see [`MethodInfo::public`]) gets
+    /// no default route: a request for it is answered 404.
+    ///
+    /// [`MethodInfo::public`]: crate::component::info::MethodInfo::public
     pub fn build(
         components: &[&'static ComponentInfo],
         pool: &DescriptorPool,
@@ -97,7 +101,11 @@ impl RouteTable {
         let mut table = RouteTable { routes: Vec::new() };
         for component in components {
             for method in component.methods {
+                let public = method.public();
                 for rule in method.http {
+                    if !public && method.is_default_route(rule) {
+                        continue;
+                    }
                     let pattern = Pattern::compile(&rule.template);
                     let (body, response_body) = (rule.body, rule.response_body);
                     let route =
@@ -107,7 +115,7 @@ impl RouteTable {
             }
         }
         for component in components {
-            for method in component.methods {
+            for method in component.methods.iter().filter(|m| m.public()) {
                 let pattern = Pattern::literal(method.path);
                 let route = resolve_route(
                     method,
