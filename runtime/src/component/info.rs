@@ -85,12 +85,19 @@ impl MethodInfo {
     /// Whether callers outside the service may call the method. A method fed
     /// by a subscription, and a view's update method, is internal (the
     /// runtime calls it with events it read itself) unless its proto binds
-    /// it to an HTTP route of its own or gives it an ACL that allows callers.
+    /// it to an HTTP route of its own or gives it an ACL that allows the
+    /// internet (`INTERNET` or `ALL`, and neither denied).
     pub fn public(&self) -> bool {
         let internal =
             self.subscribe.is_some() || matches!(self.view, Some(ViewMethod::Update { .. }));
+        let open = |list: &[Principal]| {
+            list.iter()
+                .any(|p| matches!(p, Principal::All | Principal::Internet))
+        };
         !internal
-            || self.acl.is_some_and(|acl| !acl.allow.is_empty())
+            || self
+                .acl
+                .is_some_and(|acl| open(acl.allow) && !open(acl.deny))
             || self.http.iter().any(|rule| !self.is_default_route(rule))
     }
 
@@ -265,4 +272,52 @@ pub enum BodySelector {
     Whole,
     /// The body is this top-level field; other fields come from the query string.
     Field(&'static str),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn method(subscribed: bool, acl: Option<Acl>, http: &'static [HttpRule]) -> MethodInfo {
+        MethodInfo {
+            name: "OnChanged",
+            path: "/counter.CounterEvents/OnChanged",
+            input_type: "counter.CounterState",
+            output_type: "counter.CounterChanged",
+            server_streaming: false,
+            id: IdSource::None,
+            http,
+            subscribe: subscribed.then_some(Subscription {
+                source: SourceKind::ValueEntity("counters"),
+                consumer_group: "",
+                ignore: false,
+                ignore_unknown: false,
+                handle_deletes: false,
+                handle_snapshots: false,
+            }),
+            view: None,
+            publish: None,
+            acl,
+            jwt: None,
+        }
+    }
+
+    fn acl(allow: &'static [Principal], deny: &'static [Principal]) -> Option<Acl> {
+        Some(Acl {
+            allow,
+            deny,
+            deny_code: 0,
+        })
+    }
+
+    #[test]
+    fn subscribed_methods_are_internal_unless_opened_to_the_internet() {
+        assert!(method(false, None, &[]).public());
+        assert!(!method(true, None, &[]).public());
+        assert!(method(true, acl(&[Principal::Internet], &[]), &[]).public());
+        assert!(method(true, acl(&[Principal::All], &[]), &[]).public());
+        // Allowing another service does not open it to everyone.
+        assert!(!method(true, acl(&[Principal::Service("billing")], &[]), &[]).public());
+        assert!(!method(true, acl(&[Principal::All], &[Principal::Internet]), &[]).public());
+    }
 }
