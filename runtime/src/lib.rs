@@ -12,6 +12,7 @@
 //! - [`include_protos!`]: pulls the generated code into a crate.
 
 #[cfg(feature = "mimalloc")]
+mod acl;
 mod alloc;
 pub mod codegen;
 pub mod component;

@@ -15,6 +15,7 @@ use tonic::server::{Grpc, ServerStreamingService, UnaryService};
 
 use super::codec::BytesCodec;
 use crate::component::adapter::ActionReply;
+use crate::component::info::MethodInfo;
 use crate::context::{Metadata, is_reserved};
 use crate::dispatch::SharedDispatch;
 use crate::status::Status;
@@ -23,9 +24,8 @@ use crate::status::Status;
 #[derive(Clone)]
 pub(crate) struct Gateway {
     dispatch: SharedDispatch,
-    /// Method path → whether it streams its replies, and whether callers
-    /// outside the service may call it.
-    methods: Arc<HashMap<&'static str, (bool, bool)>>,
+    /// Method path → the method.
+    methods: Arc<HashMap<&'static str, &'static MethodInfo>>,
     max_message_bytes: usize,
 }
 
@@ -35,12 +35,7 @@ impl Gateway {
         let methods = dispatch
             .components()
             .iter()
-            .flat_map(|component| {
-                component
-                    .methods
-                    .iter()
-                    .map(|m| (m.path, (m.server_streaming, m.public())))
-            })
+            .flat_map(|component| component.methods.iter().map(|m| (m.path, m)))
             .collect();
         Gateway {
             dispatch,
@@ -65,16 +60,21 @@ where
 
     fn call(&mut self, request: http::Request<B>) -> Self::Future {
         let path = request.uri().path().to_string();
-        let Some(&(streaming, public)) = self.methods.get(path.as_str()) else {
+        let Some(&method) = self.methods.get(path.as_str()) else {
             let status = tonic::Status::unimplemented(format!("unknown method {path}"));
             return futures::future::ready(Ok(status.into_http())).boxed();
         };
-        if !public {
-            let status = tonic::Status::permission_denied(format!(
+        let refused = if method.public() {
+            crate::acl::check_internet(method).err().map(to_tonic)
+        } else {
+            Some(tonic::Status::permission_denied(format!(
                 "{path} is called by the runtime only (it is fed by a subscription or updates a view)"
-            ));
+            )))
+        };
+        if let Some(status) = refused {
             return futures::future::ready(Ok(status.into_http())).boxed();
         }
+        let streaming = method.server_streaming;
         let call = Call {
             dispatch: self.dispatch.clone(),
             path,

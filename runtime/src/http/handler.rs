@@ -60,6 +60,7 @@ async fn serve(front: &Frontend, request: Request) -> Result<Response, Status> {
             return Ok(response);
         }
     };
+    crate::acl::check_internet(route.method)?;
 
     let limit = front.options.max_body_bytes;
     let declared = parts
