@@ -63,3 +63,21 @@ pub fn counter_changes(messages: &[StoredMessage]) -> HashMap<String, Vec<(i64, 
     }
     per_counter
 }
+
+/// One counter's published changes (from [`counter_changes`]), each checked
+/// to carry its own `ce-id`: the values in the order they were first
+/// published, and how many messages repeated an earlier one (redeliveries).
+pub fn first_seen(counter: &str, changes: &[(i64, String)]) -> (Vec<i64>, usize) {
+    let mut firsts = Vec::new();
+    let mut seen = std::collections::HashSet::new();
+    let mut repeats = 0;
+    for (value, ce_id) in changes {
+        assert_eq!(ce_id, &format!("counters/{counter}/{value}"));
+        if seen.insert(ce_id.as_str()) {
+            firsts.push(*value);
+        } else {
+            repeats += 1;
+        }
+    }
+    (firsts, repeats)
+}

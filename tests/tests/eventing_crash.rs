@@ -3,12 +3,12 @@
 //! restarted; afterwards the topic holds every change of every counter, in
 //! per-counter order, duplicates allowed (and counted), none lost.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 
 use plinth::eventing::SqliteTopics;
-use plinth_tests::eventing::{counter_changes, eventually, read_all};
+use plinth_tests::eventing::{counter_changes, eventually, first_seen, read_all};
 use plinth_tests::process::ServiceProcess;
 
 const COUNTER_SERVICE: &str = env!("CARGO_BIN_EXE_eventing-counter");
@@ -110,19 +110,10 @@ async fn eventing_sigkill_mid_stream_loses_no_change() {
     let per_counter = counter_changes(&read_all(&topics, "counter-events").await);
     let mut duplicates = 0;
     for (id, last) in &finals {
-        let values = &per_counter[id];
         // Every change, first seen in order; repeats are redeliveries of
         // the same change (same ce-id).
-        let mut firsts = Vec::new();
-        let mut ids = HashSet::new();
-        for (value, ce_id) in values {
-            assert_eq!(ce_id, &format!("counters/{id}/{value}"));
-            if ids.insert(ce_id.clone()) {
-                firsts.push(*value);
-            } else {
-                duplicates += 1;
-            }
-        }
+        let (firsts, repeats) = first_seen(id, &per_counter[id]);
+        duplicates += repeats;
         assert_eq!(firsts, (1..=*last).collect::<Vec<_>>(), "{id}");
     }
     eprintln!(

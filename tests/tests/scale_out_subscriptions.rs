@@ -5,14 +5,14 @@
 //! redeliveries that at-least-once allows after each kill are counted and
 //! reported.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use plinth::eventing::SqliteTopics;
-use plinth_tests::eventing::{counter_changes, eventually, read_all};
+use plinth_tests::eventing::{counter_changes, eventually, first_seen, read_all};
 use plinth_tests::postgres::fresh_database;
 use plinth_tests::process::ServiceProcess;
 
@@ -141,16 +141,8 @@ async fn sigkill_one_of_three_subscribers_loses_no_change() {
     let per_counter = counter_changes(&read_all(&topics, "counter-events").await);
     let mut duplicates = 0;
     for (id, last) in &finals {
-        let mut firsts = Vec::new();
-        let mut seen = HashSet::new();
-        for (value, ce_id) in &per_counter[id] {
-            assert_eq!(ce_id, &format!("counters/{id}/{value}"));
-            if seen.insert(ce_id.clone()) {
-                firsts.push(*value);
-            } else {
-                duplicates += 1;
-            }
-        }
+        let (firsts, repeats) = first_seen(id, &per_counter[id]);
+        duplicates += repeats;
         // Every change, first published in order: none skipped.
         assert_eq!(firsts, (1..=*last).collect::<Vec<_>>(), "{id}");
     }

@@ -87,7 +87,7 @@ impl MethodInfo {
     /// runtime calls it with events it read itself) unless its proto binds
     /// it to an HTTP route of its own or gives it an ACL that allows the
     /// internet (`INTERNET` or `ALL`, and neither denied).
-    pub fn public(&self) -> bool {
+    pub(crate) fn public(&self) -> bool {
         let internal =
             self.subscribe.is_some() || matches!(self.view, Some(ViewMethod::Update { .. }));
         let open = |list: &[Principal]| {
@@ -102,7 +102,7 @@ impl MethodInfo {
     }
 
     /// Whether `rule` is the default `POST /package.Service/Method` binding.
-    pub fn is_default_route(&self, rule: &HttpRule) -> bool {
+    pub(crate) fn is_default_route(&self, rule: &HttpRule) -> bool {
         rule.method == HttpMethod::Post && rule.template.source == self.path
     }
 }
