@@ -80,6 +80,20 @@ pub struct Config {
     /// runs one slice). Changing it starts the consumers again from the
     /// start of the feed.
     pub consumer_slices: u32,
+    /// The most open client connections; over it, the longest idle one is
+    /// closed (`PLINTH_MAX_CONNECTIONS`, default 10000, lowered to fit the
+    /// open-file limit).
+    pub max_connections: usize,
+    /// The most streaming calls (watches, NDJSON/SSE, gRPC server streams)
+    /// open at once, a budget apart from `max_concurrency`
+    /// (`PLINTH_MAX_STREAMS`, default 1024).
+    pub max_streams: usize,
+    /// How long an HTTP/1 request head may take to arrive
+    /// (`PLINTH_HEADER_READ_TIMEOUT_SECS`, default 10).
+    pub header_read_timeout: Duration,
+    /// How long a connection may stay open with no call in flight
+    /// (`PLINTH_IDLE_TIMEOUT_SECS`, default 60).
+    pub idle_timeout: Duration,
 }
 
 impl Default for Config {
@@ -97,6 +111,10 @@ impl Default for Config {
             shutdown_grace: Duration::from_secs(30),
             topics: crate::eventing::TopicsTarget::Local,
             consumer_slices: 4,
+            max_connections: 10_000,
+            max_streams: 1024,
+            header_read_timeout: Duration::from_secs(10),
+            idle_timeout: Duration::from_secs(60),
         }
     }
 }
@@ -116,6 +134,10 @@ struct FileConfig {
     shutdown_grace_secs: Option<u64>,
     topics: Option<String>,
     consumer_slices: Option<u64>,
+    max_connections: Option<u64>,
+    max_streams: Option<u64>,
+    header_read_timeout_secs: Option<u64>,
+    idle_timeout_secs: Option<u64>,
 }
 
 /// One raw setting and the key it came from.
@@ -244,6 +266,34 @@ impl Config {
                 .ok_or_else(|| raw.invalid("a number of slices from 1 to 1024"))?;
         }
         if let Some(raw) = pick(
+            "PLINTH_MAX_CONNECTIONS",
+            "max_connections",
+            number(file_config.max_connections),
+        ) {
+            config.max_connections = raw.positive()?;
+        }
+        if let Some(raw) = pick(
+            "PLINTH_MAX_STREAMS",
+            "max_streams",
+            number(file_config.max_streams),
+        ) {
+            config.max_streams = raw.positive()?;
+        }
+        if let Some(raw) = pick(
+            "PLINTH_HEADER_READ_TIMEOUT_SECS",
+            "header_read_timeout_secs",
+            number(file_config.header_read_timeout_secs),
+        ) {
+            config.header_read_timeout = Duration::from_secs(raw.positive()? as u64);
+        }
+        if let Some(raw) = pick(
+            "PLINTH_IDLE_TIMEOUT_SECS",
+            "idle_timeout_secs",
+            number(file_config.idle_timeout_secs),
+        ) {
+            config.idle_timeout = Duration::from_secs(raw.positive()? as u64);
+        }
+        if let Some(raw) = pick(
             "PLINTH_SHUTDOWN_GRACE_SECS",
             "shutdown_grace_secs",
             number(file_config.shutdown_grace_secs),
@@ -326,13 +376,15 @@ mod tests {
 
     #[test]
     fn environment_overrides_the_file() {
-        let file =
-            "addr: 0.0.0.0:8080\nmax_concurrency: 7\ndata_dir: /var/lib/app\nconsumer_slices: 8\n";
+        let file = "addr: 0.0.0.0:8080\nmax_concurrency: 7\ndata_dir: /var/lib/app\nconsumer_slices: 8\n\
+             max_streams: 5\nidle_timeout_secs: 3\n";
         let config = Config::from_sources(
             Some((Path::new("plinth.yaml"), file)),
             env_of(&[
                 ("PLINTH_MAX_CONCURRENCY", "9"),
                 ("PLINTH_SNAPSHOT_EVERY", "0"),
+                ("PLINTH_MAX_CONNECTIONS", "77"),
+                ("PLINTH_HEADER_READ_TIMEOUT_SECS", "2"),
             ]),
         )
         .unwrap();
@@ -340,6 +392,10 @@ mod tests {
         assert_eq!(config.max_concurrency, 9);
         assert_eq!(config.snapshot_every, 0);
         assert_eq!(config.consumer_slices, 8);
+        assert_eq!(config.max_connections, 77);
+        assert_eq!(config.max_streams, 5);
+        assert_eq!(config.header_read_timeout, Duration::from_secs(2));
+        assert_eq!(config.idle_timeout, Duration::from_secs(3));
         assert_eq!(
             config.storage,
             StorageTarget::Sqlite(PathBuf::from("/var/lib/app/plinth.db"))
@@ -359,6 +415,11 @@ mod tests {
             (&[("PLINTH_LOG", "plinth=loud")], "PLINTH_LOG"),
             (&[("PLINTH_TOPICS", "kafka://broker")], "PLINTH_TOPICS"),
             (&[("PLINTH_CONSUMER_SLICES", "0")], "PLINTH_CONSUMER_SLICES"),
+            (&[("PLINTH_MAX_STREAMS", "0")], "PLINTH_MAX_STREAMS"),
+            (
+                &[("PLINTH_IDLE_TIMEOUT_SECS", "soon")],
+                "PLINTH_IDLE_TIMEOUT_SECS",
+            ),
             (
                 &[("PLINTH_CONSUMER_SLICES", "5000")],
                 "PLINTH_CONSUMER_SLICES",

@@ -245,7 +245,7 @@ impl Service {
         let has_actions = installed
             .iter()
             .any(|i| i.info.kind == crate::component::info::ComponentKind::Action);
-        let dispatcher = Dispatcher::new(installed, config.max_concurrency)?;
+        let dispatcher = Dispatcher::new(installed, config.max_concurrency, config.max_streams)?;
         let shared: SharedDispatch = Arc::new(dispatcher.clone());
         let topics = match self.topics {
             Some(topics) => Some(topics),
@@ -298,18 +298,34 @@ impl Service {
         let (stop, stopped) = oneshot::channel::<()>();
         let grace = config.shutdown_grace;
         let drain = dispatcher.clone();
+        let limits = crate::server::Limits {
+            max_connections: config.max_connections,
+            header_read_timeout: config.header_read_timeout,
+            idle_timeout: config.idle_timeout,
+        };
+        if !local_addr.ip().is_loopback() {
+            tracing::warn!(
+                addr = %local_addr,
+                "serving plain text on an address other hosts can reach"
+            );
+        }
         let task = tokio::spawn(async move {
-            crate::server::serve(
+            let began = crate::server::serve(
                 listener,
                 doors,
-                async { stopped.await.unwrap_or(()) },
+                limits,
+                async {
+                    stopped.await.unwrap_or(());
+                    // Open streams end first, so their connections can close.
+                    drain.end_streams();
+                },
                 grace,
             )
             .await;
             // Stop delivering (storing the subscriptions' offsets) before
             // the calls drain.
             eventing.shutdown().await;
-            if !drain.drain(grace).await {
+            if !drain.drain(grace.saturating_sub(began.elapsed())).await {
                 tracing::warn!("calls still in flight after the shutdown grace period");
             }
             for projection in projections {

@@ -27,8 +27,33 @@ impl ServiceProcess {
         data_dir: &Path,
         env: &[(&str, &str)],
     ) -> ServiceProcess {
+        ServiceProcess::spawn(Command::new(binary), binary, data_dir, env).await
+    }
+
+    /// Like [`ServiceProcess::start_with`], with the open-file limit (soft
+    /// and hard) set to `open_files` by prlimit(1), which then runs the
+    /// service in its own process.
+    pub async fn start_with_file_limit(
+        binary: &Path,
+        data_dir: &Path,
+        env: &[(&str, &str)],
+        open_files: u64,
+    ) -> ServiceProcess {
+        let mut command = Command::new("prlimit");
+        command
+            .arg(format!("--nofile={open_files}:{open_files}"))
+            .arg("--")
+            .arg(binary);
+        ServiceProcess::spawn(command, binary, data_dir, env).await
+    }
+
+    async fn spawn(
+        mut command: Command,
+        binary: &Path,
+        data_dir: &Path,
+        env: &[(&str, &str)],
+    ) -> ServiceProcess {
         let addr = free_addr();
-        let mut command = Command::new(binary);
         command
             .env("PLINTH_ADDR", addr.to_string())
             .env("PLINTH_DATA_DIR", data_dir)

@@ -1,6 +1,9 @@
 //! The dispatcher: maps a gRPC method path to its component and method, sends
 //! entity commands to the executor and action calls to their adapter, and runs
-//! the forwards and side effects that come back, through itself.
+//! the forwards and side effects that come back, through itself. Calls from
+//! outside are bounded by [`budget`].
+
+mod budget;
 
 use std::collections::HashMap;
 use std::panic::AssertUnwindSafe;
@@ -10,7 +13,6 @@ use std::time::Duration;
 use bytes::Bytes;
 use futures::future::BoxFuture;
 use futures::{FutureExt, StreamExt};
-use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use crate::component::adapter::{ActionAdapter, ActionReply};
 use crate::component::info::ComponentInfo;
@@ -78,8 +80,7 @@ pub struct Dispatcher {
 struct Inner {
     components: Vec<&'static ComponentInfo>,
     routes: HashMap<&'static str, Route>,
-    limit: Arc<Semaphore>,
-    max_concurrency: u32,
+    budgets: budget::Budgets,
     /// Where published action results go, once eventing is set up.
     publisher: OnceLock<Arc<Publisher>>,
 }
@@ -95,10 +96,11 @@ impl std::fmt::Debug for Dispatcher {
 
 impl Dispatcher {
     /// A dispatcher for the installed components, serving at most
-    /// `max_concurrency` calls at once.
+    /// `max_concurrency` unary calls and `max_streams` streaming calls at once.
     pub(crate) fn new(
         installed: Vec<Installed>,
         max_concurrency: usize,
+        max_streams: usize,
     ) -> Result<Dispatcher, DispatcherError> {
         let mut routes = HashMap::new();
         let mut components: Vec<&'static ComponentInfo> = Vec::new();
@@ -129,13 +131,11 @@ impl Dispatcher {
             }
             components.push(info);
         }
-        let max_concurrency = u32::try_from(max_concurrency).unwrap_or(u32::MAX).max(1);
         Ok(Dispatcher {
             inner: Arc::new(Inner {
                 components,
                 routes,
-                limit: Arc::new(Semaphore::new(max_concurrency as usize)),
-                max_concurrency,
+                budgets: budget::Budgets::new(max_concurrency, max_streams),
                 publisher: OnceLock::new(),
             }),
         })
@@ -147,17 +147,16 @@ impl Dispatcher {
         let _ = self.inner.publisher.set(publisher);
     }
 
+    /// End every open stream with a last `UNAVAILABLE` item and refuse new
+    /// ones: the first step of a shutdown.
+    pub(crate) fn end_streams(&self) {
+        self.inner.budgets.end_streams();
+    }
+
     /// Wait until no call is in flight, or `timeout` passes; returns whether
     /// everything drained. New calls fail with `UNAVAILABLE` afterwards.
     pub(crate) async fn drain(&self, timeout: Duration) -> bool {
-        let all = self
-            .inner
-            .limit
-            .clone()
-            .acquire_many_owned(self.inner.max_concurrency);
-        let drained = matches!(tokio::time::timeout(timeout, all).await, Ok(Ok(_)));
-        self.inner.limit.close();
-        drained
+        self.inner.budgets.drain(timeout).await
     }
 }
 
@@ -172,48 +171,30 @@ impl Dispatch for Dispatcher {
         payload: Bytes,
         metadata: Metadata,
     ) -> BoxFuture<'static, Result<ActionReply, Status>> {
-        let permit = match self.inner.limit.clone().try_acquire_owned() {
-            Ok(permit) => permit,
-            Err(tokio::sync::TryAcquireError::NoPermits) => {
-                tracing::warn!(path, "concurrency limit reached; call refused");
-                let status = Status::resource_exhausted("too many calls in flight; retry later")
-                    .with_http_status(503);
-                return futures::future::ready(Err(status)).boxed();
-            }
-            Err(tokio::sync::TryAcquireError::Closed) => {
-                return futures::future::ready(Err(Status::unavailable(
-                    "the service is shutting down",
-                )))
-                .boxed();
-            }
+        let streaming = self
+            .inner
+            .routes
+            .get(path)
+            .is_some_and(|route| route.info.methods[route.method].server_streaming);
+        let slot = match self.inner.budgets.acquire(path, streaming) {
+            Ok(slot) => slot,
+            Err(status) => return futures::future::ready(Err(status)).boxed(),
         };
         let call = self
             .inner
             .clone()
             .call(path.to_string(), payload, metadata, 0);
+        let inner = self.inner.clone();
         async move {
             match call.await {
                 Ok(ActionReply::Stream(stream)) => {
-                    Ok(ActionReply::Stream(hold_permit(stream, permit)))
+                    Ok(ActionReply::Stream(inner.budgets.bound(stream, slot)))
                 }
                 other => other,
             }
         }
         .boxed()
     }
-}
-
-/// Keep `permit` until the stream is dropped: a stream counts as in flight.
-fn hold_permit(
-    stream: futures::stream::BoxStream<'static, Result<Bytes, Status>>,
-    permit: OwnedSemaphorePermit,
-) -> futures::stream::BoxStream<'static, Result<Bytes, Status>> {
-    stream
-        .map(move |item| {
-            let _held = &permit;
-            item
-        })
-        .boxed()
 }
 
 impl Inner {
