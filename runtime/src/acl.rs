@@ -6,26 +6,57 @@
 //! = {}`) blocks everything. A refused call gets the ACL's `deny_code` (0:
 //! `PERMISSION_DENIED`, HTTP 403).
 //!
-//! Every call through the front doors comes from the internet: service
-//! identities are not established yet, so `service` principals never match
-//! a front-door call. Calls the runtime makes itself (subscriptions, a
-//! component calling another through its context) go through the
-//! dispatcher and are not checked here.
+//! A front-door call comes from a named service when its connection
+//! presented a client certificate that the configured CA verified (its first
+//! DNS name is the service's name); every other call comes from the
+//! internet. `ALL` matches both, `INTERNET` only the latter, `service`
+//! entries only services, with `*` matching any run of characters. Calls the
+//! runtime makes itself (subscriptions, a component calling another through
+//! its context) go through the dispatcher and are not checked here.
 
 use crate::component::info::{MethodInfo, Principal};
 use crate::status::{Code, Status};
 
-/// Whether a principal entry matches a caller from the internet.
-fn matches_internet(principal: &Principal) -> bool {
-    matches!(principal, Principal::All | Principal::Internet)
+/// Whether a principal entry matches the caller: the service `service`, or
+/// the internet when `None`.
+fn matches(principal: &Principal, service: Option<&str>) -> bool {
+    match (principal, service) {
+        (Principal::All, _) => true,
+        (Principal::Internet, None) => true,
+        (Principal::Service(pattern), Some(name)) => glob(pattern, name),
+        _ => false,
+    }
 }
 
-/// Check a call of `method` from the internet; the refusal as a status.
-pub(crate) fn check_internet(method: &MethodInfo) -> Result<(), Status> {
+/// `*`-only wildcard matching, for service-name patterns (a glob crate would
+/// bring classes and escapes that service names never need).
+fn glob(pattern: &str, name: &str) -> bool {
+    let mut parts = pattern.split('*');
+    let first = parts.next().unwrap_or("");
+    let Some(mut rest) = name.strip_prefix(first) else {
+        return false;
+    };
+    let mut parts: Vec<&str> = parts.collect();
+    let Some(last) = parts.pop() else {
+        return rest.is_empty();
+    };
+    for part in parts {
+        match rest.find(part) {
+            Some(at) => rest = &rest[at + part.len()..],
+            None => return false,
+        }
+    }
+    rest.len() >= last.len() && rest.ends_with(last)
+}
+
+/// Check a call of `method` from `service` (or from the internet when
+/// `None`); the refusal as a status.
+pub(crate) fn check(method: &MethodInfo, service: Option<&str>) -> Result<(), Status> {
     let Some(acl) = method.acl else {
         return Ok(());
     };
-    let allowed = acl.allow.iter().any(matches_internet) && !acl.deny.iter().any(matches_internet);
+    let allowed = acl.allow.iter().any(|p| matches(p, service))
+        && !acl.deny.iter().any(|p| matches(p, service));
     if allowed {
         return Ok(());
     }
@@ -97,10 +128,47 @@ mod tests {
             (acl(&[], &[], 99), Some(Code::PermissionDenied)),
         ];
         for (acl, expected) in cases {
-            let outcome = check_internet(&method(*acl))
-                .err()
-                .map(|status| status.code());
+            let outcome = check(&method(*acl), None).err().map(|status| status.code());
             assert_eq!(outcome, *expected, "{acl:?}");
+        }
+    }
+
+    #[test]
+    fn named_services_get_what_the_rules_say() {
+        let cases: &[(Option<Acl>, &str, bool)] = &[
+            (None, "billing", true),
+            (acl(&[Principal::All], &[], 0), "billing", true),
+            (acl(&[Principal::Internet], &[], 0), "billing", false),
+            (
+                acl(&[Principal::Service("billing")], &[], 0),
+                "billing",
+                true,
+            ),
+            (
+                acl(&[Principal::Service("billing")], &[], 0),
+                "billing-2",
+                false,
+            ),
+            (acl(&[Principal::Service("*")], &[], 0), "anything", true),
+            (acl(&[Principal::Service("bill*")], &[], 0), "billing", true),
+            (acl(&[Principal::Service("*-eu")], &[], 0), "shop-eu", true),
+            (acl(&[Principal::Service("*-eu")], &[], 0), "shop-us", false),
+            (acl(&[Principal::Service("a*c*e")], &[], 0), "abcde", true),
+            (acl(&[Principal::Service("a*c*e")], &[], 0), "abcd", false),
+            (
+                acl(&[Principal::All], &[Principal::Service("shop*")], 0),
+                "shop",
+                false,
+            ),
+            (
+                acl(&[Principal::All], &[Principal::Internet], 0),
+                "shop",
+                true,
+            ),
+        ];
+        for (acl, service, allowed) in cases {
+            let outcome = check(&method(*acl), Some(service)).is_ok();
+            assert_eq!(outcome, *allowed, "{acl:?} for {service}");
         }
     }
 }

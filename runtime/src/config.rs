@@ -8,6 +8,10 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+mod front_door;
+
+pub use front_door::{AdminAccess, TlsConfig};
+
 /// The result type of configuration loading.
 pub type ConfigResult<T> = std::result::Result<T, ConfigError>;
 
@@ -94,6 +98,15 @@ pub struct Config {
     /// How long a connection may stay open with no call in flight
     /// (`PLINTH_IDLE_TIMEOUT_SECS`, default 60).
     pub idle_timeout: Duration,
+    /// TLS on the port (`PLINTH_TLS_CERT`, `PLINTH_TLS_KEY`,
+    /// `PLINTH_TLS_CLIENT_CA`, `PLINTH_TLS_CLIENT_AUTH`); plain text without.
+    pub tls: Option<TlsConfig>,
+    /// A separate address for the admin surface (`PLINTH_ADMIN_ADDR`); with
+    /// it, the service port serves no admin routes.
+    pub admin_addr: Option<SocketAddr>,
+    /// Who may reach the admin surface on the service port
+    /// (`PLINTH_ADMIN_ACCESS`, default `loopback`).
+    pub admin_access: AdminAccess,
 }
 
 impl Default for Config {
@@ -115,6 +128,9 @@ impl Default for Config {
             max_streams: 1024,
             header_read_timeout: Duration::from_secs(10),
             idle_timeout: Duration::from_secs(60),
+            tls: None,
+            admin_addr: None,
+            admin_access: AdminAccess::Loopback,
         }
     }
 }
@@ -138,6 +154,12 @@ struct FileConfig {
     max_streams: Option<u64>,
     header_read_timeout_secs: Option<u64>,
     idle_timeout_secs: Option<u64>,
+    tls_cert: Option<String>,
+    tls_key: Option<String>,
+    tls_client_ca: Option<String>,
+    tls_client_auth: Option<String>,
+    admin_addr: Option<String>,
+    admin_access: Option<String>,
 }
 
 /// One raw setting and the key it came from.
@@ -305,6 +327,29 @@ impl Config {
                 .map_err(|_| raw.invalid("a whole number of seconds"))?;
             config.shutdown_grace = Duration::from_secs(secs);
         }
+        let front_door = front_door::parse(front_door::FrontDoorRaw {
+            tls_cert: pick("PLINTH_TLS_CERT", "tls_cert", file_config.tls_cert),
+            tls_key: pick("PLINTH_TLS_KEY", "tls_key", file_config.tls_key),
+            tls_client_ca: pick(
+                "PLINTH_TLS_CLIENT_CA",
+                "tls_client_ca",
+                file_config.tls_client_ca,
+            ),
+            tls_client_auth: pick(
+                "PLINTH_TLS_CLIENT_AUTH",
+                "tls_client_auth",
+                file_config.tls_client_auth,
+            ),
+            admin_addr: pick("PLINTH_ADMIN_ADDR", "admin_addr", file_config.admin_addr),
+            admin_access: pick(
+                "PLINTH_ADMIN_ACCESS",
+                "admin_access",
+                file_config.admin_access,
+            ),
+        })?;
+        config.tls = front_door.tls;
+        config.admin_addr = front_door.admin_addr;
+        config.admin_access = front_door.admin_access;
         if let Some(raw) = pick("PLINTH_TOPICS", "topics", file_config.topics) {
             config.topics =
                 crate::eventing::parse_topics(&raw.value).map_err(|reason| raw.invalid(&reason))?;
@@ -351,121 +396,4 @@ impl Raw<'_> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn env_of(pairs: &'static [(&'static str, &'static str)]) -> impl Fn(&str) -> Option<String> {
-        move |key| {
-            pairs
-                .iter()
-                .find(|(k, _)| *k == key)
-                .map(|(_, v)| v.to_string())
-        }
-    }
-
-    #[test]
-    fn defaults_apply_without_file_or_environment() {
-        let config = Config::from_sources(None, env_of(&[])).unwrap();
-        assert_eq!(config, Config::default());
-        assert_eq!(config.addr.to_string(), "127.0.0.1:9000");
-        assert_eq!(
-            config.storage,
-            StorageTarget::Sqlite(PathBuf::from("./data/plinth.db"))
-        );
-    }
-
-    #[test]
-    fn environment_overrides_the_file() {
-        let file = "addr: 0.0.0.0:8080\nmax_concurrency: 7\ndata_dir: /var/lib/app\nconsumer_slices: 8\n\
-             max_streams: 5\nidle_timeout_secs: 3\n";
-        let config = Config::from_sources(
-            Some((Path::new("plinth.yaml"), file)),
-            env_of(&[
-                ("PLINTH_MAX_CONCURRENCY", "9"),
-                ("PLINTH_SNAPSHOT_EVERY", "0"),
-                ("PLINTH_MAX_CONNECTIONS", "77"),
-                ("PLINTH_HEADER_READ_TIMEOUT_SECS", "2"),
-            ]),
-        )
-        .unwrap();
-        assert_eq!(config.addr.to_string(), "0.0.0.0:8080");
-        assert_eq!(config.max_concurrency, 9);
-        assert_eq!(config.snapshot_every, 0);
-        assert_eq!(config.consumer_slices, 8);
-        assert_eq!(config.max_connections, 77);
-        assert_eq!(config.max_streams, 5);
-        assert_eq!(config.header_read_timeout, Duration::from_secs(2));
-        assert_eq!(config.idle_timeout, Duration::from_secs(3));
-        assert_eq!(
-            config.storage,
-            StorageTarget::Sqlite(PathBuf::from("/var/lib/app/plinth.db"))
-        );
-    }
-
-    #[test]
-    fn bad_values_name_their_key() {
-        let cases: &[(&[(&str, &str)], &str)] = &[
-            (&[("PLINTH_ADDR", "nowhere")], "PLINTH_ADDR"),
-            (&[("PLINTH_MAX_CONCURRENCY", "0")], "PLINTH_MAX_CONCURRENCY"),
-            (
-                &[("PLINTH_MAX_BODY_BYTES", "lots")],
-                "PLINTH_MAX_BODY_BYTES",
-            ),
-            (&[("PLINTH_SNAPSHOT_EVERY", "-1")], "PLINTH_SNAPSHOT_EVERY"),
-            (&[("PLINTH_LOG", "plinth=loud")], "PLINTH_LOG"),
-            (&[("PLINTH_TOPICS", "kafka://broker")], "PLINTH_TOPICS"),
-            (&[("PLINTH_CONSUMER_SLICES", "0")], "PLINTH_CONSUMER_SLICES"),
-            (&[("PLINTH_MAX_STREAMS", "0")], "PLINTH_MAX_STREAMS"),
-            (
-                &[("PLINTH_IDLE_TIMEOUT_SECS", "soon")],
-                "PLINTH_IDLE_TIMEOUT_SECS",
-            ),
-            (
-                &[("PLINTH_CONSUMER_SLICES", "5000")],
-                "PLINTH_CONSUMER_SLICES",
-            ),
-        ];
-        for (env, key) in cases {
-            let env = env.to_vec();
-            let error = Config::from_sources(None, move |k| {
-                env.iter()
-                    .find(|(e, _)| *e == k)
-                    .map(|(_, v)| v.to_string())
-            })
-            .unwrap_err();
-            assert!(error.to_string().contains(key), "{error} should name {key}");
-        }
-    }
-
-    #[test]
-    fn postgres_urls_are_accepted_and_bad_schemes_named() {
-        let config = Config::from_sources(
-            None,
-            env_of(&[("PLINTH_STORAGE", "postgres://app:secret@db/app")]),
-        )
-        .unwrap();
-        assert_eq!(
-            config.storage,
-            StorageTarget::Postgres("postgres://app:secret@db/app".into())
-        );
-        let error = Config::from_sources(
-            None,
-            env_of(&[("PLINTH_STORAGE", "mysql://app:secret@db/app")]),
-        )
-        .unwrap_err();
-        let message = error.to_string();
-        assert!(
-            message.contains("PLINTH_STORAGE") && message.contains("mysql://"),
-            "{message}"
-        );
-        assert!(!message.contains("secret"), "{message}");
-    }
-
-    #[test]
-    fn unknown_file_keys_are_rejected() {
-        let error =
-            Config::from_sources(Some((Path::new("plinth.yaml"), "adress: 1\n")), env_of(&[]))
-                .unwrap_err();
-        assert!(error.to_string().contains("adress"), "{error}");
-    }
-}
+mod tests;

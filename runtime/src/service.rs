@@ -60,6 +60,9 @@ pub enum ServiceError {
     /// The gRPC front door could not be built.
     #[error(transparent)]
     Grpc(#[from] GrpcError),
+    /// TLS could not be set up from the configured files.
+    #[error(transparent)]
+    Tls(#[from] crate::server::TlsError),
     /// The HTTP/JSON front door could not be built.
     #[error("cannot build the HTTP routes: {0}")]
     Http(String),
@@ -228,6 +231,22 @@ impl Service {
             addr: config.addr,
             source,
         })?;
+        let tls = config
+            .tls
+            .as_ref()
+            .map(crate::server::tls_acceptor)
+            .transpose()?;
+        let admin_listener = match config.admin_addr {
+            Some(addr) => Some(
+                TcpListener::bind(addr)
+                    .await
+                    .map_err(|source| ServiceError::Bind { addr, source })?,
+            ),
+            None => None,
+        };
+        let admin_addr = admin_listener
+            .as_ref()
+            .and_then(|listener| listener.local_addr().ok());
         let entity_stats = Arc::new(crate::executor::stats::ExecutorStats::default());
         let settings = ExecutorSettings {
             storage: storage.clone(),
@@ -282,10 +301,28 @@ impl Service {
         )
         .await?;
         let subscriptions = eventing.status_sources();
+        let status_routes = crate::view::status::router(views.clone(), entity_stats);
+        let admin_here = admin_listener.is_none();
+        let mut http = http_router(shared.clone(), &config)?;
+        if admin_here {
+            http = http.merge(status_routes.clone());
+        }
         let doors = FrontDoors {
-            grpc: crate::grpc::router(shared.clone(), config.max_body_bytes).await?,
-            http: http_router(shared.clone(), &config)?
-                .merge(crate::view::status::router(views.clone(), entity_stats)),
+            grpc: crate::grpc::router(shared.clone(), config.max_body_bytes, admin_here).await?,
+            http,
+            admin_from_anywhere: config.admin_access == crate::config::AdminAccess::Any,
+        };
+        let admin = match admin_listener {
+            Some(listener) => Some((
+                listener,
+                FrontDoors {
+                    grpc: crate::grpc::admin_router(&shared).await?,
+                    http: status_routes,
+                    // Who reaches this address is the operator's choice.
+                    admin_from_anywhere: true,
+                },
+            )),
+            None => None,
         };
         let mut projections = Vec::new();
         for view in &views {
@@ -293,7 +330,8 @@ impl Service {
         }
 
         let services: Vec<&str> = shared.components().iter().map(|c| c.service).collect();
-        tracing::info!(addr = %local_addr, services = ?services, "serving gRPC and HTTP/JSON on http://{local_addr}");
+        let scheme = if tls.is_some() { "https" } else { "http" };
+        tracing::info!(addr = %local_addr, services = ?services, "serving gRPC and HTTP/JSON on {scheme}://{local_addr}");
 
         let (stop, stopped) = oneshot::channel::<()>();
         let grace = config.shutdown_grace;
@@ -303,25 +341,46 @@ impl Service {
             header_read_timeout: config.header_read_timeout,
             idle_timeout: config.idle_timeout,
         };
-        if !local_addr.ip().is_loopback() {
+        if tls.is_none() && !local_addr.ip().is_loopback() {
             tracing::warn!(
                 addr = %local_addr,
-                "serving plain text on an address other hosts can reach"
+                "serving plain text on an address other hosts can reach; set PLINTH_TLS_CERT and PLINTH_TLS_KEY"
             );
         }
+        if let Some(addr) = admin_addr {
+            tracing::info!(%addr, "serving the admin surface (/_plinth, reflection, health) on http://{addr}");
+        }
         let task = tokio::spawn(async move {
+            let (admin_stop, mut admin_stopped) = tokio::sync::watch::channel(false);
+            let admin_task = admin.map(|(listener, doors)| {
+                tokio::spawn(crate::server::serve(
+                    listener,
+                    doors,
+                    limits,
+                    None,
+                    async move {
+                        let _ = admin_stopped.wait_for(|stop| *stop).await;
+                    },
+                    grace,
+                ))
+            });
             let began = crate::server::serve(
                 listener,
                 doors,
                 limits,
+                tls,
                 async {
                     stopped.await.unwrap_or(());
                     // Open streams end first, so their connections can close.
                     drain.end_streams();
+                    admin_stop.send_replace(true);
                 },
                 grace,
             )
             .await;
+            if let Some(admin_task) = admin_task {
+                let _ = admin_task.await;
+            }
             // Stop delivering (storing the subscriptions' offsets) before
             // the calls drain.
             eventing.shutdown().await;
@@ -345,6 +404,7 @@ impl Service {
         });
         Ok(RunningService {
             local_addr,
+            admin_addr,
             dispatch: shared,
             subscriptions,
             stop,
@@ -357,6 +417,7 @@ impl Service {
 #[must_use = "dropping a RunningService leaves it serving until the runtime stops"]
 pub struct RunningService {
     local_addr: SocketAddr,
+    admin_addr: Option<SocketAddr>,
     dispatch: SharedDispatch,
     subscriptions: Vec<StatusSource>,
     stop: oneshot::Sender<()>,
@@ -375,6 +436,11 @@ impl RunningService {
     /// The address the service listens on.
     pub fn local_addr(&self) -> SocketAddr {
         self.local_addr
+    }
+
+    /// The separate address of the admin surface, if one is configured.
+    pub fn admin_addr(&self) -> Option<SocketAddr> {
+        self.admin_addr
     }
 
     /// The service's dispatcher, for calling methods in-process.

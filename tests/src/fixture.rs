@@ -138,7 +138,7 @@ static ES_METHODS: [MethodInfo; 3] = [
     entity_method("AddMany", "/test.EsCounter/AddMany", "test.Increment", ID),
 ];
 
-static ECHO_METHODS: [MethodInfo; 5] = [
+static ECHO_METHODS: [MethodInfo; 6] = [
     method(
         "Say",
         "/test.Echo/Say",
@@ -172,6 +172,20 @@ static ECHO_METHODS: [MethodInfo; 5] = [
         "test.EchoRequest",
         "test.EchoReply",
     ),
+    // `Say`, for the billing services only (proven by a client certificate).
+    MethodInfo {
+        acl: Some(Acl {
+            allow: &[Principal::Service("billing-*")],
+            deny: &[],
+            deny_code: 0,
+        }),
+        ..method(
+            "BillingOnly",
+            "/test.Echo/BillingOnly",
+            "test.EchoRequest",
+            "test.EchoReply",
+        )
+    },
 ];
 
 /// The encoded descriptor set of `test/components.proto`.
@@ -466,7 +480,7 @@ impl ActionAdapter for Echo {
             let input: EchoRequest = decode(&payload)?;
             let caller = ctx.metadata().get("x-caller").unwrap_or("").to_string();
             match ECHO_METHODS[method].name {
-                "Say" => Ok(ActionReply::Unary(encode(&EchoReply {
+                "Say" | "BillingOnly" => Ok(ActionReply::Unary(encode(&EchoReply {
                     text: format!("{}{caller}", input.text),
                 }))),
                 "Repeat" => {

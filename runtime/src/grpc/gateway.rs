@@ -65,7 +65,9 @@ where
             return futures::future::ready(Ok(status.into_http())).boxed();
         };
         let refused = if method.public() {
-            crate::acl::check_internet(method).err().map(to_tonic)
+            crate::acl::check(method, crate::server::calling_service(request.extensions()))
+                .err()
+                .map(to_tonic)
         } else {
             Some(tonic::Status::permission_denied(format!(
                 "{path} is called by the runtime only (it is fed by a subscription or updates a view)"

@@ -60,7 +60,10 @@ async fn serve(front: &Frontend, request: Request) -> Result<Response, Status> {
             return Ok(response);
         }
     };
-    crate::acl::check_internet(route.method)?;
+    crate::acl::check(
+        route.method,
+        crate::server::calling_service(&parts.extensions),
+    )?;
 
     let limit = front.options.max_body_bytes;
     let declared = parts

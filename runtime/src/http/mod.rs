@@ -13,7 +13,7 @@
 //! - `error`: setup errors and the JSON error body.
 
 mod binding;
-mod error;
+pub(crate) mod error;
 mod handler;
 pub(crate) mod json;
 mod routes;

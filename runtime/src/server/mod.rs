@@ -9,9 +9,17 @@
 //! concurrent HTTP/2 streams per connection. Shutdown stops accepting, asks
 //! every connection to finish its calls (HTTP/2 sends GOAWAY), and closes
 //! what is still open when the grace period ends.
+//!
+//! With TLS configured ([`tls`]) every connection is TLS, the handshake
+//! bounded by the header-read timeout; a verified client certificate names
+//! the calling service ([`Peer`]). The admin surface (`/_plinth/*`, gRPC
+//! reflection) answers callers on this host only unless opened to all.
 
 mod connections;
 mod files;
+mod tls;
+
+pub(crate) use tls::{TlsError, acceptor as tls_acceptor};
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -23,7 +31,9 @@ use http_body_util::BodyExt;
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
-use tokio::net::{TcpListener, TcpStream};
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::net::TcpListener;
+use tokio_rustls::TlsAcceptor;
 use tower::ServiceExt;
 
 use connections::{Admission, Close, InFlight, Registry};
@@ -41,6 +51,31 @@ pub(crate) struct FrontDoors {
     pub(crate) grpc: axum::Router,
     /// Serves everything else.
     pub(crate) http: axum::Router,
+    /// Whether callers from other hosts may reach the admin surface here.
+    pub(crate) admin_from_anywhere: bool,
+}
+
+/// Who is at the other end of a connection, as the runtime established it;
+/// every request carries it as an extension.
+#[derive(Clone, Debug)]
+pub(crate) struct Peer {
+    /// The remote address.
+    pub(crate) addr: SocketAddr,
+    /// The calling service, proven by a verified client certificate.
+    pub(crate) service: Option<String>,
+}
+
+/// The service a request comes from, proven by its connection's client
+/// certificate; `None` for a caller from the internet.
+pub(crate) fn calling_service(extensions: &http::Extensions) -> Option<&str> {
+    extensions.get::<Peer>()?.service.as_deref()
+}
+
+/// Whether `path` is on the admin surface.
+fn is_admin(path: &str) -> bool {
+    path.starts_with("/_plinth/")
+        || path.starts_with("/grpc.reflection.v1.ServerReflection/")
+        || path.starts_with("/grpc.reflection.v1alpha.ServerReflection/")
 }
 
 /// What a client may hold.
@@ -55,16 +90,44 @@ pub(crate) struct Limits {
 }
 
 impl FrontDoors {
+    /// The refusal of an admin path to a caller from another host, unless
+    /// the admin surface is open to all here.
+    fn admin_refusal(
+        &self,
+        path: &str,
+        peer: &Peer,
+        is_grpc: bool,
+    ) -> Option<axum::response::Response> {
+        if self.admin_from_anywhere || peer.addr.ip().is_loopback() || !is_admin(path) {
+            return None;
+        }
+        let status = crate::status::Status::permission_denied(
+            "the admin surface answers callers on this host only",
+        );
+        Some(if is_grpc {
+            crate::grpc::gateway::to_tonic(status)
+                .into_http()
+                .map(|()| axum::body::Body::empty())
+        } else {
+            crate::http::error::error_response(&status)
+        })
+    }
+
     async fn route(
         self,
-        request: http::Request<Incoming>,
+        mut request: http::Request<Incoming>,
         call: InFlight,
+        peer: Arc<Peer>,
     ) -> Result<axum::response::Response, Infallible> {
         let is_grpc = request
             .headers()
             .get(http::header::CONTENT_TYPE)
             .and_then(|value| value.to_str().ok())
             .is_some_and(|value| value.starts_with("application/grpc"));
+        if let Some(refusal) = self.admin_refusal(request.uri().path(), &peer, is_grpc) {
+            return Ok(refusal);
+        }
+        request.extensions_mut().insert(peer.as_ref().clone());
         let request = request.map(axum::body::Body::new);
         let response = if is_grpc {
             self.grpc.oneshot(request).await?
@@ -88,6 +151,7 @@ pub(crate) async fn serve(
     listener: TcpListener,
     doors: FrontDoors,
     limits: Limits,
+    tls: Option<TlsAcceptor>,
     shutdown: impl Future<Output = ()>,
     grace: Duration,
 ) -> Instant {
@@ -132,7 +196,39 @@ pub(crate) async fn serve(
             drop(stream);
             continue;
         }
-        spawn_connection(&builder, stream, peer, doors.clone(), registry.clone());
+        let _ = stream.set_nodelay(true);
+        let conn = registry.register();
+        let (builder, doors, registry) = (builder.clone(), doors.clone(), registry.clone());
+        let tls = tls.clone();
+        let handshake_timeout = limits.header_read_timeout;
+        tokio::spawn(async move {
+            match tls {
+                None => {
+                    let peer = Peer {
+                        addr: peer,
+                        service: None,
+                    };
+                    serve_connection(&builder, stream, peer, doors, &conn).await;
+                }
+                Some(tls) => {
+                    let mut signal = conn.close_signal();
+                    let handshake = tokio::time::timeout(handshake_timeout, tls.accept(stream));
+                    tokio::select! {
+                        shaken = handshake => match shaken {
+                            Ok(Ok(stream)) => {
+                                let service = tls::peer_service(stream.get_ref().1);
+                                let peer = Peer { addr: peer, service };
+                                serve_connection(&builder, stream, peer, doors, &conn).await;
+                            }
+                            Ok(Err(error)) => tracing::debug!(%peer, %error, "TLS handshake failed"),
+                            Err(_) => tracing::debug!(%peer, "TLS handshake timed out"),
+                        },
+                        _ = async { signal.wait_for(|ask| *ask == Close::Now).await.is_ok() } => {}
+                    }
+                }
+            }
+            registry.remove(&conn);
+        });
     }
     let began = Instant::now();
     drop(listener);
@@ -154,50 +250,47 @@ pub(crate) async fn serve(
 }
 
 /// Serve one connection until it ends or is asked to close.
-fn spawn_connection(
+async fn serve_connection<I>(
     builder: &auto::Builder<TokioExecutor>,
-    stream: TcpStream,
-    peer: SocketAddr,
+    io: I,
+    peer: Peer,
     doors: FrontDoors,
-    registry: Arc<Registry>,
-) {
-    let _ = stream.set_nodelay(true);
-    let conn = registry.register();
+    conn: &Arc<connections::Conn>,
+) where
+    I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let addr = peer.addr;
+    let peer = Arc::new(peer);
     let service = hyper::service::service_fn({
         let conn = conn.clone();
-        move |request| doors.clone().route(request, conn.begin())
+        move |request| doors.clone().route(request, conn.begin(), peer.clone())
     });
-    let connection = builder
-        .serve_connection(TokioIo::new(stream), service)
-        .into_owned();
-    tokio::spawn(async move {
-        let mut signal = conn.close_signal();
-        tokio::pin!(connection);
-        let mut graceful = false;
-        loop {
-            tokio::select! {
-                result = connection.as_mut() => {
-                    if let Err(error) = result {
-                        tracing::debug!(%peer, %error, "connection ended with an error");
-                    }
-                    break;
+    let connection = builder.serve_connection(TokioIo::new(io), service);
+    let mut signal = conn.close_signal();
+    tokio::pin!(connection);
+    let mut graceful = false;
+    loop {
+        tokio::select! {
+            result = connection.as_mut() => {
+                if let Err(error) = result {
+                    tracing::debug!(peer = %addr, %error, "connection ended with an error");
                 }
-                changed = signal.changed() => {
-                    let ask = if changed.is_ok() { *signal.borrow_and_update() } else { Close::Now };
-                    match ask {
-                        Close::Open => {}
-                        Close::Gracefully if !graceful => {
-                            graceful = true;
-                            connection.as_mut().graceful_shutdown();
-                        }
-                        Close::Gracefully => {}
-                        Close::Now => break,
+                return;
+            }
+            changed = signal.changed() => {
+                let ask = if changed.is_ok() { *signal.borrow_and_update() } else { Close::Now };
+                match ask {
+                    Close::Open => {}
+                    Close::Gracefully if !graceful => {
+                        graceful = true;
+                        connection.as_mut().graceful_shutdown();
                     }
+                    Close::Gracefully => {}
+                    Close::Now => return,
                 }
             }
         }
-        registry.remove(&conn);
-    });
+    }
 }
 
 /// Close connections idle for `timeout`, checking a few times per timeout.
@@ -235,5 +328,56 @@ impl Throttle {
         log(self.suppressed);
         self.last = Some(now);
         self.suppressed = 0;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn doors(admin_from_anywhere: bool) -> FrontDoors {
+        FrontDoors {
+            grpc: axum::Router::new(),
+            http: axum::Router::new(),
+            admin_from_anywhere,
+        }
+    }
+
+    fn peer(addr: &str) -> Peer {
+        Peer {
+            addr: addr.parse().unwrap(),
+            service: None,
+        }
+    }
+
+    #[test]
+    fn the_admin_surface_answers_this_host_only_unless_opened() {
+        let remote = peer("192.0.2.7:5000");
+        let local = peer("127.0.0.1:5000");
+        let cases = [
+            (false, &remote, "/_plinth/metrics", false, Some(403)),
+            (
+                false,
+                &remote,
+                "/grpc.reflection.v1.ServerReflection/ServerReflectionInfo",
+                true,
+                Some(200),
+            ),
+            (false, &remote, "/customers/7", false, None),
+            (false, &remote, "/grpc.health.v1.Health/Check", true, None),
+            (false, &local, "/_plinth/metrics", false, None),
+            (true, &remote, "/_plinth/views", false, None),
+        ];
+        for (open, peer, path, is_grpc, refused) in cases {
+            let refusal = doors(open).admin_refusal(path, peer, is_grpc);
+            assert_eq!(
+                refusal.as_ref().map(|r| r.status().as_u16()),
+                refused,
+                "{path}"
+            );
+            if let Some(response) = refusal.filter(|_| is_grpc) {
+                assert_eq!(response.headers()["grpc-status"], "7");
+            }
+        }
     }
 }
