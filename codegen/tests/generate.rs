@@ -129,3 +129,39 @@ fn no_plinth_options_means_only_messages() {
         insta::assert_snapshot!("no_options__tree", tree);
     });
 }
+
+#[test]
+fn startup_triggers_reach_the_method_info() {
+    let include = root().join("codegen/tests/fixtures");
+    let compiled = compile(&[include.join("startup.proto")], &[&include])
+        .unwrap_or_else(|error| panic!("{}", error.render_plain()));
+    let model = model::build(&compiled.pool, &compiled.sources)
+        .unwrap_or_else(|error| panic!("{}", error.render_plain()));
+    let package = model
+        .packages
+        .iter()
+        .find(|package| package.name == "boot")
+        .expect("the boot package");
+    let retries: Vec<(&str, Option<u32>)> = package
+        .components
+        .iter()
+        .flat_map(|component| &component.methods)
+        .map(|method| (method.name.as_str(), method.startup_retries))
+        .collect();
+    assert_eq!(
+        retries,
+        [
+            ("FillCaches", Some(3)),
+            ("Other", None),
+            ("Defaults", Some(0))
+        ]
+    );
+    let code = emit::emit_package(&compiled.pool, package).expect("emits");
+    let code: String = code.split_whitespace().collect();
+    assert!(
+        code.contains(
+            "trigger:::core::option::Option::Some(::plinth::codegen::Trigger{max_retries:3u32,})"
+        ),
+        "{code}"
+    );
+}

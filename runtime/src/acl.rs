@@ -95,6 +95,7 @@ mod tests {
             publish: None,
             acl,
             jwt: None,
+            trigger: None,
         }
     }
 

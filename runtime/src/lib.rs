@@ -30,6 +30,7 @@ mod server;
 pub mod service;
 pub mod status;
 pub mod storage;
+mod trigger;
 pub mod view;
 
 pub use component::{Component, Registration};

@@ -350,6 +350,7 @@ impl Service {
         if let Some(addr) = admin_addr {
             tracing::info!(%addr, "serving the admin surface (/_plinth, reflection, health) on http://{addr}");
         }
+        let triggers = crate::trigger::start(&shared);
         let task = tokio::spawn(async move {
             let (admin_stop, mut admin_stopped) = tokio::sync::watch::channel(false);
             let admin_task = admin.map(|(listener, doors)| {
@@ -371,6 +372,9 @@ impl Service {
                 tls,
                 async {
                     stopped.await.unwrap_or(());
+                    for trigger in &triggers {
+                        trigger.abort();
+                    }
                     // Open streams end first, so their connections can close.
                     drain.end_streams();
                     admin_stop.send_replace(true);

@@ -87,6 +87,7 @@ const fn method(
         publish: None,
         acl: None,
         jwt: None,
+        trigger: None,
     }
 }
 

@@ -34,6 +34,7 @@ static WATCHER_METHODS: [MethodInfo; 1] = [MethodInfo {
     publish: None,
     acl: None,
     jwt: None,
+    trigger: None,
 }];
 
 static WATCHER_INFO: LazyLock<ComponentInfo> = LazyLock::new(|| ComponentInfo {

@@ -118,6 +118,10 @@ fn method_info(ctx: &Ctx<'_>, method: &Method) -> TokenStream {
     let publish = option(method.publish.as_ref(), |topic| quote!(#topic));
     let acl = option(method.acl.as_ref(), acl);
     let jwt = option(method.jwt.as_ref(), jwt);
+    let trigger = option(
+        method.startup_retries.as_ref(),
+        |retries| quote!(::plinth::codegen::Trigger { max_retries: #retries }),
+    );
     quote! {
         ::plinth::codegen::MethodInfo {
             name: #name,
@@ -132,6 +136,7 @@ fn method_info(ctx: &Ctx<'_>, method: &Method) -> TokenStream {
             publish: #publish,
             acl: #acl,
             jwt: #jwt,
+            trigger: #trigger,
         }
     }
 }

@@ -28,6 +28,7 @@ fn method(name: &str, input: TypeRef, output: TypeRef) -> Method {
         publish: None,
         acl: None,
         jwt: None,
+        startup_retries: None,
     }
 }
 

@@ -318,6 +318,10 @@ fn method(
         );
     }
     jwt_claim_fields(ctx, &method.input());
+    let startup_retries = m
+        .trigger
+        .as_ref()
+        .and_then(|t| startup_trigger(ctx, t, name, is_action, method.is_server_streaming()));
     let method_model = Method {
         name: name.to_owned(),
         input: type_ref(&method.input()),
@@ -335,6 +339,7 @@ fn method(
             .or_else(|| decl.acl.clone())
             .or_else(|| file_acl.cloned()),
         jwt,
+        startup_retries,
     };
     (
         method_model,
@@ -344,6 +349,54 @@ fn method(
             routes,
         },
     )
+}
+
+/// The retries of a valid startup trigger; errors for any other.
+fn startup_trigger(
+    ctx: &mut Ctx<'_>,
+    trigger: &super::options::TriggerDecl,
+    method: &str,
+    is_action: bool,
+    streaming: bool,
+) -> Option<u32> {
+    let at = trigger.loc.clone().at("trigger");
+    if !is_action {
+        misplaced(ctx, &at, method, "startup trigger", "actions");
+        return None;
+    }
+    if trigger.on != 1 {
+        ctx.error(
+            ErrorKind::InvalidOption,
+            &at,
+            "trigger without an event",
+            format!("rpc `{method}` declares a trigger with no `on` event"),
+            "set `on: STARTUP`, the one event a trigger can name",
+        );
+        return None;
+    }
+    if streaming {
+        ctx.error(
+            ErrorKind::InvalidOption,
+            &at,
+            "startup trigger on a streaming rpc",
+            format!("rpc `{method}` streams its replies, and nobody would read them at startup"),
+            "trigger a unary rpc",
+        );
+        return None;
+    }
+    match u32::try_from(trigger.max_retries) {
+        Ok(retries) => Some(retries),
+        Err(_) => {
+            ctx.error(
+                ErrorKind::InvalidOption,
+                &at,
+                "negative max_retries",
+                format!("rpc `{method}` sets `max_retries: {}`", trigger.max_retries),
+                "use 0 (no retry) or more",
+            );
+            None
+        }
+    }
 }
 
 fn misplaced(ctx: &mut Ctx<'_>, at: &Loc, method: &str, what: &str, allowed: &str) {

@@ -120,6 +120,9 @@ pub(crate) fn method(ctx: &mut Ctx<'_>, method: &MethodDescriptor, decl: &mut Me
             decl.publish = Some((string(&out, "topic"), loc.child(&[1, 2])));
         }
     }
+    if let Some(t) = message(&msg, "trigger") {
+        decl.trigger = Some(super::options::trigger(&t, loc.child(&[7])));
+    }
     if let Some(view) = message(&msg, "view") {
         if let Some(update) = message(&view, "update") {
             decl.update = Some(UpdateDecl {

@@ -76,6 +76,24 @@ pub(crate) struct MethodDecl {
     pub publish: Option<(String, Loc)>,
     pub acl: Option<Acl>,
     pub jwt: Option<Jwt>,
+    pub trigger: Option<TriggerDecl>,
+}
+
+/// A `trigger` option: the event number, the retries, and where it is.
+#[derive(Debug, Clone)]
+pub(crate) struct TriggerDecl {
+    pub on: i64,
+    pub max_retries: i64,
+    pub loc: Loc,
+}
+
+/// Reads a `trigger` option (Plinth's or Kalix's: the same fields).
+pub(crate) fn trigger(msg: &DynamicMessage, loc: Loc) -> TriggerDecl {
+    TriggerDecl {
+        on: int(msg, "on"),
+        max_retries: int(msg, "max_retries"),
+        loc,
+    }
 }
 
 /// The option location of extension `ext` on a service.
@@ -338,6 +356,9 @@ pub(crate) fn method(ctx: &mut Ctx<'_>, method: &MethodDescriptor, decl: &mut Me
     }
     if let Some(p) = message(&msg, "publish") {
         decl.publish = Some((string(&p, "topic"), loc.child(&[5])));
+    }
+    if let Some(t) = message(&msg, "trigger") {
+        decl.trigger = Some(trigger(&t, loc.child(&[8])));
     }
     decl.acl = message(&msg, "acl").map(|m| acl(&m)).or(decl.acl.take());
     decl.jwt = message(&msg, "jwt").map(|m| jwt(&m)).or(decl.jwt.take());

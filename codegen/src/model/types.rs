@@ -136,6 +136,9 @@ pub struct Method {
     pub acl: Option<Acl>,
     /// Token validation in force (method, else service).
     pub jwt: Option<Jwt>,
+    /// Called by the runtime at every start, retried this many times after
+    /// a failure (`trigger = { on: STARTUP }`).
+    pub startup_retries: Option<u32>,
 }
 
 /// Where a command's entity id comes from.

@@ -79,6 +79,16 @@ pub struct MethodInfo {
     pub acl: Option<Acl>,
     /// Token validation in force for the method.
     pub jwt: Option<Jwt>,
+    /// Called by the runtime when the service starts.
+    pub trigger: Option<Trigger>,
+}
+
+/// A method the runtime calls by itself when the service starts (with an
+/// empty input), retrying a failure with backoff.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Trigger {
+    /// Calls retried after the first one fails, before giving up.
+    pub max_retries: u32,
 }
 
 impl MethodInfo {
@@ -299,6 +309,7 @@ mod tests {
             publish: None,
             acl,
             jwt: None,
+            trigger: None,
         }
     }
 

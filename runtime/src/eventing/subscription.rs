@@ -310,6 +310,7 @@ mod tests {
             publish: None,
             acl: None,
             jwt: None,
+            trigger: None,
         }
     }
 

@@ -92,6 +92,7 @@ macro_rules! method {
             publish: None,
             acl: None,
             jwt: None,
+            trigger: None,
         }
     };
     ($name:literal, $http:expr) => {
@@ -357,6 +358,7 @@ pub fn method_info(name: &str, input_type: &'static str, http: Vec<HttpRule>) ->
         publish: None,
         acl: None,
         jwt: None,
+        trigger: None,
     }
 }
 
