@@ -225,3 +225,119 @@ async fn random_requests_get_answers_and_never_break_the_server() {
     assert_eq!(body["value"], (before + 2).to_string(), "{body}");
     service.shutdown().await;
 }
+
+/// A random header line: known names with mangled values, random names,
+/// bytes no header may hold, and oversized values.
+fn random_header(rng: &mut fastrand::Rng) -> Vec<u8> {
+    const NAMES: &[&str] = &[
+        "content-type",
+        "content-length",
+        "transfer-encoding",
+        "authorization",
+        "accept",
+        "ce-type",
+        "ce-subject",
+        "x-caller",
+        "grpc-timeout",
+        "te",
+        "expect",
+        "host",
+    ];
+    const VALUES: &[&str] = &[
+        "application/json",
+        "chunked",
+        "Bearer",
+        "Bearer a.b.c",
+        "Bearer eyJhbGciOiJub25lIn0.e30.",
+        "-1",
+        "99999999999999999999",
+        "text/event-stream",
+        "100-continue",
+        "1H",
+        "",
+    ];
+    let name: Vec<u8> = match rng.u8(..4) {
+        0 => (0..rng.usize(1..12)).map(|_| rng.u8(..)).collect(),
+        _ => NAMES[rng.usize(..NAMES.len())].as_bytes().to_vec(),
+    };
+    let value: Vec<u8> = match rng.u8(..6) {
+        0 => (0..rng.usize(..40)).map(|_| rng.u8(..)).collect(),
+        1 => vec![b'a'; rng.usize(1_000..40_000)],
+        _ => VALUES[rng.usize(..VALUES.len())].as_bytes().to_vec(),
+    };
+    [name, b": ".to_vec(), value, b"\r\n".to_vec()].concat()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn random_headers_get_a_client_error_or_an_answer_never_a_server_error() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    let seed = std::env::var("PLINTH_FUZZ_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0x4ead_u64);
+    let mut rng = fastrand::Rng::with_seed(seed);
+    let dir = tempfile::tempdir().unwrap();
+    let config = Config::default()
+        .with_addr("127.0.0.1:0".parse().unwrap())
+        .with_sqlite(dir.path().join("plinth.db"));
+    let service = plinth_tests::fixture::service()
+        .config(config)
+        .start()
+        .await
+        .unwrap();
+    let addr = service.local_addr();
+
+    let mut client_errors = 0;
+    for i in 0..300 {
+        let path = PATHS[rng.usize(..11)];
+        let body = VALID[rng.usize(..VALID.len())];
+        let mut request = format!("POST {path} HTTP/1.1\r\nhost: test\r\n").into_bytes();
+        for _ in 0..rng.usize(1..6) {
+            request.extend(random_header(&mut rng));
+        }
+        request.extend(
+            format!(
+                "connection: close\r\ncontent-length: {}\r\n\r\n{body}",
+                body.len()
+            )
+            .bytes(),
+        );
+        let mut socket = tokio::net::TcpStream::connect(addr).await.unwrap();
+        // The server may answer and close before reading everything.
+        let _ = socket.write_all(&request).await;
+        let mut answer = Vec::new();
+        let read =
+            tokio::time::timeout(Duration::from_secs(10), socket.read_to_end(&mut answer)).await;
+        let context = || {
+            format!(
+                "seed {seed}, request {i}: {:?} -> {:?}",
+                String::from_utf8_lossy(&request[..request.len().min(400)]),
+                String::from_utf8_lossy(&answer[..answer.len().min(300)])
+            )
+        };
+        assert!(read.is_ok(), "no answer in time: {}", context());
+        let status: u16 = std::str::from_utf8(answer.get(9..12).unwrap_or_default())
+            .ok()
+            .and_then(|code| code.parse().ok())
+            .unwrap_or_else(|| panic!("an HTTP answer: {}", context()));
+        assert!(answer.starts_with(b"HTTP/1.1 "), "{}", context());
+        assert!((200..500).contains(&status), "{}", context());
+        if status >= 400 {
+            client_errors += 1;
+        }
+    }
+    assert!(
+        client_errors >= 30,
+        "the headers were refused too: {client_errors}"
+    );
+
+    // Still serving.
+    let reply = reqwest::Client::new()
+        .post(format!("http://{addr}/test.Echo/Say"))
+        .json(&serde_json::json!({"text": "still here"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(reply.status(), 200);
+}
