@@ -283,6 +283,17 @@ async fn view_pages_through_250_customers_100_at_a_time() {
     }
     assert_eq!(pages, [(100, true), (100, true), (50, false)]);
     assert_eq!(seen, expected, "every customer once, in id order");
+
+    // A page size of 0 (proto3's unset) is the default page, not an
+    // empty page whose token loops for ever.
+    let (status, page) = get_json(&http, format!("{base}/customer-list?page_size=0")).await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    assert_eq!(
+        page["customers"].as_array().map(Vec::len),
+        Some(250),
+        "{page}"
+    );
+    assert_eq!(page["hasMore"].as_bool().unwrap_or(false), false, "{page}");
     service.shutdown().await;
 }
 

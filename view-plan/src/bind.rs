@@ -58,7 +58,12 @@ impl Paging {
         let limit = match &self.limit {
             None => self.default_page_size,
             Some(CountSource::Literal(n)) => Some(*n),
-            Some(CountSource::Param { field }) => Some(count(request, field)?),
+            // proto3 cannot tell 0 from unset: a page size of 0 asks for the
+            // default page, as in Google's API design guide (AIP-158).
+            Some(CountSource::Param { field }) => match count(request, field)? {
+                0 => self.default_page_size,
+                n => Some(n),
+            },
         };
         let offset = match &self.offset {
             None => 0,

@@ -200,6 +200,8 @@ fn page(rows: &mut Vec<Row>, window: Window) -> Result<(bool, String), Status> {
         )));
     }
     rows.truncate(page as usize);
+    // An empty page (`LIMIT 0`) would hand back the same token for ever.
+    let has_more = has_more && page > 0;
     let token = if has_more {
         encode_page_token(window.offset.saturating_add(page))
     } else {
