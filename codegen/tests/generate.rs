@@ -97,6 +97,15 @@ fn edge_cases() {
 }
 
 #[test]
+fn jwt_validation_and_claim_fields() {
+    snapshot(
+        "jwt",
+        &root().join("codegen/tests/fixtures"),
+        &["jwt.proto"],
+    );
+}
+
+#[test]
 fn a_file_without_package() {
     snapshot(
         "no_package",

@@ -80,6 +80,10 @@ pub struct Config {
     /// runs one slice). Changing it starts the consumers again from the
     /// start of the feed.
     pub consumer_slices: u32,
+    /// The keys bearer tokens are checked with (`PLINTH_JWT_KEYS`, a YAML
+    /// or JSON list, or `jwt_keys:` in the file; default none). See
+    /// [`crate::auth::JwtKeyConfig`].
+    pub jwt_keys: Vec<crate::auth::JwtKeyConfig>,
 }
 
 impl Default for Config {
@@ -97,6 +101,7 @@ impl Default for Config {
             shutdown_grace: Duration::from_secs(30),
             topics: crate::eventing::TopicsTarget::Local,
             consumer_slices: 4,
+            jwt_keys: Vec::new(),
         }
     }
 }
@@ -116,6 +121,7 @@ struct FileConfig {
     shutdown_grace_secs: Option<u64>,
     topics: Option<String>,
     consumer_slices: Option<u64>,
+    jwt_keys: Option<Vec<crate::auth::JwtKeyConfig>>,
 }
 
 /// One raw setting and the key it came from.
@@ -259,6 +265,8 @@ impl Config {
             config.topics =
                 crate::eventing::parse_topics(&raw.value).map_err(|reason| raw.invalid(&reason))?;
         }
+        config.jwt_keys =
+            crate::auth::keys_from_config(file_config.jwt_keys, env("PLINTH_JWT_KEYS"))?;
         Ok(config)
     }
 

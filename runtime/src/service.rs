@@ -83,6 +83,10 @@ pub enum ServiceError {
     /// Waiting for a shutdown signal failed.
     #[error("cannot listen for shutdown signals: {0}")]
     Signal(std::io::Error),
+    /// Bearer-token validation cannot be set up: a key does not load, or a
+    /// method requires tokens no configured key could check.
+    #[error(transparent)]
+    Auth(#[from] crate::auth::AuthError),
 }
 
 /// A service: a set of components served over gRPC and HTTP/JSON on one port.
@@ -247,6 +251,10 @@ impl Service {
             .any(|i| i.info.kind == crate::component::info::ComponentKind::Action);
         let dispatcher = Dispatcher::new(installed, config.max_concurrency)?;
         let shared: SharedDispatch = Arc::new(dispatcher.clone());
+        let auth = Arc::new(crate::auth::Authenticator::new(
+            &config.jwt_keys,
+            shared.components(),
+        )?);
         let topics = match self.topics {
             Some(topics) => Some(topics),
             // The local log lives beside the storage file; a storage given
@@ -283,8 +291,8 @@ impl Service {
         .await?;
         let subscriptions = eventing.status_sources();
         let doors = FrontDoors {
-            grpc: crate::grpc::router(shared.clone(), config.max_body_bytes).await?,
-            http: http_router(shared.clone(), &config)?
+            grpc: crate::grpc::router(shared.clone(), config.max_body_bytes, auth.clone()).await?,
+            http: http_router(shared.clone(), &config, auth)?
                 .merge(crate::view::status::router(views.clone(), entity_stats)),
         };
         let mut projections = Vec::new();
@@ -404,12 +412,17 @@ async fn open_topics(
 }
 
 /// The HTTP/JSON front door.
-fn http_router(dispatch: SharedDispatch, config: &Config) -> ServiceResult<axum::Router> {
-    crate::http::router(
+fn http_router(
+    dispatch: SharedDispatch,
+    config: &Config,
+    auth: Arc<crate::auth::Authenticator>,
+) -> ServiceResult<axum::Router> {
+    crate::http::router_with_auth(
         dispatch,
         HttpOptions {
             max_body_bytes: config.max_body_bytes,
         },
+        auth,
     )
     .map_err(|error| ServiceError::Http(error.to_string()))
 }

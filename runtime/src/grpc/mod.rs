@@ -22,6 +22,7 @@ pub enum GrpcError {
 pub(crate) async fn router(
     dispatch: SharedDispatch,
     max_message_bytes: usize,
+    auth: std::sync::Arc<crate::auth::Authenticator>,
 ) -> Result<axum::Router, GrpcError> {
     let components = dispatch.components();
     let health_service_name = "grpc.health.v1.Health";
@@ -55,7 +56,7 @@ pub(crate) async fn router(
             .await;
     }
 
-    let gateway = gateway::Gateway::new(dispatch, max_message_bytes);
+    let gateway = gateway::Gateway::new(dispatch, max_message_bytes, auth);
     Ok(tonic::service::Routes::new(health_service)
         .add_service(reflection_v1)
         .add_service(reflection_v1alpha)
