@@ -79,6 +79,15 @@ fn counter() {
 }
 
 #[test]
+fn private_notes() {
+    snapshot(
+        "private_notes",
+        &root().join("examples/private-notes/proto"),
+        &["notes/notes.proto"],
+    );
+}
+
+#[test]
 fn counter_totals() {
     snapshot(
         "counter_totals",
