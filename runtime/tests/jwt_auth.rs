@@ -332,6 +332,26 @@ async fn claims_replace_what_the_client_put_in_their_fields() {
         ("m1", "alice", "acme")
     );
 
+    // A message whose last field runs past its end would swallow the
+    // appended claims, leaving the forged subject in place: refused.
+    let mut swallowing = prost::Message::encode_to_vec(&forged);
+    swallowing.extend_from_slice(&[0x0a, 7]);
+    let mut request = tonic::Request::new(bytes::Bytes::from(swallowing));
+    request
+        .metadata_mut()
+        .insert("authorization", authorization.parse().expect("ascii"));
+    let mut raw = tonic::client::Grpc::new(channel.clone());
+    raw.ready().await.expect("ready");
+    let status = raw
+        .unary(
+            request,
+            PathAndQuery::from_static("/jwtauth.Guarded/Mine"),
+            plinth::grpc::BytesCodec,
+        )
+        .await
+        .expect_err("an unterminated field is refused");
+    assert_eq!(status.code(), tonic::Code::InvalidArgument, "{status:?}");
+
     // A token without a claim a field is filled from is refused.
     let mut no_tenant = claims.clone();
     no_tenant.as_object_mut().expect("object").remove("tenant");

@@ -73,28 +73,91 @@ impl Claims {
     }
 }
 
+/// Why claims could not be copied into a request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum InjectError<'a> {
+    /// The token lacks the claim of this field.
+    Missing(&'a ClaimField),
+    /// The payload is not a complete protobuf message: appended fields
+    /// could end up inside an unterminated field or group.
+    Malformed,
+}
+
 /// `payload` with each claim field set to its claim's value. The values are
 /// appended as length-delimited fields: for a singular string field the
 /// last occurrence wins when the message is decoded, so whatever the client
 /// sent in that field is replaced. The generator admits claims into
-/// singular string fields only. Fails with the first claim the token lacks.
+/// singular string fields only. The payload must be a complete message
+/// (see [`well_formed`]), so what is appended is read as top-level fields.
 pub(crate) fn inject<'a>(
     payload: Bytes,
     fields: &'a [ClaimField],
     claims: &Claims,
-) -> Result<Bytes, &'a ClaimField> {
+) -> Result<Bytes, InjectError<'a>> {
     if fields.is_empty() {
         return Ok(payload);
     }
+    if !well_formed(&payload) {
+        return Err(InjectError::Malformed);
+    }
     let mut out = BytesMut::from(payload.as_ref());
     for field in fields {
-        let value = claims.text(field.claim).ok_or(field)?;
+        let value = claims
+            .text(field.claim)
+            .ok_or(InjectError::Missing(field))?;
         let key = (u64::from(field.number) << 3) | 2;
         prost::encoding::encode_varint(key, &mut out);
         prost::encoding::encode_varint(value.len() as u64, &mut out);
         out.put_slice(value.as_bytes());
     }
     Ok(out.freeze())
+}
+
+/// Whether `payload` is a sequence of complete protobuf fields with every
+/// group closed: a length that runs past the end (which would swallow
+/// appended bytes), a truncated value or an open group is not.
+fn well_formed(mut payload: &[u8]) -> bool {
+    let mut groups = 0usize;
+    while !payload.is_empty() {
+        let Ok(key) = prost::encoding::decode_varint(&mut payload) else {
+            return false;
+        };
+        if key >> 3 == 0 || key >> 3 > u64::from(u32::MAX >> 3) {
+            return false;
+        }
+        let skip = match key & 7 {
+            0 => match prost::encoding::decode_varint(&mut payload) {
+                Ok(_) => 0,
+                Err(_) => return false,
+            },
+            1 => 8,
+            2 => match prost::encoding::decode_varint(&mut payload) {
+                Ok(length) => match usize::try_from(length) {
+                    Ok(length) => length,
+                    Err(_) => return false,
+                },
+                Err(_) => return false,
+            },
+            3 => {
+                groups += 1;
+                0
+            }
+            4 => match groups.checked_sub(1) {
+                Some(open) => {
+                    groups = open;
+                    0
+                }
+                None => return false,
+            },
+            5 => 4,
+            _ => return false,
+        };
+        match payload.get(skip..) {
+            Some(rest) => payload = rest,
+            None => return false,
+        }
+    }
+    groups == 0
 }
 
 #[cfg(test)]
@@ -147,7 +210,41 @@ mod tests {
 
         let missing = claims(serde_json::json!({"tenant": "t"}));
         let refused = inject(Bytes::new(), &fields, &missing).unwrap_err();
-        assert_eq!(refused.claim, "sub");
+        assert_eq!(refused, InjectError::Missing(&fields[0]));
+    }
+
+    #[test]
+    fn a_payload_that_would_swallow_the_claims_is_refused() {
+        let fields = [ClaimField {
+            claim: "sub",
+            field: "subject",
+            number: 2,
+        }];
+        let token = claims(serde_json::json!({"sub": "alice"}));
+        let forged = Request {
+            subject: "root".into(),
+            ..Request::default()
+        }
+        .encode_to_vec();
+        // Field 1, length 7: exactly the bytes `inject` appends
+        // (key, length, "alice"), were it accepted.
+        let mut swallowing = forged.clone();
+        swallowing.extend_from_slice(&[0x0a, 7]);
+        let cases: [(&[u8], &str); 6] = [
+            (&swallowing, "a length past the end"),
+            (&[0x0b], "an open group"),
+            (&[0x0c], "a group closed that was never opened"),
+            (&[0x10], "a varint key without its value"),
+            (&[0x0d, 1, 2], "a truncated fixed32"),
+            (&[0x80], "a truncated key"),
+        ];
+        for (payload, name) in cases {
+            let outcome = inject(Bytes::copy_from_slice(payload), &fields, &token);
+            assert_eq!(outcome, Err(InjectError::Malformed), "{name}");
+        }
+        let grouped = [&forged[..], &[0x1b, 0x08, 0x01, 0x1c]].concat();
+        let payload = inject(Bytes::from(grouped), &fields, &token).unwrap();
+        assert_eq!(Request::decode(payload).unwrap().subject, "alice");
     }
 
     #[test]

@@ -160,15 +160,20 @@ impl Authenticator {
         // The generator admits claim fields only on methods that validate
         // tokens; without claims nothing may reach the handler.
         let claims = claims.ok_or_else(unauthenticated)?;
-        claims::inject(payload, jwt.claim_fields, claims).map_err(|field| {
-            self.log.refused(
-                method.path,
-                &TokenError::FieldClaim {
-                    claim: field.claim.to_string(),
-                    field: field.field.to_string(),
-                },
-            );
-            unauthenticated()
+        claims::inject(payload, jwt.claim_fields, claims).map_err(|error| match error {
+            claims::InjectError::Missing(field) => {
+                self.log.refused(
+                    method.path,
+                    &TokenError::FieldClaim {
+                        claim: field.claim.to_string(),
+                        field: field.field.to_string(),
+                    },
+                );
+                unauthenticated()
+            }
+            claims::InjectError::Malformed => {
+                Status::invalid_argument("invalid request message: not a complete protobuf message")
+            }
         })
     }
 }
