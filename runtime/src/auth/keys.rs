@@ -4,7 +4,9 @@
 
 use std::path::{Path, PathBuf};
 
-use jsonwebtoken::jwk::{AlgorithmParameters, EllipticCurve, Jwk, JwkSet, KeyAlgorithm};
+use jsonwebtoken::jwk::{
+    AlgorithmParameters, EllipticCurve, Jwk, JwkSet, KeyAlgorithm, PublicKeyUse,
+};
 use jsonwebtoken::{Algorithm, DecodingKey};
 use serde::Deserialize;
 
@@ -217,24 +219,33 @@ pub(crate) fn load(entries: &[JwtKeyConfig]) -> Result<Vec<Key>, KeyError> {
                 if entry.kid.is_some() && kid != entry.kid {
                     continue;
                 }
-                let algorithm = match entry.algorithm {
-                    Some(algorithm) => algorithm.algorithm(),
-                    None => jwk_algorithm(jwk).ok_or_else(|| {
-                        invalid(
-                            path,
-                            format!(
-                                "key {:?} has no supported algorithm (RS256, ES256, EdDSA, HS256)",
-                                kid.as_deref().unwrap_or("(no kid)")
-                            ),
-                        )
-                    })?,
+                // Encryption keys and algorithms Plinth does not accept are
+                // skipped: a provider's set may hold them beside its signing keys.
+                if matches!(jwk.common.public_key_use, Some(PublicKeyUse::Encryption)) {
+                    continue;
+                }
+                let Some(algorithm) = entry
+                    .algorithm
+                    .map(JwtAlgorithm::algorithm)
+                    .or_else(|| jwk_algorithm(jwk))
+                else {
+                    tracing::warn!(
+                        index,
+                        kid = kid.as_deref().unwrap_or("(none)"),
+                        "jwt_keys: skipping a JWKS key of an algorithm other than RS256, ES256, EdDSA or HS256"
+                    );
+                    continue;
                 };
                 let decoding = DecodingKey::from_jwk(jwk)
                     .map_err(|error| invalid(path, format!("key {kid:?}: {error}")))?;
                 keys.push(key(algorithm, decoding, kid));
             }
             if keys.len() == before {
-                return Err(invalid(path, "the set holds no matching key".into()));
+                return Err(invalid(
+                    path,
+                    "the set holds no signing key of RS256, ES256, EdDSA or HS256 (matching `kid`)"
+                        .into(),
+                ));
             }
         }
     }
@@ -329,6 +340,63 @@ mod tests {
             "the environment replaces the file"
         );
         assert_eq!(config.jwt_keys[1].audience.len(), 2);
+    }
+
+    fn jwks_entry(path: &Path) -> super::JwtKeyConfig {
+        super::JwtKeyConfig {
+            issuer: "idp".into(),
+            algorithm: None,
+            kid: None,
+            pem: None,
+            secret_file: None,
+            jwks: Some(path.to_path_buf()),
+            audience: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn jwks_files_keep_their_signing_keys_of_accepted_algorithms() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("jwks.json");
+        let k = "c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0LXNlY3JldA";
+        let set = serde_json::json!({"keys": [
+            {"kty": "oct", "k": k, "alg": "HS256", "kid": "h1"},
+            {"kty": "oct", "k": k, "alg": "HS384", "kid": "h2"},
+            {"kty": "oct", "k": k, "alg": "HS256", "kid": "h3", "use": "enc"},
+        ]});
+        std::fs::write(&path, set.to_string()).unwrap();
+        let keys = super::load(&[jwks_entry(&path)]).unwrap();
+        assert_eq!(keys.len(), 1);
+        assert_eq!(keys[0].kid.as_deref(), Some("h1"));
+        assert_eq!(keys[0].algorithm, jsonwebtoken::Algorithm::HS256);
+
+        std::fs::write(
+            &path,
+            r#"{"keys": [{"kty": "oct", "k": "AA", "alg": "HS512"}]}"#,
+        )
+        .unwrap();
+        let error = super::load(&[jwks_entry(&path)]).unwrap_err();
+        assert!(error.to_string().contains("jwt_keys[0]"), "{error}");
+        std::fs::write(&path, "not json").unwrap();
+        assert!(super::load(&[jwks_entry(&path)]).is_err());
+        let missing = jwks_entry(&dir.path().join("missing.json"));
+        let error = super::load(&[missing.clone(), missing]).unwrap_err();
+        assert!(error.to_string().contains("cannot read"), "{error}");
+    }
+
+    #[test]
+    fn short_secrets_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("secret");
+        std::fs::write(&path, "too short\n").unwrap();
+        let entry = super::JwtKeyConfig {
+            algorithm: Some(super::JwtAlgorithm::HS256),
+            secret_file: Some(path),
+            jwks: None,
+            ..jwks_entry(dir.path())
+        };
+        let error = super::load(&[entry]).unwrap_err();
+        assert!(error.to_string().contains("at least 32 bytes"), "{error}");
     }
 
     #[test]
