@@ -66,6 +66,9 @@ pub(crate) fn build(ctx: &mut Ctx<'_>, service: &ServiceDescriptor) -> Option<Bu
         );
         return None;
     }
+    if let Some(jwt) = &decl.jwt {
+        super::jwt::check(ctx, jwt, &format!("service `{}`", service.name()));
+    }
     let file = service.parent_file();
     let kind = kind(ctx, service, &decl);
     let file_acl = file_acl(ctx, service);
@@ -301,7 +304,7 @@ fn method(
     {
         misplaced(ctx, &at.clone().at("publish"), name, "publish", "actions");
     }
-    let jwt = super::jwt::method(ctx, method, m.jwt.or_else(|| decl.jwt.clone()), &loc);
+    let jwt = super::jwt::method(ctx, method, m.jwt, decl.jwt.as_ref(), &loc);
     let method_model = Method {
         name: name.to_owned(),
         input: type_ref(&method.input()),

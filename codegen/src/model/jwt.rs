@@ -19,58 +19,62 @@ use crate::error::ErrorKind;
 /// `JwtFieldOptions.claim = EXTRACT` in Kalix's annotations.
 const KALIX_EXTRACT: i64 = 2;
 
-/// The validation in force for `method` (`decl`: the rpc's, else its
-/// service's), with its claim fields; reports what cannot be enforced.
+/// Reports what of a `jwt` option, written on `owner` (``rpc `X` `` or
+/// ``service `Y` ``), is not enforced. Called once per option, where it is
+/// written.
+pub(crate) fn check(ctx: &mut Ctx<'_>, decl: &JwtDecl, owner: &str) {
+    for option in &decl.unsupported {
+        ctx.error(
+            ErrorKind::InvalidOption,
+            &decl.loc,
+            format!("`{option}` is not enforced"),
+            format!(
+                "{owner} asks for `{option}` in its `jwt` option, which Plinth does not do: the \
+                 token would not be signed or checked that way"
+            ),
+            "remove it; Plinth validates `Authorization: Bearer` tokens \
+             (`validate: BEARER_TOKEN`)",
+        );
+    }
+    let jwt = &decl.jwt;
+    if !jwt.validate_bearer_token && (!jwt.issuers.is_empty() || !jwt.static_claims.is_empty()) {
+        ctx.error(
+            ErrorKind::InvalidOption,
+            &decl.loc,
+            "issuers or claims without validation",
+            format!(
+                "{owner} names token issuers or required claims but does not validate bearer \
+                 tokens, so they would never be checked"
+            ),
+            "add `validate_bearer_token: true` (Kalix: `validate: BEARER_TOKEN`)",
+        );
+    }
+    if jwt.static_claims.iter().any(|(claim, _)| claim.is_empty()) {
+        ctx.error(
+            ErrorKind::InvalidOption,
+            &decl.loc,
+            "static claim without a name",
+            format!("{owner} requires a claim with no name"),
+            "write `static_claim: { claim: \"role\" value: \"admin\" }`",
+        );
+    }
+}
+
+/// The validation in force for `method`: its own `jwt` option (checked
+/// here), else its service's (checked once by the service), with the
+/// input fields filled from claims.
 pub(crate) fn method(
     ctx: &mut Ctx<'_>,
     method: &MethodDescriptor,
-    decl: Option<JwtDecl>,
+    own: Option<JwtDecl>,
+    service: Option<&JwtDecl>,
     loc: &Loc,
 ) -> Option<Jwt> {
     let name = method.name();
-    let mut jwt = match decl {
-        Some(decl) => {
-            for option in &decl.unsupported {
-                ctx.error(
-                    ErrorKind::InvalidOption,
-                    &decl.loc,
-                    format!("`{option}` is not enforced"),
-                    format!(
-                        "rpc `{name}` asks for `{option}` in its `jwt` option, which Plinth does \
-                         not do: the token would not be signed or checked that way"
-                    ),
-                    "remove it; Plinth validates `Authorization: Bearer` tokens \
-                     (`validate: BEARER_TOKEN`)",
-                );
-            }
-            let jwt = decl.jwt;
-            if !jwt.validate_bearer_token
-                && (!jwt.issuers.is_empty() || !jwt.static_claims.is_empty())
-            {
-                ctx.error(
-                    ErrorKind::InvalidOption,
-                    &decl.loc,
-                    "issuers or claims without validation",
-                    format!(
-                        "rpc `{name}` names token issuers or required claims but does not \
-                         validate bearer tokens, so they would never be checked"
-                    ),
-                    "add `validate_bearer_token: true` (Kalix: `validate: BEARER_TOKEN`)",
-                );
-            }
-            if let Some((claim, _)) = jwt.static_claims.iter().find(|(c, _)| c.is_empty()) {
-                ctx.error(
-                    ErrorKind::InvalidOption,
-                    &decl.loc,
-                    "static claim without a name",
-                    format!("rpc `{name}` requires a claim {claim:?} with no name"),
-                    "write `static_claim: { claim: \"role\" value: \"admin\" }`",
-                );
-            }
-            Some(jwt)
-        }
-        None => None,
-    };
+    if let Some(own) = &own {
+        check(ctx, own, &format!("rpc `{name}`"));
+    }
+    let mut jwt = own.or_else(|| service.cloned()).map(|decl| decl.jwt);
     let fields = claim_fields(ctx, &method.input());
     if fields.is_empty() {
         return jwt;
