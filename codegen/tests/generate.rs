@@ -79,6 +79,15 @@ fn counter() {
 }
 
 #[test]
+fn private_notes() {
+    snapshot(
+        "private_notes",
+        &root().join("examples/private-notes/proto"),
+        &["notes/notes.proto"],
+    );
+}
+
+#[test]
 fn counter_totals() {
     snapshot(
         "counter_totals",
@@ -93,6 +102,15 @@ fn edge_cases() {
         "edge_cases",
         &root().join("codegen/tests/fixtures"),
         &["edge_cases.proto"],
+    );
+}
+
+#[test]
+fn jwt_validation_and_claim_fields() {
+    snapshot(
+        "jwt",
+        &root().join("codegen/tests/fixtures"),
+        &["jwt.proto"],
     );
 }
 

@@ -107,6 +107,10 @@ pub struct Config {
     /// Who may reach the admin surface on the service port
     /// (`PLINTH_ADMIN_ACCESS`, default `loopback`).
     pub admin_access: AdminAccess,
+    /// The keys bearer tokens are checked with (`PLINTH_JWT_KEYS`, a YAML
+    /// or JSON list, or `jwt_keys:` in the file; default none). See
+    /// [`crate::auth::JwtKeyConfig`].
+    pub jwt_keys: Vec<crate::auth::JwtKeyConfig>,
 }
 
 impl Default for Config {
@@ -131,6 +135,7 @@ impl Default for Config {
             tls: None,
             admin_addr: None,
             admin_access: AdminAccess::Loopback,
+            jwt_keys: Vec::new(),
         }
     }
 }
@@ -160,6 +165,7 @@ struct FileConfig {
     tls_client_auth: Option<String>,
     admin_addr: Option<String>,
     admin_access: Option<String>,
+    jwt_keys: Option<Vec<crate::auth::JwtKeyConfig>>,
 }
 
 /// One raw setting and the key it came from.
@@ -354,6 +360,8 @@ impl Config {
             config.topics =
                 crate::eventing::parse_topics(&raw.value).map_err(|reason| raw.invalid(&reason))?;
         }
+        config.jwt_keys =
+            crate::auth::keys_from_config(file_config.jwt_keys, env("PLINTH_JWT_KEYS"))?;
         Ok(config)
     }
 

@@ -10,12 +10,39 @@ pub(crate) fn is_reserved(key: &str) -> bool {
         .is_some_and(|prefix| prefix.eq_ignore_ascii_case("ce-"))
 }
 
+use std::sync::Arc;
+
+use crate::auth::Claims;
+
+/// Who a call comes from, as the runtime established it (never from
+/// anything the client sent).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Caller {
+    /// A client through the gRPC or HTTP front door (also the caller of
+    /// contexts and metadata built outside the runtime).
+    #[default]
+    Internet,
+    /// The runtime itself: a subscription delivering an entity change or a
+    /// topic message, or a startup trigger.
+    Runtime,
+    /// Another service, named by the first DNS name of the client
+    /// certificate its TLS connection presented, verified against the
+    /// configured client CA (`PLINTH_TLS_CLIENT_CA`).
+    Service(String),
+}
+
 /// Request metadata: HTTP headers or gRPC metadata (keys lower-case; the
 /// keys a client sends that only the runtime may set, `ce-*`, are dropped),
-/// and the CloudEvents attributes (`ce-*`) of subscribed messages.
+/// and the CloudEvents attributes (`ce-*`) of subscribed messages. The
+/// runtime also records here who is calling and the validated token claims
+/// (see [`ActionContext::caller`], [`ActionContext::jwt_claims`]); calls a
+/// handler makes through its context, forwards and side effects carry them on.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Metadata {
     entries: Vec<(String, String)>,
+    caller: Caller,
+    claims: Option<Arc<Claims>>,
 }
 
 impl Metadata {
@@ -47,6 +74,26 @@ impl Metadata {
     /// Every entry, in insertion order.
     pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
         self.entries.iter().map(|(k, v)| (k.as_str(), v.as_str()))
+    }
+
+    /// Who is calling.
+    pub(crate) fn caller(&self) -> Caller {
+        self.caller.clone()
+    }
+
+    /// The validated token claims.
+    pub(crate) fn claims(&self) -> Option<&Claims> {
+        self.claims.as_deref()
+    }
+
+    /// Record who is calling (the runtime only).
+    pub(crate) fn set_caller(&mut self, caller: Caller) {
+        self.caller = caller;
+    }
+
+    /// Record the validated token claims (the front doors only).
+    pub(crate) fn set_claims(&mut self, claims: Option<Arc<Claims>>) {
+        self.claims = claims;
     }
 }
 
@@ -80,6 +127,17 @@ impl CommandContext {
     /// The request metadata.
     pub fn metadata(&self) -> &Metadata {
         &self.metadata
+    }
+
+    /// Who is calling, as the runtime established it.
+    pub fn caller(&self) -> Caller {
+        self.metadata.caller()
+    }
+
+    /// The claims of the caller's bearer token, when the method validates
+    /// tokens (its `jwt` option); `None` otherwise.
+    pub fn jwt_claims(&self) -> Option<&Claims> {
+        self.metadata.claims()
     }
 }
 
@@ -124,6 +182,18 @@ impl ActionContext {
     pub fn event_subject(&self) -> Option<&str> {
         self.metadata.get("ce-subject")
     }
+
+    /// Who is calling, as the runtime established it: [`Caller::Runtime`]
+    /// for subscription deliveries, [`Caller::Internet`] for clients.
+    pub fn caller(&self) -> Caller {
+        self.metadata.caller()
+    }
+
+    /// The claims of the caller's bearer token, when the method validates
+    /// tokens (its `jwt` option); `None` otherwise.
+    pub fn jwt_claims(&self) -> Option<&Claims> {
+        self.metadata.claims()
+    }
 }
 
 /// The context of a view update handler.
@@ -164,5 +234,17 @@ mod tests {
         let ctx = ActionContext::new(metadata);
         assert_eq!(ctx.event_subject(), Some("cart-1"));
         assert_eq!(CommandContext::new("c1").entity_id(), "c1");
+    }
+
+    #[test]
+    fn contexts_built_outside_the_runtime_are_internet_callers_without_claims() {
+        let ctx = ActionContext::new(Metadata::new().with("caller", "runtime"));
+        assert_eq!(ctx.caller(), Caller::Internet);
+        assert!(ctx.jwt_claims().is_none());
+        let mut metadata = Metadata::new();
+        metadata.set_caller(Caller::Runtime);
+        let ctx = CommandContext::new("c1").with_metadata(metadata);
+        assert_eq!(ctx.caller(), Caller::Runtime);
+        assert!(ctx.jwt_claims().is_none());
     }
 }

@@ -11,9 +11,10 @@
 //!   about the call.
 //! - [`include_protos!`]: pulls the generated code into a crate.
 
-#[cfg(feature = "mimalloc")]
 mod acl;
+#[cfg(feature = "mimalloc")]
 mod alloc;
+pub mod auth;
 pub mod codegen;
 pub mod component;
 pub mod config;
@@ -35,7 +36,7 @@ pub mod view;
 
 pub use component::{Component, Registration};
 pub use config::Config;
-pub use context::{ActionContext, CommandContext, Metadata, UpdateContext};
+pub use context::{ActionContext, Caller, CommandContext, Metadata, UpdateContext};
 pub use effect::{DeferredCall, Effect, EventEffect, RowUpdate, StateChange};
 pub use service::{RunningService, Service, ServiceError};
 pub use status::{Code, Status};

@@ -86,6 +86,10 @@ pub enum ServiceError {
     /// Waiting for a shutdown signal failed.
     #[error("cannot listen for shutdown signals: {0}")]
     Signal(std::io::Error),
+    /// Bearer-token validation cannot be set up: a key does not load, or a
+    /// method requires tokens no configured key could check.
+    #[error(transparent)]
+    Auth(#[from] crate::auth::AuthError),
 }
 
 /// A service: a set of components served over gRPC and HTTP/JSON on one port.
@@ -266,6 +270,10 @@ impl Service {
             .any(|i| i.info.kind == crate::component::info::ComponentKind::Action);
         let dispatcher = Dispatcher::new(installed, config.max_concurrency, config.max_streams)?;
         let shared: SharedDispatch = Arc::new(dispatcher.clone());
+        let auth = Arc::new(crate::auth::Authenticator::new(
+            &config.jwt_keys,
+            shared.components(),
+        )?);
         let topics = match self.topics {
             Some(topics) => Some(topics),
             // The local log lives beside the storage file; a storage given
@@ -303,12 +311,18 @@ impl Service {
         let subscriptions = eventing.status_sources();
         let status_routes = crate::view::status::router(views.clone(), entity_stats);
         let admin_here = admin_listener.is_none();
-        let mut http = http_router(shared.clone(), &config)?;
+        let mut http = http_router(shared.clone(), &config, auth.clone())?;
         if admin_here {
             http = http.merge(status_routes.clone());
         }
         let doors = FrontDoors {
-            grpc: crate::grpc::router(shared.clone(), config.max_body_bytes, admin_here).await?,
+            grpc: crate::grpc::router(
+                shared.clone(),
+                config.max_body_bytes,
+                admin_here,
+                auth.clone(),
+            )
+            .await?,
             http,
             admin_from_anywhere: config.admin_access == crate::config::AdminAccess::Any,
         };
@@ -490,12 +504,17 @@ async fn open_topics(
 }
 
 /// The HTTP/JSON front door.
-fn http_router(dispatch: SharedDispatch, config: &Config) -> ServiceResult<axum::Router> {
-    crate::http::router(
+fn http_router(
+    dispatch: SharedDispatch,
+    config: &Config,
+    auth: Arc<crate::auth::Authenticator>,
+) -> ServiceResult<axum::Router> {
+    crate::http::router_with_auth(
         dispatch,
         HttpOptions {
             max_body_bytes: config.max_body_bytes,
         },
+        auth,
     )
     .map_err(|error| ServiceError::Http(error.to_string()))
 }

@@ -14,7 +14,7 @@ use futures::StreamExt;
 use tokio::task::JoinHandle;
 
 use crate::component::adapter::ActionReply;
-use crate::context::Metadata;
+use crate::context::{Caller, Metadata};
 use crate::dispatch::SharedDispatch;
 
 const FIRST_DELAY: Duration = Duration::from_millis(500);
@@ -50,10 +50,9 @@ pub(crate) fn start(dispatch: &SharedDispatch) -> Vec<JoinHandle<()>> {
 async fn run(dispatch: SharedDispatch, path: &'static str, max_retries: u32) {
     let mut attempt = 0;
     loop {
-        let outcome = match dispatch
-            .dispatch(path, Bytes::new(), Metadata::default())
-            .await
-        {
+        let mut metadata = Metadata::default();
+        metadata.set_caller(Caller::Runtime);
+        let outcome = match dispatch.dispatch(path, Bytes::new(), metadata).await {
             Ok(ActionReply::Unary(_)) => Ok(()),
             Ok(ActionReply::Stream(stream)) => {
                 // Drained so that the call runs to its end.

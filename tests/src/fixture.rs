@@ -481,7 +481,13 @@ impl ActionAdapter for Echo {
             let input: EchoRequest = decode(&payload)?;
             let caller = ctx.metadata().get("x-caller").unwrap_or("").to_string();
             match ECHO_METHODS[method].name {
-                "Say" | "BillingOnly" => Ok(ActionReply::Unary(encode(&EchoReply {
+                "BillingOnly" => Ok(ActionReply::Unary(encode(&EchoReply {
+                    text: match ctx.caller() {
+                        plinth::context::Caller::Service(name) => name,
+                        other => format!("{other:?}"),
+                    },
+                }))),
+                "Say" => Ok(ActionReply::Unary(encode(&EchoReply {
                     text: format!("{}{caller}", input.text),
                 }))),
                 "Repeat" => {

@@ -14,7 +14,7 @@ use counter::counter::{
     CounterState,
 };
 use plinth::eventing::{SqliteTopics, Topics};
-use plinth::{ActionContext, Config, RunningService, Status};
+use plinth::{ActionContext, Caller, Config, RunningService, Status};
 use plinth_tests::eventing::{eventually, read_all};
 use prost::Message;
 
@@ -30,6 +30,8 @@ struct Recorder {
     /// ...and for as long as this is set.
     hold: Arc<AtomicBool>,
     failures: Arc<AtomicU32>,
+    /// Deliveries whose context did not say the runtime was calling.
+    not_from_runtime: Arc<AtomicU32>,
 }
 
 impl Recorder {
@@ -53,6 +55,9 @@ impl CounterEventsAction for Recorder {
         ctx: ActionContext,
     ) -> Result<CounterChanged, Status> {
         let subject = ctx.event_subject().unwrap_or_default().to_owned();
+        if ctx.caller() != Caller::Runtime || ctx.jwt_claims().is_some() {
+            self.not_from_runtime.fetch_add(1, Ordering::SeqCst);
+        }
         {
             let mut fail = self.fail_times.lock().unwrap();
             if let Some(left) = fail.get_mut(&(subject.clone(), message.value))
@@ -135,6 +140,8 @@ async fn eventing_every_change_reaches_the_action_in_order_and_is_published() {
     // The handler saw each change's identity: type, entity, sequence.
     let seen = recorder.seen.lock().unwrap().clone();
     assert!(seen.contains(&("c0".into(), 3, "counters/c0/3".into())));
+    // ...and that the runtime delivered it, with no token claims.
+    assert_eq!(recorder.not_from_runtime.load(Ordering::SeqCst), 0);
 
     eventually("every result published", || async {
         read_all(&*topics, "counter-events").await.len() >= COUNTERS * CHANGES

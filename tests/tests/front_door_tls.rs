@@ -117,7 +117,13 @@ async fn http1(addr: SocketAddr, tls: &TlsConnector, method: &str) -> Option<u16
         .body(Full::new(Bytes::from_static(br#"{"text": "hi"}"#)))
         .unwrap();
     let reply = send.send_request(request).await.ok()?;
-    Some(reply.status().as_u16())
+    let status = reply.status().as_u16();
+    if method == "BillingOnly" && status == 200 {
+        // The handler sees the service the certificate names.
+        let body = reply.into_body().collect().await.ok()?.to_bytes();
+        assert_eq!(body, br#"{"text":"billing-eu"}"#.as_slice());
+    }
+    Some(status)
 }
 
 /// Call `/test.Echo/<method>` over gRPC on TLS (HTTP/2 by ALPN); the

@@ -101,6 +101,9 @@ impl ActionAdapter for Boot {
     ) -> BoxFuture<'static, Result<ActionReply, Status>> {
         async move {
             let name = METHODS[method].name;
+            if ctx.caller() != plinth::context::Caller::Runtime {
+                return Err(Status::permission_denied("for the runtime only"));
+            }
             let increment = Increment {
                 id: format!("{name}-calls"),
                 by: 1,

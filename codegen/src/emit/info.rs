@@ -267,11 +267,16 @@ fn jwt(jwt: &Jwt) -> TokenStream {
         .static_claims
         .iter()
         .map(|(claim, value)| quote!((#claim, #value)));
+    let fields = jwt.claim_fields.iter().map(|f| {
+        let (claim, field, number) = (&f.claim, &f.field, f.number);
+        quote!(::plinth::codegen::ClaimField { claim: #claim, field: #field, number: #number })
+    });
     quote! {
         ::plinth::codegen::Jwt {
             validate_bearer_token: #validate,
             issuers: &[#(#issuers),*],
             static_claims: &[#(#claims),*],
+            claim_fields: &[#(#fields),*],
         }
     }
 }

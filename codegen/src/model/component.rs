@@ -5,7 +5,7 @@
 use prost_reflect::{MethodDescriptor, ServiceDescriptor};
 
 use super::options::{
-    self, ComponentDecl, KindDecl, MethodDecl, SubscribeDecl, extension, has, message,
+    self, ComponentDecl, KindDecl, MethodDecl, SubscribeDecl, extension, message,
 };
 use super::span::{self, Loc};
 use super::types::*;
@@ -65,6 +65,9 @@ pub(crate) fn build(ctx: &mut Ctx<'_>, service: &ServiceDescriptor) -> Option<Bu
             "add the component's rpcs to the service, or remove the component option",
         );
         return None;
+    }
+    if let Some(jwt) = &decl.jwt {
+        super::jwt::check(ctx, jwt, &format!("service `{}`", service.name()));
     }
     let file = service.parent_file();
     let kind = kind(ctx, service, &decl);
@@ -301,23 +304,7 @@ fn method(
     {
         misplaced(ctx, &at.clone().at("publish"), name, "publish", "actions");
     }
-    let jwt = m.jwt.or_else(|| decl.jwt.clone());
-    if jwt.as_ref().is_some_and(|jwt| {
-        jwt.validate_bearer_token || !jwt.issuers.is_empty() || !jwt.static_claims.is_empty()
-    }) {
-        ctx.error(
-            ErrorKind::InvalidOption,
-            &loc,
-            "JWT validation is not enforced yet",
-            format!(
-                "rpc `{name}` asks for bearer-token validation (`jwt`), which this version of \
-                 Plinth does not enforce: tokens would not be checked"
-            ),
-            "remove the `jwt` option (on the rpc or its service); the build refuses it rather \
-             than serve the method looking protected while it is not",
-        );
-    }
-    jwt_claim_fields(ctx, &method.input());
+    let jwt = super::jwt::method(ctx, method, m.jwt, decl.jwt.as_ref(), &loc);
     let startup_retries = m
         .trigger
         .as_ref()
@@ -503,29 +490,4 @@ fn tables(
         );
     }
     tables
-}
-
-/// Report the fields of `input` that ask to be filled from a JWT claim
-/// (`(plinth.field).jwt`, `(kalix.field).jwt`): not done yet, so a client's
-/// value would be taken as the claim.
-fn jwt_claim_fields(ctx: &mut Ctx<'_>, input: &prost_reflect::MessageDescriptor) {
-    for field in input.fields() {
-        let options = field.options();
-        let claimed = [ctx.ext.plinth_field.as_ref(), ctx.ext.kalix_field.as_ref()]
-            .into_iter()
-            .any(|ext| extension(&options, ext).is_some_and(|m| has(&m, "jwt")));
-        if claimed {
-            ctx.error(
-                ErrorKind::InvalidOption,
-                &Loc::new(&field.parent_file(), field.path()),
-                "JWT claims are not copied into fields yet",
-                format!(
-                    "field `{}` asks to be filled from a JWT claim, which this version of Plinth \
-                     does not do: the client's value would be taken as the claim",
-                    field.full_name()
-                ),
-                "remove the field's `jwt` option and read the value some other way",
-            );
-        }
-    }
 }

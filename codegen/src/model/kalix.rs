@@ -81,7 +81,7 @@ pub(crate) fn component(ctx: &mut Ctx<'_>, service: &ServiceDescriptor) -> Optio
             .map(|e| service_option_loc(service, e))
             .unwrap_or_else(|| decl.loc.clone());
         decl.acl = message(&options, "acl").map(|m| acl(&m));
-        decl.jwt = message(&options, "jwt").map(|m| jwt(&m));
+        decl.jwt = message(&options, "jwt").map(|m| jwt(&m, service_loc.child(&[5])));
         // `eventing.out.direct` (a stream for other services) is accepted and
         // ignored: Plinth services publish through topics.
         if let Some(source) = message(&options, "eventing").and_then(|e| message(&e, "in")) {
@@ -151,5 +151,7 @@ pub(crate) fn method(ctx: &mut Ctx<'_>, method: &MethodDescriptor, decl: &mut Me
         decl.id_generator = Some(loc.child(&[6]));
     }
     decl.acl = message(&msg, "acl").map(|m| acl(&m)).or(decl.acl.take());
-    decl.jwt = message(&msg, "jwt").map(|m| jwt(&m)).or(decl.jwt.take());
+    decl.jwt = message(&msg, "jwt")
+        .map(|m| jwt(&m, loc.child(&[3])))
+        .or(decl.jwt.take());
 }

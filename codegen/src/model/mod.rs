@@ -11,6 +11,7 @@
 mod component;
 mod http;
 mod id;
+mod jwt;
 mod kalix;
 mod options;
 mod span;
@@ -51,6 +52,7 @@ pub fn build(pool: &DescriptorPool, sources: &Sources) -> Result<Model> {
         }
     }
     validate::check(&mut ctx, &built);
+    jwt::stray(&mut ctx, &built);
     if let Some(error) = Error::from_problems(ctx.problems) {
         return Err(error);
     }
@@ -116,6 +118,7 @@ pub(crate) struct Extensions {
     pub kalix_method: Option<ExtensionDescriptor>,
     pub kalix_field: Option<ExtensionDescriptor>,
     pub kalix_file: Option<ExtensionDescriptor>,
+    pub kalix_message: Option<ExtensionDescriptor>,
     pub google_http: Option<ExtensionDescriptor>,
 }
 
@@ -144,6 +147,7 @@ impl<'a> Ctx<'a> {
                 kalix_method: get("kalix.method"),
                 kalix_field: get("kalix.field"),
                 kalix_file: get("kalix.file"),
+                kalix_message: get("kalix.message"),
                 google_http: get("google.api.http"),
             },
             problems: Vec::new(),

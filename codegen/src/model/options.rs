@@ -18,7 +18,7 @@ pub(crate) struct ComponentDecl {
     /// The declared `name` (may be empty or dotted).
     pub name: String,
     pub acl: Option<Acl>,
-    pub jwt: Option<Jwt>,
+    pub jwt: Option<JwtDecl>,
     /// The default source of the service's methods.
     pub subscribe: Option<SubscribeDecl>,
     /// The component option.
@@ -75,8 +75,17 @@ pub(crate) struct MethodDecl {
     pub query: Option<(String, bool, Loc)>,
     pub publish: Option<(String, Loc)>,
     pub acl: Option<Acl>,
-    pub jwt: Option<Jwt>,
+    pub jwt: Option<JwtDecl>,
     pub trigger: Option<TriggerDecl>,
+}
+
+/// Declared bearer-token validation, with what of it Plinth does not
+/// enforce (Kalix's `sign`, `validate: MESSAGE`) and where it is written.
+#[derive(Debug, Clone)]
+pub(crate) struct JwtDecl {
+    pub jwt: Jwt,
+    pub unsupported: Vec<&'static str>,
+    pub loc: Loc,
 }
 
 /// A `trigger` option: the event number, the retries, and where it is.
@@ -207,14 +216,24 @@ pub(crate) fn acl(msg: &DynamicMessage) -> Acl {
 }
 
 /// Reads bearer-token validation (`plinth.Jwt`, or Kalix's method/service
-/// JWT options where `validate` holds `BEARER_TOKEN` = 1).
-pub(crate) fn jwt(msg: &DynamicMessage) -> Jwt {
+/// JWT options where `validate` holds `BEARER_TOKEN` = 1) written at `loc`.
+pub(crate) fn jwt(msg: &DynamicMessage, loc: Loc) -> JwtDecl {
     let validate = flag(msg, "validate_bearer_token")
         || int(msg, "validate") == 1
         || list(msg, "validate")
             .iter()
             .any(|v| v.as_enum_number() == Some(1));
-    Jwt {
+    let mut unsupported = Vec::new();
+    if list(msg, "validate")
+        .iter()
+        .any(|v| v.as_enum_number() == Some(2))
+    {
+        unsupported.push("validate: MESSAGE");
+    }
+    if !list(msg, "sign").is_empty() {
+        unsupported.push("sign");
+    }
+    let jwt = Jwt {
         validate_bearer_token: validate,
         issuers: strings(msg, "bearer_token_issuer"),
         static_claims: list(msg, "static_claim")
@@ -222,6 +241,12 @@ pub(crate) fn jwt(msg: &DynamicMessage) -> Jwt {
             .filter_map(|v| v.as_message())
             .map(|m| (string(m, "claim"), string(m, "value")))
             .collect(),
+        claim_fields: Vec::new(),
+    };
+    JwtDecl {
+        jwt,
+        unsupported,
+        loc,
     }
 }
 
@@ -318,7 +343,7 @@ pub(crate) fn component(ctx: &mut Ctx<'_>, service: &ServiceDescriptor) -> Optio
         kind,
         name: string(&body, "name"),
         acl: message(&msg, "acl").map(|m| acl(&m)),
-        jwt: message(&msg, "jwt").map(|m| jwt(&m)),
+        jwt: message(&msg, "jwt").map(|m| jwt(&m, loc.child(&[11]))),
         subscribe,
         loc,
     })
@@ -361,5 +386,7 @@ pub(crate) fn method(ctx: &mut Ctx<'_>, method: &MethodDescriptor, decl: &mut Me
         decl.trigger = Some(trigger(&t, loc.child(&[8])));
     }
     decl.acl = message(&msg, "acl").map(|m| acl(&m)).or(decl.acl.take());
-    decl.jwt = message(&msg, "jwt").map(|m| jwt(&m)).or(decl.jwt.take());
+    decl.jwt = message(&msg, "jwt")
+        .map(|m| jwt(&m, loc.child(&[7])))
+        .or(decl.jwt.take());
 }

@@ -319,4 +319,17 @@ pub struct Jwt {
     pub issuers: Vec<String>,
     /// Required claims `(claim, value)`.
     pub static_claims: Vec<(String, String)>,
+    /// Input fields filled from claims of the validated token.
+    pub claim_fields: Vec<ClaimField>,
+}
+
+/// An input field filled from a claim of the validated token.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClaimField {
+    /// The claim name, e.g. `sub`.
+    pub claim: String,
+    /// The field name.
+    pub field: String,
+    /// The field number.
+    pub number: u32,
 }

@@ -211,6 +211,20 @@ pub struct Jwt {
     pub issuers: &'static [&'static str],
     /// Required claims `(claim, value)`.
     pub static_claims: &'static [(&'static str, &'static str)],
+    /// Request fields filled from claims of the validated token.
+    pub claim_fields: &'static [ClaimField],
+}
+
+/// A request field filled from a claim of the validated token (a singular
+/// `string` field of the method's input).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ClaimField {
+    /// The claim, e.g. `sub`.
+    pub claim: &'static str,
+    /// The field's name (for messages).
+    pub field: &'static str,
+    /// The field's number.
+    pub number: u32,
 }
 
 /// One HTTP binding of a method.

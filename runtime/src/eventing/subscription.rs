@@ -247,8 +247,9 @@ async fn deliver_to(
     dispatch: &SharedDispatch,
     path: &str,
     payload: Bytes,
-    metadata: Metadata,
+    mut metadata: Metadata,
 ) -> Result<(), HandlerError> {
+    metadata.set_caller(crate::context::Caller::Runtime);
     match dispatch.dispatch(path, payload, metadata).await? {
         ActionReply::Unary(_) => Ok(()),
         ActionReply::Stream(mut stream) => {

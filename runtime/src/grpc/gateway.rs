@@ -14,6 +14,7 @@ use futures::{FutureExt, StreamExt};
 use tonic::server::{Grpc, ServerStreamingService, UnaryService};
 
 use super::codec::BytesCodec;
+use crate::auth::{Authenticator, Claims};
 use crate::component::adapter::ActionReply;
 use crate::component::info::MethodInfo;
 use crate::context::{Metadata, is_reserved};
@@ -27,11 +28,17 @@ pub(crate) struct Gateway {
     /// Method path → the method.
     methods: Arc<HashMap<&'static str, &'static MethodInfo>>,
     max_message_bytes: usize,
+    /// Checks bearer tokens.
+    auth: Arc<Authenticator>,
 }
 
 impl Gateway {
     /// A gateway for the components of `dispatch`.
-    pub(crate) fn new(dispatch: SharedDispatch, max_message_bytes: usize) -> Gateway {
+    pub(crate) fn new(
+        dispatch: SharedDispatch,
+        max_message_bytes: usize,
+        auth: Arc<Authenticator>,
+    ) -> Gateway {
         let methods = dispatch
             .components()
             .iter()
@@ -41,6 +48,7 @@ impl Gateway {
             dispatch,
             methods: Arc::new(methods),
             max_message_bytes,
+            auth,
         }
     }
 }
@@ -76,10 +84,22 @@ where
         if let Some(status) = refused {
             return futures::future::ready(Ok(status.into_http())).boxed();
         }
+        let authorization = request
+            .headers()
+            .get(http::header::AUTHORIZATION)
+            .and_then(|value| value.to_str().ok());
+        let claims = match self.auth.authenticate(method, authorization) {
+            Ok(claims) => claims,
+            Err(status) => return futures::future::ready(Ok(to_tonic(status).into_http())).boxed(),
+        };
         let streaming = method.server_streaming;
+        let caller = crate::server::caller(request.extensions());
         let call = Call {
             dispatch: self.dispatch.clone(),
-            path,
+            method,
+            auth: self.auth.clone(),
+            claims,
+            caller,
         };
         let mut grpc = Grpc::new(BytesCodec).max_decoding_message_size(self.max_message_bytes);
         async move {
@@ -96,7 +116,12 @@ where
 /// One call of one method.
 struct Call {
     dispatch: SharedDispatch,
-    path: String,
+    method: &'static MethodInfo,
+    auth: Arc<Authenticator>,
+    /// The validated token's claims, when the method validates tokens.
+    claims: Option<Arc<Claims>>,
+    /// Who is calling.
+    caller: crate::context::Caller,
 }
 
 impl Call {
@@ -104,9 +129,18 @@ impl Call {
         &self,
         request: tonic::Request<Bytes>,
     ) -> BoxFuture<'static, Result<ActionReply, Status>> {
-        let metadata = metadata_of(request.metadata());
-        self.dispatch
-            .dispatch(&self.path, request.into_inner(), metadata)
+        let mut metadata = metadata_of(request.metadata());
+        let payload =
+            match self
+                .auth
+                .fill_fields(self.method, request.into_inner(), self.claims.as_deref())
+            {
+                Ok(payload) => payload,
+                Err(status) => return futures::future::ready(Err(status)).boxed(),
+            };
+        metadata.set_claims(self.claims.clone());
+        metadata.set_caller(self.caller.clone());
+        self.dispatch.dispatch(self.method.path, payload, metadata)
     }
 }
 

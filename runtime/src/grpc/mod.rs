@@ -24,13 +24,14 @@ pub(crate) async fn router(
     dispatch: SharedDispatch,
     max_message_bytes: usize,
     with_reflection: bool,
+    auth: std::sync::Arc<crate::auth::Authenticator>,
 ) -> Result<axum::Router, GrpcError> {
     let components = dispatch.components();
     let mut routes = health(components).await;
     if with_reflection {
         routes = add_reflection(routes, components)?;
     }
-    let gateway = gateway::Gateway::new(dispatch, max_message_bytes);
+    let gateway = gateway::Gateway::new(dispatch, max_message_bytes, auth);
     Ok(routes.into_axum_router().fallback_service(gateway))
 }
 

@@ -64,6 +64,12 @@ pub fn error_response(status: &Status) -> Response {
         header::CONTENT_TYPE,
         HeaderValue::from_static("application/json"),
     );
+    if code == StatusCode::UNAUTHORIZED {
+        // RFC 6750 §3: a 401 names the scheme that would be accepted.
+        response
+            .headers_mut()
+            .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+    }
     response
 }
 
@@ -138,6 +144,12 @@ mod tests {
         assert_eq!(
             error_response(&method_not_allowed("GET", "/x")).status(),
             StatusCode::METHOD_NOT_ALLOWED
+        );
+        let unauthenticated = error_response(&Status::unauthenticated("no token"));
+        assert_eq!(unauthenticated.status(), StatusCode::UNAUTHORIZED);
+        assert_eq!(
+            unauthenticated.headers()[header::WWW_AUTHENTICATE],
+            "Bearer"
         );
         let custom = Status::invalid_argument("odd").with_http_status(999);
         assert_eq!(error_response(&custom).status().as_u16(), 999);

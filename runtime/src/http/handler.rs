@@ -36,6 +36,8 @@ pub(crate) struct Frontend {
     pub table: RouteTable,
     /// Limits.
     pub options: HttpOptions,
+    /// Checks bearer tokens.
+    pub auth: Arc<crate::auth::Authenticator>,
 }
 
 /// Serve one request (the router's fallback handler).
@@ -64,6 +66,11 @@ async fn serve(front: &Frontend, request: Request) -> Result<Response, Status> {
         route.method,
         crate::server::calling_service(&parts.extensions),
     )?;
+    let authorization = parts
+        .headers
+        .get(header::AUTHORIZATION)
+        .and_then(|value| value.to_str().ok());
+    let claims = front.auth.authenticate(route.method, authorization)?;
 
     let limit = front.options.max_body_bytes;
     let declared = parts
@@ -86,14 +93,17 @@ async fn serve(front: &Frontend, request: Request) -> Result<Response, Status> {
     };
 
     let message = build_request(route, &found, &parts.headers, parts.uri.query(), &body)?;
-    let metadata = metadata(&parts.headers);
+    let payload = front.auth.fill_fields(
+        route.method,
+        Bytes::from(message.encode_to_vec()),
+        claims.as_deref(),
+    )?;
+    let mut metadata = metadata(&parts.headers);
+    metadata.set_claims(claims);
+    metadata.set_caller(crate::server::caller(&parts.extensions));
     let reply = front
         .dispatch
-        .dispatch(
-            route.method.path,
-            Bytes::from(message.encode_to_vec()),
-            metadata,
-        )
+        .dispatch(route.method.path, payload, metadata)
         .await?;
     match reply {
         ActionReply::Unary(bytes) => {

@@ -45,9 +45,21 @@ impl Default for HttpOptions {
 /// method's `google.api.http` bindings and its default
 /// `POST /package.Service/Method`. Fails when the components' descriptors or
 /// HTTP rules are inconsistent (unknown messages or fields, clashing routes).
+///
+/// Without the service's configured keys, a method that validates bearer
+/// tokens refuses every call with `UNAUTHENTICATED`.
 pub fn router(
     dispatch: SharedDispatch,
     options: HttpOptions,
+) -> Result<axum::Router, HttpSetupError> {
+    router_with_auth(dispatch, options, Arc::default())
+}
+
+/// [`router`], checking bearer tokens with `auth`.
+pub(crate) fn router_with_auth(
+    dispatch: SharedDispatch,
+    options: HttpOptions,
+    auth: Arc<crate::auth::Authenticator>,
 ) -> Result<axum::Router, HttpSetupError> {
     let components = dispatch.components();
     let pool = routes::descriptor_pool(components)?;
@@ -56,6 +68,7 @@ pub fn router(
         dispatch,
         table,
         options,
+        auth,
     });
     Ok(axum::Router::new()
         .fallback(handler::handle)

@@ -71,6 +71,15 @@ pub(crate) fn calling_service(extensions: &http::Extensions) -> Option<&str> {
     extensions.get::<Peer>()?.service.as_deref()
 }
 
+/// Who a request comes from: the service its client certificate names, else
+/// the internet.
+pub(crate) fn caller(extensions: &http::Extensions) -> crate::context::Caller {
+    match calling_service(extensions) {
+        Some(service) => crate::context::Caller::Service(service.to_owned()),
+        None => crate::context::Caller::Internet,
+    }
+}
+
 /// Whether `path` is on the admin surface.
 fn is_admin(path: &str) -> bool {
     path.starts_with("/_plinth/")
