@@ -63,6 +63,8 @@ pub enum ErrorKind {
     UnknownSource,
     /// An event type of a subscribed entity is neither handled nor ignored.
     UnhandledEvent,
+    /// A subscribed method takes a message its source never delivers.
+    WrongInputType,
     /// A method option is not allowed on this kind of component.
     MisplacedOption,
     /// An rpc shape is not supported (client streaming).
@@ -95,6 +97,7 @@ impl ErrorKind {
             ErrorKind::InvalidQuery => "plinth::invalid_query",
             ErrorKind::UnknownSource => "plinth::unknown_source",
             ErrorKind::UnhandledEvent => "plinth::unhandled_event",
+            ErrorKind::WrongInputType => "plinth::wrong_input_type",
             ErrorKind::MisplacedOption => "plinth::misplaced_option",
             ErrorKind::UnsupportedRpc => "plinth::unsupported_rpc",
             ErrorKind::NoRpcs => "plinth::no_rpcs",

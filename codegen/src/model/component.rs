@@ -26,6 +26,8 @@ pub(crate) struct Built {
 /// Locations of one method's declarations.
 #[derive(Debug)]
 pub(crate) struct MethodExtra {
+    /// The rpc itself.
+    pub loc: Loc,
     pub subscribe_loc: Option<Loc>,
     /// Where the view query option is declared.
     pub query_loc: Option<Loc>,
@@ -331,6 +333,7 @@ fn method(
     (
         method_model,
         MethodExtra {
+            loc,
             subscribe_loc,
             query_loc: m.query.as_ref().map(|(_, _, at)| at.clone()),
             routes,

@@ -42,17 +42,24 @@ pub fn parse_template(source: &str) -> Result<PathTemplate, String> {
         }
         None => (rest, None),
     };
-    let segments = parse_segments(path, true)?;
-    let count = segments.len();
-    for (i, segment) in segments.iter().enumerate() {
-        let double = match segment {
-            Segment::DoubleWildcard => true,
-            Segment::Variable { pattern, .. } => pattern.contains(&Segment::DoubleWildcard),
-            _ => false,
-        };
-        if double && i + 1 != count {
-            return Err("`**` may only appear in the last segment".to_owned());
-        }
+    // `/` alone (a site's root, as Kalix serves `index.html`) has no segments.
+    let segments = if path.is_empty() {
+        Vec::new()
+    } else {
+        parse_segments(path, true)?
+    };
+    // `**` must be the last part of the path, also inside a variable.
+    let flat: Vec<&Segment> = segments
+        .iter()
+        .flat_map(|segment| match segment {
+            Segment::Variable { pattern, .. } => pattern.iter().collect::<Vec<_>>(),
+            plain => vec![plain],
+        })
+        .collect();
+    if let Some(at) = flat.iter().position(|s| **s == Segment::DoubleWildcard)
+        && at + 1 != flat.len()
+    {
+        return Err("`**` may only be the last part of the path".to_owned());
     }
     Ok(PathTemplate {
         source: source.to_owned(),
@@ -210,12 +217,24 @@ mod tests {
             "/{a={b}}",
             "/**/a",
             "/{x=**}/a",
+            "/{x=**/a}",
+            "/a/{x=**/b}",
             "/a:",
             "/{1x}",
             "/a b",
         ] {
             assert!(parse_template(bad).is_err(), "{bad} should be rejected");
         }
+    }
+
+    #[test]
+    fn the_root_is_a_template() {
+        let root = parse_template("/").unwrap();
+        assert!(root.segments.is_empty());
+        assert_eq!(root.verb, None);
+        assert!(parse_template("//").is_err());
+        let tail = parse_template("/files/{path=a/**}").unwrap();
+        assert_eq!(tail.segments.len(), 2);
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! Checks that span components: unique type ids, subscriptions to declared
-//! sources, every event type handled, and no two HTTP routes alike.
+//! sources taking what those deliver, every event type handled, and no two
+//! HTTP routes alike.
 
 use std::collections::HashMap;
 
@@ -75,6 +76,9 @@ fn subscriptions(ctx: &mut Ctx<'_>, built: &[Built]) {
             let (Some(sub), Some(loc)) = (&method.subscribe, &extra.subscribe_loc) else {
                 continue;
             };
+            if let Some(Some(source)) = entity(&sub.source) {
+                delivered_type(ctx, method, sub, &source.component.kind, &extra.loc);
+            }
             if checked.contains(&sub.source) {
                 continue;
             }
@@ -91,6 +95,86 @@ fn subscriptions(ctx: &mut Ctx<'_>, built: &[Built]) {
             }
         }
     }
+}
+
+/// A subscribed method must take what its source delivers: a value
+/// entity's state (`Empty` for deletes, checked where the option is read),
+/// one of an event-sourced entity's event types (or its state, with
+/// `handle_snapshots`), or `google.protobuf.Any`
+/// (a catch-all). Anything else would decode one message's bytes as another.
+fn delivered_type(
+    ctx: &mut Ctx<'_>,
+    method: &super::types::Method,
+    sub: &super::types::Subscription,
+    source: &ComponentKind,
+    loc: &Loc,
+) {
+    let input = &method.input;
+    if sub.handle_deletes || input.full_name == "google.protobuf.Any" {
+        return;
+    }
+    let (id, what, allowed): (&str, &str, Vec<&TypeRef>) = match source {
+        ComponentKind::ValueEntity { type_id, state } => (type_id, "state", vec![state]),
+        ComponentKind::EventSourcedEntity {
+            type_id,
+            events,
+            state,
+            ..
+        } => {
+            let mut allowed: Vec<&TypeRef> = events.iter().collect();
+            // Snapshots deliver the state.
+            if sub.handle_snapshots {
+                allowed.push(state);
+            }
+            (type_id, "event", allowed)
+        }
+        _ => return,
+    };
+    if allowed.contains(&input) {
+        return;
+    }
+    let names: Vec<String> = allowed
+        .iter()
+        .map(|t| format!("`{}`", t.full_name))
+        .collect();
+    let (message, help) = if what == "state" {
+        (
+            format!(
+                "rpc `{}` subscribes to value entity `{id}` but takes `{}`, not its state type",
+                method.name, input.full_name
+            ),
+            format!(
+                "take the state type {} (or `google.protobuf.Empty` with `handle_deletes: true`)",
+                names.join(", ")
+            ),
+        )
+    } else {
+        (
+            format!(
+                "rpc `{}` subscribes to event-sourced entity `{id}` but takes `{}`, which is not one of its event types",
+                method.name, input.full_name
+            ),
+            format!(
+                "take one of {}, add `{}` to the entity's events, or take `google.protobuf.Any` with `ignore: true`",
+                names.join(", "),
+                input.full_name
+            ),
+        )
+    };
+    ctx.error(
+        ErrorKind::WrongInputType,
+        &loc.clone().at(format!(
+            "({})",
+            input.path.last().cloned().unwrap_or_default()
+        )),
+        if what == "state" {
+            format!("not the state type of `{id}`")
+        } else {
+            format!("not an event type of `{id}`")
+        },
+        message,
+        help,
+    );
 }
 
 fn unknown_source(ctx: &mut Ctx<'_>, built: &[Built], source: &Source, loc: &Loc) {
