@@ -347,6 +347,136 @@ async fn path_errors() {
 }
 
 #[tokio::test]
+async fn well_known_types_and_map_entries_come_from_the_query() {
+    let (_, app) = app();
+    let query = "at=2026-01-02T03:04:05Z&wait=1.5s&limit=7&enabled=true&mask=a,b.c\
+                 &weight=0.25&labels[x]=1&labels%5By%5D=2";
+    let reply = send(&app, "GET", &format!("/v1/shelves/s?{query}"), &[], "").await;
+    assert_eq!(reply.status, 200, "{}", reply.text());
+    let echoed = reply.json();
+    assert_eq!(echoed["at"], "2026-01-02T03:04:05Z");
+    assert_eq!(echoed["wait"], "1.500s");
+    assert_eq!(echoed["limit"], "7");
+    assert_eq!(echoed["enabled"], true);
+    assert_eq!(echoed["mask"], "a,b.c");
+    assert_eq!(echoed["weight"], 0.25);
+    assert_eq!(echoed["labels"], serde_json::json!({"x": 1, "y": 2}));
+    for (bad, field) in [
+        ("at=yesterday", "at"),
+        ("wait=soon", "wait"),
+        ("limit=many", "limit"),
+        ("enabled=perhaps", "enabled"),
+        ("labels[x]=one", "labels[x]"),
+        ("shelf[x]=1", "shelf[x]"),
+    ] {
+        let message = send(&app, "GET", &format!("/v1/shelves/s?{bad}"), &[], "")
+            .await
+            .error(400, 3);
+        assert!(message.contains(&format!("`{field}`")), "{bad}: {message}");
+    }
+}
+
+#[tokio::test]
+async fn non_finite_float_wrappers_render_as_their_names() {
+    let (_, app) = app();
+    for (sent, shown) in [
+        (r#""NaN""#, "NaN"),
+        (r#""Infinity""#, "Infinity"),
+        (r#""-Infinity""#, "-Infinity"),
+    ] {
+        let body = format!(r#"{{"weight": {sent}, "ratio": {sent}}}"#);
+        let reply = send_json(&app, "POST", "/httptest.Library/Plain", &body).await;
+        assert_eq!(reply.status, 200, "{}", reply.text());
+        assert_eq!(reply.json()["weight"], shown, "the wrapper");
+        assert_eq!(reply.json()["ratio"], shown, "the plain double");
+    }
+    let queried = send(&app, "GET", "/v1/shelves/s?weight=-Infinity", &[], "").await;
+    assert_eq!(queried.json()["weight"], "-Infinity");
+    let finite = send_json(
+        &app,
+        "POST",
+        "/httptest.Library/Plain",
+        r#"{"weight": 1.5}"#,
+    )
+    .await;
+    assert_eq!(finite.json()["weight"], 1.5);
+}
+
+#[tokio::test]
+async fn the_root_path_is_a_route() {
+    let (_, app) = app();
+    let reply = send(&app, "GET", "/?name=home", &[], "").await;
+    assert_eq!(reply.status, 200, "{}", reply.text());
+    assert_eq!(reply.json()["name"], "home");
+}
+
+#[tokio::test]
+async fn a_field_given_twice_or_two_members_of_a_oneof_are_refused() {
+    let (_, app) = app();
+    let twice = send_json(
+        &app,
+        "POST",
+        "/httptest.Library/Plain",
+        r#"{"pageSize": 1, "page_size": 2}"#,
+    )
+    .await
+    .error(400, 3);
+    assert!(
+        twice.contains("field `page_size` is given twice"),
+        "{twice}"
+    );
+    let repeated = send_json(
+        &app,
+        "POST",
+        "/httptest.Library/Plain",
+        r#"{"name": "a", "name": "b"}"#,
+    )
+    .await
+    .error(400, 3);
+    assert!(repeated.contains("`name` is given twice"), "{repeated}");
+    let nested = send_json(
+        &app,
+        "POST",
+        "/httptest.Library/Plain",
+        r#"{"items": [{"id": "a"}, {"level": 1, "level": 2}]}"#,
+    )
+    .await
+    .error(400, 3);
+    assert!(nested.contains("`items[1].level`"), "{nested}");
+    let both = send_json(
+        &app,
+        "POST",
+        "/httptest.Library/Plain",
+        r#"{"left": "l", "right": "r"}"#,
+    )
+    .await
+    .error(400, 3);
+    assert!(
+        both.contains("`left` and `right` of oneof `side`"),
+        "{both}"
+    );
+    // One member, or one and a null, is fine; so is a body field's value.
+    let one = send_json(
+        &app,
+        "POST",
+        "/httptest.Library/Plain",
+        r#"{"left": "l", "right": null}"#,
+    )
+    .await;
+    assert_eq!(one.status, 200, "{}", one.text());
+    assert_eq!(one.json()["left"], "l");
+    let book = send_json(
+        &app,
+        "POST",
+        "/v1/shelves/s/books",
+        r#"{"id": "1", "id": "2"}"#,
+    )
+    .await
+    .error(400, 3);
+    assert!(book.contains("`id` is given twice"), "{book}");
+}
+
+#[tokio::test]
 async fn body_checks() {
     let (_, app) = app_with(HttpOptions { max_body_bytes: 64 });
     let big = format!(r#"{{"name": "{}"}}"#, "x".repeat(100));
@@ -363,9 +493,20 @@ async fn body_checks() {
     .await
     .error(415, 3);
     assert!(message.contains("text/plain"), "{message}");
-    send(&app, "POST", "/httptest.Library/Plain", &[], "{}")
+    // No content type: read as JSON (as grpc-gateway and Envoy do).
+    let untyped = send(
+        &app,
+        "POST",
+        "/httptest.Library/Plain",
+        &[],
+        r#"{"name": "n"}"#,
+    )
+    .await;
+    assert_eq!(untyped.status, 200, "{}", untyped.text());
+    let malformed = send(&app, "POST", "/httptest.Library/Plain", &[], "name=n")
         .await
-        .error(415, 3);
+        .error(400, 3);
+    assert!(malformed.contains("invalid JSON"), "{malformed}");
     let charset = [("content-type", "application/json; charset=utf-8")];
     assert_eq!(
         send(

@@ -77,7 +77,7 @@ pub(crate) fn set_text(
     };
     if leaf.is_map() {
         return Err(format!(
-            "`{name}` is a map field, which cannot be set from text"
+            "`{name}` is a map field: set its entries as `{name}[key]=value`"
         ));
     }
     let value = parse(leaf, text)
@@ -144,13 +144,93 @@ fn parse(field: &FieldDescriptor, text: &str) -> Result<Value, String> {
                 }
             },
         },
-        Kind::Message(message) => {
+        Kind::Message(message) => return well_known_from_text(&message, text),
+    })
+}
+
+/// A well-known type with a one-value JSON form (a timestamp, a duration, a
+/// field mask, a wrapper) from the text of a path variable or query
+/// parameter, read as its JSON form would be.
+fn well_known_from_text(message: &MessageDescriptor, text: &str) -> Result<Value, String> {
+    use serde_json::Value as Json;
+    let name = message.full_name();
+    let json = match name {
+        "google.protobuf.Timestamp"
+        | "google.protobuf.Duration"
+        | "google.protobuf.FieldMask"
+        | "google.protobuf.StringValue"
+        | "google.protobuf.BytesValue"
+        | "google.protobuf.Int64Value"
+        | "google.protobuf.UInt64Value" => Json::String(text.to_owned()),
+        "google.protobuf.BoolValue" => match text {
+            "true" | "True" | "TRUE" | "1" => Json::Bool(true),
+            "false" | "False" | "FALSE" | "0" => Json::Bool(false),
+            _ => return Err(format!("`{text}` is not a boolean (true or false)")),
+        },
+        "google.protobuf.Int32Value"
+        | "google.protobuf.UInt32Value"
+        | "google.protobuf.FloatValue"
+        | "google.protobuf.DoubleValue" => {
+            match serde_json::from_str::<serde_json::Number>(text.trim()) {
+                Ok(number) => Json::Number(number),
+                // `NaN`, `Infinity`, or text the decoder refuses with its reason.
+                Err(_) => Json::String(text.to_owned()),
+            }
+        }
+        _ => {
             return Err(format!(
-                "it has message type `{}`, which cannot be set from text",
-                message.full_name()
+                "it has message type `{name}`, which cannot be set from text"
             ));
         }
-    })
+    };
+    DynamicMessage::deserialize(message.clone(), json)
+        .map(Value::Message)
+        .map_err(|error| format!("`{text}` is not a valid {name}: {error}"))
+}
+
+/// Set entry `key` of the map field at the end of `fields` to `text`
+/// (`labels[key]=value` in a query), the key and value parsed by the map's
+/// key and value kinds.
+pub(crate) fn set_map_entry(
+    message: &mut DynamicMessage,
+    fields: &[FieldDescriptor],
+    key: &str,
+    text: &str,
+    name: &str,
+) -> Result<(), String> {
+    let Some((leaf, parents)) = fields.split_last() else {
+        return Err(format!("`{name}` names no field"));
+    };
+    let entry = match leaf.kind() {
+        Kind::Message(entry) if leaf.is_map() => entry,
+        _ => {
+            return Err(format!(
+                "`{name}` indexes field `{}`, which is not a map",
+                leaf.name()
+            ));
+        }
+    };
+    let (key_field, value_field) = (entry.map_entry_key_field(), entry.map_entry_value_field());
+    let key = parse(&key_field, key)
+        .map_err(|problem| format!("invalid key in `{name}`: {problem}"))?
+        .into_map_key()
+        .ok_or_else(|| format!("invalid key in `{name}`"))?;
+    let value = parse(&value_field, text)
+        .map_err(|problem| format!("invalid value for `{name}`: {problem}"))?;
+    let mut current = message;
+    for parent in parents {
+        current = current
+            .get_field_mut(parent)
+            .as_message_mut()
+            .ok_or_else(|| format!("field `{}` is not a message", parent.name()))?;
+    }
+    match current.get_field_mut(leaf).as_map_mut() {
+        Some(map) => {
+            map.insert(key, value);
+            Ok(())
+        }
+        None => Err(format!("field `{name}` is not a map")),
+    }
 }
 
 /// Bytes fields in paths and queries are base64, standard or URL-safe,

@@ -111,12 +111,9 @@ pub(crate) fn payload_too_large(limit: usize) -> Status {
         .with_http_status(413)
 }
 
-/// 415: the body is not JSON.
-pub(crate) fn unsupported_media_type(content_type: Option<&str>) -> Status {
-    let message = match content_type {
-        Some(found) => format!("content-type must be application/json, not `{found}`"),
-        None => "a request body needs content-type application/json".to_string(),
-    };
+/// 415: the body is declared as something other than JSON.
+pub(crate) fn unsupported_media_type(content_type: &str) -> Status {
+    let message = format!("content-type must be application/json, not `{content_type}`");
     Status::invalid_argument(message).with_http_status(415)
 }
 
@@ -138,7 +135,7 @@ mod tests {
             StatusCode::PAYLOAD_TOO_LARGE
         );
         assert_eq!(
-            error_response(&unsupported_media_type(None)).status(),
+            error_response(&unsupported_media_type("text/plain")).status(),
             StatusCode::UNSUPPORTED_MEDIA_TYPE
         );
         assert_eq!(

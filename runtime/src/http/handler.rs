@@ -113,7 +113,7 @@ async fn serve(front: &Frontend, request: Request) -> Result<Response, Status> {
                     route.output.full_name()
                 ))
             })?;
-            let json = json::encode(&message, route.response_body.as_ref())?;
+            let json = json::encode(&message, route.response_body.as_ref(), route.float_wrappers)?;
             Ok((
                 StatusCode::OK,
                 [(header::CONTENT_TYPE, "application/json")],
@@ -145,11 +145,13 @@ fn build_request(
     query: Option<&str>,
     body: &[u8],
 ) -> Result<DynamicMessage, Status> {
-    if !body.is_empty() {
-        let content_type = headers
-            .get(header::CONTENT_TYPE)
-            .map(|v| v.to_str().unwrap_or("(not text)"));
-        if !content_type.is_some_and(is_json) {
+    // A body without a content type is read as JSON, as grpc-gateway and
+    // Envoy's transcoder do; any other declared type is refused.
+    if !body.is_empty()
+        && let Some(content_type) = headers.get(header::CONTENT_TYPE)
+    {
+        let content_type = content_type.to_str().unwrap_or("(not text)");
+        if !is_json(content_type) {
             return Err(unsupported_media_type(content_type));
         }
     }
@@ -175,7 +177,12 @@ fn build_request(
                 route.pattern.source
             )));
         }
-        let steps: Vec<&str> = key.split('.').collect();
+        // `labels[k]=v` sets entry `k` of map field `labels`.
+        let (path, map_key) = match key.strip_suffix(']').and_then(|k| k.split_once('[')) {
+            Some((path, map_key)) => (path, Some(map_key)),
+            None => (key.as_ref(), None),
+        };
+        let steps: Vec<&str> = path.split('.').collect();
         let fields = binding::resolve(&route.input, &steps, true).map_err(|problem| {
             bad_request(format!("unknown query parameter `{key}`: {problem}"))
         })?;
@@ -187,7 +194,11 @@ fn build_request(
                 first.name()
             )));
         }
-        binding::set_text(&mut message, &fields, &value, &key).map_err(bad_request)?;
+        match map_key {
+            Some(map_key) => binding::set_map_entry(&mut message, &fields, map_key, &value, &key),
+            None => binding::set_text(&mut message, &fields, &value, &key),
+        }
+        .map_err(bad_request)?;
     }
 
     for (capture, fields) in found.captures.iter().zip(&route.path_fields) {

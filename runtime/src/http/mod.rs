@@ -7,7 +7,8 @@
 //!   pool, and the lookup of a request's route.
 //! - `template`: compiled path templates and the segment matcher.
 //! - `binding`: path variables and query parameters into request fields.
-//! - `json`: JSON bodies in, JSON replies out.
+//! - `json`: JSON bodies in, JSON replies out; `json_check`: the object
+//!   rules the decoder does not check (duplicate fields, oneofs).
 //! - `handler`: one request from route lookup to rendered reply.
 //! - `stream`: streamed replies as NDJSON or Server-Sent Events.
 //! - `error`: setup errors and the JSON error body.
@@ -16,6 +17,7 @@ mod binding;
 pub(crate) mod error;
 mod handler;
 pub(crate) mod json;
+mod json_check;
 mod routes;
 mod stream;
 mod template;

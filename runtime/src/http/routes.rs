@@ -67,6 +67,8 @@ pub(crate) struct Route {
     pub response_body: Option<FieldDescriptor>,
     /// The fields the pattern's variables set, one path per variable.
     pub path_fields: Vec<Vec<FieldDescriptor>>,
+    /// Whether the reply can hold float wrappers (see [`super::json::encode`]).
+    pub float_wrappers: bool,
 }
 
 /// The outcome of looking a request up.
@@ -248,6 +250,7 @@ fn resolve_route(
         pattern,
         method,
         input,
+        float_wrappers: super::json::holds_float_wrappers(&output),
         output,
         body,
         response_body,

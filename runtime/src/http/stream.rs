@@ -88,6 +88,7 @@ pub(crate) fn streaming_response(
     response_body: Option<FieldDescriptor>,
     format: StreamFormat,
 ) -> Response {
+    let float_wrappers = json::holds_float_wrappers(&output);
     let frames = replies
         .map(move |reply| {
             let rendered = reply.and_then(|bytes| {
@@ -97,7 +98,7 @@ pub(crate) fn streaming_response(
                         output.full_name()
                     ))
                 })?;
-                json::encode(&message, response_body.as_ref())
+                json::encode(&message, response_body.as_ref(), float_wrappers)
             });
             match rendered {
                 Ok(json) => (format.frame(&json), false),

@@ -341,6 +341,11 @@ pub static METHODS: &[MethodInfo] = &[
             None
         )]
     ),
+    // A site's root.
+    method!(
+        "Root",
+        &[rule(Get, "/", &[], None, BodySelector::None, None)]
+    ),
 ];
 
 /// A method of `httptest.Library` built at run time.
