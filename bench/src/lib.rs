@@ -5,12 +5,14 @@
 //! - [`reference`]: the hand-written customer service (axum + tonic + rusqlite or tokio-postgres)
 //!   that Plinth's throughput is compared against.
 //! - [`echo`]: the same API with no storage at all, the ceiling of the RPC layer on this machine.
+//! - [`discard`]: a topic backend that keeps nothing.
 //! - [`probe`]: readiness probes (one request that the server answered) and cold-start timing.
 //! - [`summary`]: medians and ratios over a directory of `plinth-load` JSON results.
 //! - [`serve`]: binding loopback listeners and serving HTTP and gRPC until a signal.
 //! - [`target`]: parsing of target addresses; only loopback addresses are accepted.
 //! - [`proto`]: the bench proto's generated types and its encoded descriptor set.
 
+pub mod discard;
 pub mod echo;
 pub mod error;
 pub mod load;

@@ -102,6 +102,7 @@ impl Metadata {
 pub struct CommandContext {
     entity_id: String,
     metadata: Metadata,
+    schedule: crate::schedule::timers::Recorded,
 }
 
 impl CommandContext {
@@ -110,6 +111,7 @@ impl CommandContext {
         CommandContext {
             entity_id: entity_id.into(),
             metadata: Metadata::new(),
+            schedule: Default::default(),
         }
     }
 
@@ -138,6 +140,20 @@ impl CommandContext {
     /// tokens (its `jwt` option); `None` otherwise.
     pub fn jwt_claims(&self) -> Option<&Claims> {
         self.metadata.claims()
+    }
+
+    /// Start and cancel timers, committed with the command's effect (see
+    /// [`timers`](crate::schedule::timers)).
+    pub fn timers(&self) -> crate::schedule::timers::EntityTimers<'_> {
+        crate::schedule::timers::EntityTimers {
+            ops: &self.schedule,
+        }
+    }
+
+    /// The timer changes recorded since the last call (by the executor,
+    /// after each run of the handler).
+    pub(crate) fn take_schedule(&self) -> Vec<crate::storage::ScheduleOp> {
+        std::mem::take(&mut *self.schedule.lock().unwrap_or_else(|e| e.into_inner()))
     }
 }
 
@@ -193,6 +209,14 @@ impl ActionContext {
     /// tokens (its `jwt` option); `None` otherwise.
     pub fn jwt_claims(&self) -> Option<&Claims> {
         self.metadata.claims()
+    }
+
+    /// Start and cancel timers (see [`timers`](crate::schedule::timers)).
+    /// Outside a running service they fail with `FAILED_PRECONDITION`.
+    pub fn timers(&self) -> crate::schedule::timers::Timers<'_> {
+        crate::schedule::timers::Timers {
+            scheduler: self.link.as_ref().and_then(|link| link.scheduler.as_ref()),
+        }
     }
 }
 

@@ -27,6 +27,7 @@ mod executor;
 pub mod feed;
 pub mod grpc;
 pub mod http;
+pub mod schedule;
 mod server;
 pub mod service;
 pub mod status;

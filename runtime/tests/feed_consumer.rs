@@ -48,6 +48,7 @@ async fn every_record_arrives_once_in_entity_order_under_concurrent_writers() {
                     events,
                     snapshot: None,
                     delete: false,
+                    schedule: Vec::new(),
                 };
                 storage.append_events(append).await.unwrap();
             }

@@ -172,6 +172,7 @@ async fn write_forever(storage: Arc<SqliteStorage>, task: u64) {
             expected_seq: expected,
             payload: Some(Bytes::from((expected + 1).to_string())),
             type_name: "test.Counter".to_owned(),
+            schedule: Vec::new(),
         };
         storage.write_state(write).await.unwrap();
         let count = 1 + expected % 3;
@@ -189,6 +190,7 @@ async fn write_forever(storage: Arc<SqliteStorage>, task: u64) {
                 .collect(),
             snapshot: None,
             delete: false,
+            schedule: Vec::new(),
         };
         events_seq = storage.append_events(append).await.unwrap();
     }

@@ -85,6 +85,9 @@ async fn restart_after_abort(use_hook: bool) {
     })
     .await;
     drop(consumer);
+    // A handler of the aborted consumer may be finishing a record on another
+    // worker thread; let it end before the downstream state is read.
+    tokio::time::sleep(Duration::from_millis(100)).await;
     let stored = storage.load_offset("view").await.unwrap();
     let handled_before = first.applications.lock().unwrap().clone();
     assert!(stored < 600, "stopped mid-stream");

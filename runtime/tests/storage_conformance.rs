@@ -2,14 +2,15 @@
 //! temporary directory) and PostgreSQL (a fresh database per test, on the
 //! server named by `PLINTH_TEST_POSTGRES_URL`; without it the PostgreSQL
 //! cases print a note and pass, except under `CI=true`, where they fail).
-//! The cases are in `conformance/cases.rs`, `conformance/views.rs` and
+//! The cases are in `conformance/cases.rs`, `conformance/views.rs`,
+//! `conformance/schedule.rs` and
 //! `conformance/concurrency.rs`; the PostgreSQL-only ones (the feed-order
 //! hazard, killed connections, an unreachable server, migrations, group
 //! commit, a refused write) in `conformance/postgres_only.rs`.
 
 mod conformance;
 
-use conformance::{Backend, TestDatabase, cases, concurrency, postgres_only, views};
+use conformance::{Backend, TestDatabase, cases, concurrency, postgres_only, schedule, views};
 
 /// One test per case and backend: `sqlite::CASE` and `postgres::CASE`.
 macro_rules! conformance {
@@ -54,6 +55,14 @@ conformance! {
     concurrency::concurrent_writers_and_tailing_consumer => concurrent_writers_and_tailing_consumer,
     concurrency::writes_sent_together_are_fenced_one_by_one => writes_sent_together_are_fenced_one_by_one,
     views::views => views,
+    schedule::due_calls_are_claimed_once_in_stored_order => due_calls_are_claimed_once_in_stored_order,
+    schedule::orphans_are_claimed_before_they_are_due => orphans_are_claimed_before_they_are_due,
+    schedule::calls_due_soon_are_claimed_ahead_with_their_wait => calls_due_soon_are_claimed_ahead_with_their_wait,
+    schedule::a_timer_of_the_same_name_replaces_the_older => a_timer_of_the_same_name_replaces_the_older,
+    schedule::cancel_removes_a_timer => cancel_removes_a_timer,
+    schedule::a_retry_records_attempts_and_postpones => a_retry_records_attempts_and_postpones,
+    schedule::schedule_changes_commit_with_entity_writes_only => schedule_changes_commit_with_entity_writes_only,
+    schedule::writes_with_and_without_schedules_batch_together => writes_with_and_without_schedules_batch_together,
 }
 
 /// A PostgreSQL-only case on a fresh database.

@@ -31,6 +31,7 @@ fn state(id: &str, expected_seq: u64, payload: Bytes) -> StateWrite {
         expected_seq,
         payload: Some(payload),
         type_name: "test.Counter".to_owned(),
+        schedule: Vec::new(),
     }
 }
 
@@ -174,6 +175,7 @@ fn crash_child_writer() {
                         snapshot: (round % 5 == 4)
                             .then(|| Bytes::from(format!("snapshot@{round}"))),
                         delete: false,
+                        schedule: Vec::new(),
                     };
                     expected = journals.append_events(append).await.unwrap();
                     println!("ack journal {id} {expected}");

@@ -16,6 +16,7 @@ fn state(type_id: &str, id: &str, expected_seq: u64, payload: Option<&str>) -> S
         expected_seq,
         payload: payload.map(|p| Bytes::from(p.to_owned())),
         type_name: "test.State".to_owned(),
+        schedule: Vec::new(),
     }
 }
 
@@ -64,6 +65,7 @@ async fn state_and_event_bytes_are_stored_once_in_the_feed_record() {
             .collect(),
         snapshot: None,
         delete: false,
+        schedule: Vec::new(),
     };
     storage.append_events(events).await.unwrap();
     let replayed = storage.load_journal("log", "j").await.unwrap();
@@ -124,10 +126,12 @@ async fn a_version_2_database_keeps_its_states_and_moves_on() {
     let path = dir.path().join("plinth.db");
     drop(SqliteStorage::open(&path, SqliteOptions::default()).unwrap());
     // Turn the fresh file into what version 2 wrote: state and event bytes in
-    // their own rows, no `position` columns, a per-type feed index, no leases.
+    // their own rows, no `position` columns, a per-type feed index, no leases,
+    // no schedule.
     let conn = raw(&path);
     conn.execute_batch(
         "DROP TABLE leases;
+         DROP TABLE scheduled;
          ALTER TABLE entity_state DROP COLUMN position;
          CREATE INDEX feed_by_type ON feed (type_id, position);
          INSERT INTO entity_state (type_id, entity_id, seq, payload)
@@ -176,6 +180,7 @@ async fn a_version_2_database_keeps_its_states_and_moves_on() {
         events: vec![("test.Event".to_owned(), Bytes::from_static(b"new event"))],
         snapshot: None,
         delete: false,
+        schedule: Vec::new(),
     };
     assert_eq!(storage.append_events(append).await.unwrap(), 2);
     let replay = storage.load_journal("log", "j").await.unwrap();

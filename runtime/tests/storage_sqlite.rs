@@ -25,6 +25,7 @@ fn state(type_id: &str, id: &str, expected_seq: u64, payload: Option<&str>) -> S
         expected_seq,
         payload: payload.map(|p| Bytes::from(p.to_owned())),
         type_name: "test.State".to_owned(),
+        schedule: Vec::new(),
     }
 }
 
@@ -39,6 +40,7 @@ fn append(id: &str, expected_seq: u64, events: &[&str]) -> EventAppend {
             .collect(),
         snapshot: None,
         delete: false,
+        schedule: Vec::new(),
     }
 }
 

@@ -27,7 +27,18 @@ impl ServiceProcess {
         data_dir: &Path,
         env: &[(&str, &str)],
     ) -> ServiceProcess {
-        ServiceProcess::spawn(Command::new(binary), binary, data_dir, env).await
+        ServiceProcess::spawn(Command::new(binary), binary, data_dir, env, None).await
+    }
+
+    /// Like [`ServiceProcess::start_with`], with its log (`PLINTH_LOG=info`,
+    /// standard output and error) appended to the file `log`.
+    pub async fn start_logging(
+        binary: &Path,
+        data_dir: &Path,
+        env: &[(&str, &str)],
+        log: &Path,
+    ) -> ServiceProcess {
+        ServiceProcess::spawn(Command::new(binary), binary, data_dir, env, Some(log)).await
     }
 
     /// Like [`ServiceProcess::start_with`], with the open-file limit (soft
@@ -44,7 +55,7 @@ impl ServiceProcess {
             .arg(format!("--nofile={open_files}:{open_files}"))
             .arg("--")
             .arg(binary);
-        ServiceProcess::spawn(command, binary, data_dir, env).await
+        ServiceProcess::spawn(command, binary, data_dir, env, None).await
     }
 
     async fn spawn(
@@ -52,6 +63,7 @@ impl ServiceProcess {
         binary: &Path,
         data_dir: &Path,
         env: &[(&str, &str)],
+        log: Option<&Path>,
     ) -> ServiceProcess {
         let addr = free_addr();
         command
@@ -63,6 +75,19 @@ impl ServiceProcess {
             .current_dir(data_dir)
             .stdin(Stdio::null())
             .stdout(Stdio::null());
+        if let Some(log) = log {
+            let file = || {
+                std::fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(log)
+                    .unwrap_or_else(|error| panic!("cannot open {}: {error}", log.display()))
+            };
+            command
+                .env("PLINTH_LOG", "info")
+                .stdout(file())
+                .stderr(file());
+        }
         for (key, value) in env {
             command.env(key, value);
         }

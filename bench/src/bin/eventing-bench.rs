@@ -27,8 +27,7 @@ use counter::counter::{
     CounterEventsActionComponent, CounterState,
 };
 use hdrhistogram::Histogram;
-use plinth::codegen::BoxFuture;
-use plinth::eventing::{SqliteTopics, StoredMessage, TopicMessage, TopicResult, Topics};
+use plinth::eventing::{SqliteTopics, Topics};
 use plinth::storage::{EntityStore, SqliteOptions, SqliteStorage, StateWrite};
 use plinth::{ActionContext, Config, Metadata, RunningService, Status};
 use prost::Message;
@@ -87,7 +86,7 @@ impl Log {
         match self {
             Log::Storage => Arc::new(SqliteTopics::open(dir.join("plinth.db")).unwrap()),
             Log::Separate => Arc::new(SqliteTopics::open(dir.join("topics.db")).unwrap()),
-            Log::Discard => Arc::new(Discard::default()),
+            Log::Discard => Arc::new(plinth_bench::discard::Discard::default()),
         }
     }
 }
@@ -119,30 +118,6 @@ impl CounterEventsAction for Stamper {
             counter_id,
             value: message.value,
         })
-    }
-}
-
-/// A topic backend that keeps nothing.
-#[derive(Debug, Default)]
-struct Discard(AtomicU64);
-
-impl Topics for Discard {
-    fn publish<'a>(&'a self, _: &'a str, _: TopicMessage) -> BoxFuture<'a, TopicResult<u64>> {
-        let position = self.0.fetch_add(1, Ordering::Relaxed) + 1;
-        Box::pin(async move { Ok(position) })
-    }
-
-    fn read<'a>(
-        &'a self,
-        _: &'a str,
-        _: u64,
-        _: usize,
-    ) -> BoxFuture<'a, TopicResult<Vec<StoredMessage>>> {
-        Box::pin(async { Ok(Vec::new()) })
-    }
-
-    fn describe(&self) -> String {
-        "discard".to_owned()
     }
 }
 
@@ -266,6 +241,7 @@ async fn throughput(events: u64, entities: u64, log: Log) {
                                 expected_seq: seq,
                                 payload: Some(state.encode_to_vec().into()),
                                 type_name: "counter.CounterState".into(),
+                                schedule: Vec::new(),
                             })
                             .await
                             .expect("fill the feed");

@@ -21,6 +21,7 @@ use crate::dispatch::Dispatch;
 use crate::eventing::{ContextLink, Publisher};
 use crate::executor::guard::{guarded, panic_status};
 use crate::executor::{CommandReply, EntityRunner};
+use crate::schedule::Scheduler;
 use crate::status::Status;
 
 /// How many forwards deep a call may go before it is refused (a forward loop).
@@ -83,6 +84,8 @@ struct Inner {
     budgets: budget::Budgets,
     /// Where published action results go, once eventing is set up.
     publisher: OnceLock<Arc<Publisher>>,
+    /// Delivers side effects and fires timers.
+    scheduler: OnceLock<Arc<Scheduler>>,
 }
 
 impl std::fmt::Debug for Dispatcher {
@@ -137,6 +140,7 @@ impl Dispatcher {
                 routes,
                 budgets: budget::Budgets::new(max_concurrency, max_streams),
                 publisher: OnceLock::new(),
+                scheduler: OnceLock::new(),
             }),
         })
     }
@@ -145,6 +149,12 @@ impl Dispatcher {
     /// (set once, before serving).
     pub(crate) fn set_publisher(&self, publisher: Arc<Publisher>) {
         let _ = self.inner.publisher.set(publisher);
+    }
+
+    /// Deliver side effects and serve timers through `scheduler` (set once,
+    /// before serving).
+    pub(crate) fn set_scheduler(&self, scheduler: Arc<Scheduler>) {
+        let _ = self.inner.scheduler.set(scheduler);
     }
 
     /// End every open stream with a last `UNAVAILABLE` item and refuse new
@@ -217,23 +227,37 @@ impl Inner {
             match route.handler {
                 Handler::Entity(runner) => {
                     let result = runner.run(route.method, payload, metadata.clone()).await?;
-                    for call in result.side_effects {
-                        let inner = self.clone();
-                        let metadata = metadata.clone();
-                        let from = path.clone();
-                        tokio::spawn(async move {
-                            let target = call.path();
-                            if let Err(status) =
-                                inner.call(target.to_string(), call.payload().clone(), metadata, depth + 1).await
-                            {
-                                tracing::warn!(from = %from, to = target, %status, "side effect failed");
-                            }
-                        });
+                    // Stored with the command; delivered from here on (and
+                    // after a crash by the next run).
+                    if let Some(scheduler) = self.scheduler.get() {
+                        scheduler.enqueue(result.side_effects);
+                        if result.timers_changed {
+                            scheduler.poke();
+                        }
                     }
                     match result.reply {
                         CommandReply::Message(message) => Ok(ActionReply::Unary(message)),
                         CommandReply::Forward(call) => {
-                            self.clone().call(call.path().to_string(), call.payload().clone(), metadata, depth + 1).await
+                            // A stored forward is the caller's to wait for; the
+                            // scheduler keeps it unless it was delivered.
+                            let scheduler = self.scheduler.get().cloned();
+                            let stored = result.forward.filter(|_| scheduler.is_some());
+                            if let (Some(scheduler), Some(stored)) = (&scheduler, &stored) {
+                                scheduler.hold(&stored.key);
+                            }
+                            let reply = self
+                                .clone()
+                                .call(
+                                    call.path().to_string(),
+                                    call.payload().clone(),
+                                    metadata,
+                                    depth + 1,
+                                )
+                                .await;
+                            if let (Some(scheduler), Some(stored)) = (scheduler, stored) {
+                                scheduler.forwarded(stored, reply.as_ref().err());
+                            }
+                            reply
                         }
                     }
                 }
@@ -243,12 +267,30 @@ impl Inner {
                     let link = ContextLink {
                         publisher: publisher.clone(),
                         caller: Arc::new(move |target, payload, metadata| {
-                            inner.clone().call(target.to_string(), payload, metadata, depth + 1)
+                            inner
+                                .clone()
+                                .call(target.to_string(), payload, metadata, depth + 1)
                         }),
                         source: route.info.service,
+                        scheduler: self.scheduler.get().cloned(),
                     };
-                    let reply = call_action(route.info, route.method, adapter, payload, metadata.clone(), link).await?;
-                    crate::eventing::publish_reply(publisher.as_ref(), route.info, route.method, &metadata, reply).await
+                    let reply = call_action(
+                        route.info,
+                        route.method,
+                        adapter,
+                        payload,
+                        metadata.clone(),
+                        link,
+                    )
+                    .await?;
+                    crate::eventing::publish_reply(
+                        publisher.as_ref(),
+                        route.info,
+                        route.method,
+                        &metadata,
+                        reply,
+                    )
+                    .await
                 }
                 Handler::View(engine) => engine.query(route.method, payload).await,
             }

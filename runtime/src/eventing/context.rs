@@ -31,6 +31,8 @@ pub struct ContextLink {
     /// The calling component (`package.Service`), the `ce-source` of what it
     /// publishes.
     pub(crate) source: &'static str,
+    /// Timers, in a running service.
+    pub(crate) scheduler: Option<Arc<crate::schedule::Scheduler>>,
 }
 
 impl std::fmt::Debug for ContextLink {

@@ -12,8 +12,8 @@ use prost::Message;
 use super::cache::EntityCache;
 use super::guard::guarded;
 use super::{
-    CommandReply, CommandResult, EntityRunner, ExecutorSettings, MAX_CONFLICT_RETRIES, entity_id,
-    run_detached, storage_status,
+    CommandReply, CommandResult, EntityRunner, ExecutorSettings, MAX_CONFLICT_RETRIES, Scheduled,
+    entity_id, run_detached, storage_status,
 };
 use crate::component::adapter::{EventSet, EventSourcedAdapter};
 use crate::component::info::ComponentInfo;
@@ -151,6 +151,7 @@ impl<A: EventSourcedAdapter> EventSourcedRunner<A> {
             let effect = guarded(info, method, || {
                 self.adapter.handle(&loaded.state, command, &ctx)
             })?;
+            let timers = ctx.take_schedule();
             let (events, delete, outcome, side_effects) = effect.into_parts();
             if !verified && events.is_empty() && !delete {
                 let stored = self.load(&id, method).await?;
@@ -166,12 +167,12 @@ impl<A: EventSourcedAdapter> EventSourcedRunner<A> {
             if let EventOutcome::Error(status) = outcome {
                 return Err(status);
             }
+            let mut scheduled = Scheduled::of(info, &id, timers, side_effects);
             if events.is_empty() && !delete {
                 let reply = finish(info, method, outcome, &loaded.state)?;
-                return Ok(CommandResult {
-                    reply,
-                    side_effects,
-                });
+                return scheduled
+                    .store_alone(&self.settings, info, &id, reply)
+                    .await;
             }
 
             // Apply to a copy first: a panicking `apply` leaves the cached state
@@ -182,6 +183,9 @@ impl<A: EventSourcedAdapter> EventSourcedRunner<A> {
                     self.adapter.apply(&mut new_state, event);
                 }
             })?;
+            if let EventOutcome::Forward(call) = &outcome {
+                scheduled.forward(call);
+            }
             let count = events.len() as u64;
             let take_snapshot = self.snapshot_every > 0
                 && !delete
@@ -196,6 +200,7 @@ impl<A: EventSourcedAdapter> EventSourcedRunner<A> {
                     .collect(),
                 snapshot: take_snapshot.then(|| Bytes::from(new_state.encode_to_vec())),
                 delete,
+                schedule: std::mem::take(&mut scheduled.ops),
             };
             match self.settings.storage.append_events(append).await {
                 Ok(seq) => {
@@ -211,10 +216,7 @@ impl<A: EventSourcedAdapter> EventSourcedRunner<A> {
                     } else {
                         new_state
                     };
-                    return Ok(CommandResult {
-                        reply: reply?,
-                        side_effects,
-                    });
+                    return Ok(scheduled.committed(reply?));
                 }
                 Err(StorageError::Conflict {
                     expected, actual, ..

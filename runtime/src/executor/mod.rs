@@ -49,7 +49,7 @@ use crate::component::info::ComponentInfo;
 use crate::context::Metadata;
 use crate::effect::DeferredCall;
 use crate::status::Status;
-use crate::storage::{EntityStore, StorageError};
+use crate::storage::{DueCall, EntityStore, ScheduleOp, ScheduleStore, StorageError};
 
 /// How many times a command is retried on fresh state after a sequence conflict.
 const MAX_CONFLICT_RETRIES: usize = 8;
@@ -59,6 +59,8 @@ const MAX_CONFLICT_RETRIES: usize = 8;
 pub(crate) struct ExecutorSettings {
     /// Where state is stored.
     pub(crate) storage: Arc<dyn EntityStore>,
+    /// Where side effects and timers of commands that write nothing go.
+    pub(crate) schedule: Arc<dyn ScheduleStore>,
     /// Snapshot interval for event-sourced entities that use the runtime default.
     pub(crate) snapshot_every: u32,
     /// The most active entities kept per component.
@@ -87,8 +89,97 @@ impl std::fmt::Debug for ExecutorSettings {
 pub(crate) struct CommandResult {
     /// The reply, or the call whose reply is the reply.
     pub(crate) reply: CommandReply,
-    /// Calls to make now that the change is durable.
-    pub(crate) side_effects: Vec<DeferredCall<Bytes>>,
+    /// Side effects to deliver now: stored (in the outbox) and claimed.
+    pub(crate) side_effects: Vec<DueCall>,
+    /// Whether the command started or cancelled timers.
+    pub(crate) timers_changed: bool,
+    /// The forward of [`CommandReply::Forward`], stored with the command's
+    /// write (a command that writes nothing does not store its forward: if
+    /// it is lost, nothing happened).
+    pub(crate) forward: Option<DueCall>,
+}
+
+/// A command's schedule changes: its timer changes, then one outbox entry
+/// per side effect, in the entity's lane.
+#[derive(Debug, Default)]
+pub(crate) struct Scheduled {
+    /// What to store with the command's write.
+    pub(crate) ops: Vec<ScheduleOp>,
+    /// The side effects, to deliver once stored.
+    pub(crate) pending: Vec<DueCall>,
+    /// Whether timers changed.
+    pub(crate) timers_changed: bool,
+    /// The stored forward, if any.
+    pub(crate) forward: Option<DueCall>,
+}
+
+impl Scheduled {
+    /// The changes of a command of `info` on entity `id`.
+    pub(crate) fn of(
+        info: &ComponentInfo,
+        id: &str,
+        timers: Vec<ScheduleOp>,
+        side_effects: Vec<DeferredCall<Bytes>>,
+    ) -> Scheduled {
+        let lane = crate::schedule::entity_lane(info.type_id, id);
+        let timers_changed = !timers.is_empty();
+        let mut ops = timers;
+        let mut pending = Vec::with_capacity(side_effects.len());
+        for call in &side_effects {
+            let entry = crate::schedule::outbox_entry(&lane, call);
+            pending.push(crate::schedule::pending(&entry));
+            ops.push(ScheduleOp::Put(entry));
+        }
+        Scheduled {
+            ops,
+            pending,
+            timers_changed,
+            forward: None,
+        }
+    }
+
+    /// Store the command's forward with its write, in a lane of its own:
+    /// the caller waits for it, so it goes at once, beside the side effects.
+    pub(crate) fn forward(&mut self, call: &DeferredCall<Bytes>) {
+        let entry =
+            crate::schedule::outbox_entry(&format!("forward:{}", uuid::Uuid::new_v4()), call);
+        self.forward = Some(crate::schedule::pending(&entry));
+        self.ops.push(ScheduleOp::Put(entry));
+    }
+
+    /// Store the changes on their own (a command that writes nothing), so
+    /// that they are durable before the reply; then the command's result.
+    pub(crate) async fn store_alone(
+        self,
+        settings: &ExecutorSettings,
+        info: &ComponentInfo,
+        id: &str,
+        reply: CommandReply,
+    ) -> Result<CommandResult, Status> {
+        if !self.ops.is_empty() {
+            settings
+                .schedule
+                .schedule(self.ops)
+                .await
+                .map_err(|error| storage_status(info, id, &error))?;
+        }
+        Ok(CommandResult {
+            reply,
+            side_effects: self.pending,
+            timers_changed: self.timers_changed,
+            forward: None,
+        })
+    }
+
+    /// The command's result once its write (carrying the changes) committed.
+    pub(crate) fn committed(self, reply: CommandReply) -> CommandResult {
+        CommandResult {
+            reply,
+            side_effects: self.pending,
+            timers_changed: self.timers_changed,
+            forward: self.forward,
+        }
+    }
 }
 
 /// The reply part of a [`CommandResult`].

@@ -12,8 +12,8 @@ use prost::Message;
 use super::cache::EntityCache;
 use super::guard::guarded;
 use super::{
-    CommandReply, CommandResult, EntityRunner, ExecutorSettings, MAX_CONFLICT_RETRIES, entity_id,
-    run_detached, storage_status,
+    CommandReply, CommandResult, EntityRunner, ExecutorSettings, MAX_CONFLICT_RETRIES, Scheduled,
+    entity_id, run_detached, storage_status,
 };
 use crate::component::adapter::ValueEntityAdapter;
 use crate::component::info::ComponentInfo;
@@ -122,6 +122,7 @@ impl<A: ValueEntityAdapter> ValueEntityRunner<A> {
             let effect = guarded(info, method, || {
                 self.adapter.handle(&loaded.state, command, &ctx)
             })?;
+            let timers = ctx.take_schedule();
             let (change, outcome, side_effects) = effect.into_parts();
             if !verified && matches!(change, StateChange::None) {
                 let stored = self.load(&id).await?;
@@ -139,33 +140,34 @@ impl<A: ValueEntityAdapter> ValueEntityRunner<A> {
                 Outcome::Reply(message) => CommandReply::Message(message),
                 Outcome::Forward(call) => CommandReply::Forward(call),
             };
+            let mut scheduled = Scheduled::of(info, &id, timers, side_effects);
             let (stored, new_state) = match change {
                 StateChange::None => {
-                    return Ok(CommandResult {
-                        reply,
-                        side_effects,
-                    });
+                    return scheduled
+                        .store_alone(&self.settings, info, &id, reply)
+                        .await;
                 }
                 StateChange::Update(state) => (Some(Bytes::from(state.encode_to_vec())), state),
                 StateChange::Delete => {
                     (None, guarded(info, method, || self.adapter.empty_state())?)
                 }
             };
+            if let CommandReply::Forward(call) = &reply {
+                scheduled.forward(call);
+            }
             let write = StateWrite {
                 type_id: info.type_id.to_string(),
                 entity_id: id.clone(),
                 expected_seq: loaded.seq,
                 payload: stored,
                 type_name: info.state_type.to_string(),
+                schedule: std::mem::take(&mut scheduled.ops),
             };
             match self.settings.storage.write_state(write).await {
                 Ok(seq) => {
                     loaded.seq = seq;
                     loaded.state = new_state;
-                    return Ok(CommandResult {
-                        reply,
-                        side_effects,
-                    });
+                    return Ok(scheduled.committed(reply));
                 }
                 Err(StorageError::Conflict {
                     expected, actual, ..

@@ -17,80 +17,20 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
 use crate::component::{Component, Installer, Registration};
-use crate::config::{Config, ConfigError, StorageTarget};
+use crate::config::{Config, StorageTarget};
 use crate::dispatch::SharedDispatch;
-use crate::dispatcher::{Dispatcher, DispatcherError};
+use crate::dispatcher::Dispatcher;
 use crate::eventing::Topics;
 use crate::eventing::TopicsTarget;
 use crate::executor::ExecutorSettings;
 use crate::feed::{ConsumerStatus, StatusSource};
-use crate::grpc::GrpcError;
 use crate::http::HttpOptions;
 use crate::server::FrontDoors;
 use crate::storage::Storage;
 
-/// The result type of starting and running a service.
-pub type ServiceResult<T> = std::result::Result<T, ServiceError>;
+mod error;
 
-/// Why a service could not start or stopped abnormally.
-#[derive(Debug, thiserror::Error)]
-pub enum ServiceError {
-    /// The configuration is invalid.
-    #[error(transparent)]
-    Config(#[from] ConfigError),
-    /// The registered components cannot be served together.
-    #[error(transparent)]
-    Components(#[from] DispatcherError),
-    /// The storage could not be opened.
-    #[error("cannot open storage {target}: {message}")]
-    Storage {
-        /// What was being opened.
-        target: String,
-        /// Why it failed.
-        message: String,
-    },
-    /// The address could not be bound.
-    #[error("cannot listen on {addr}: {source}")]
-    Bind {
-        /// The address.
-        addr: SocketAddr,
-        /// The I/O error.
-        source: std::io::Error,
-    },
-    /// The gRPC front door could not be built.
-    #[error(transparent)]
-    Grpc(#[from] GrpcError),
-    /// TLS could not be set up from the configured files.
-    #[error(transparent)]
-    Tls(#[from] crate::server::TlsError),
-    /// The HTTP/JSON front door could not be built.
-    #[error("cannot build the HTTP routes: {0}")]
-    Http(String),
-    /// A view could not be set up.
-    #[error(transparent)]
-    View(#[from] crate::view::ViewError),
-    /// Subscriptions or the topic backend could not start.
-    #[error(transparent)]
-    Eventing(#[from] crate::eventing::EventingError),
-    /// The embedded local topic log was asked for with a storage several
-    /// processes share: each process would publish to a log of its own.
-    #[error(
-        "topics: the local topic log is per process and {storage} is shared by several; \
-         set PLINTH_TOPICS to nats://host:port (or to one SQLite file all processes on \
-         this machine share)"
-    )]
-    LocalTopicsOnSharedStorage {
-        /// The storage, without its password.
-        storage: String,
-    },
-    /// Waiting for a shutdown signal failed.
-    #[error("cannot listen for shutdown signals: {0}")]
-    Signal(std::io::Error),
-    /// Bearer-token validation cannot be set up: a key does not load, or a
-    /// method requires tokens no configured key could check.
-    #[error(transparent)]
-    Auth(#[from] crate::auth::AuthError),
-}
+pub use error::{ServiceError, ServiceResult};
 
 /// A service: a set of components served over gRPC and HTTP/JSON on one port.
 #[must_use = "a service does nothing until run or started"]
@@ -254,6 +194,7 @@ impl Service {
         let entity_stats = Arc::new(crate::executor::stats::ExecutorStats::default());
         let settings = ExecutorSettings {
             storage: storage.clone(),
+            schedule: storage.clone(),
             snapshot_every: config.snapshot_every,
             max_active_entities: config.max_active_entities,
             validate: storage.shared(),
@@ -270,6 +211,9 @@ impl Service {
             .any(|i| i.info.kind == crate::component::info::ComponentKind::Action);
         let dispatcher = Dispatcher::new(installed, config.max_concurrency, config.max_streams)?;
         let shared: SharedDispatch = Arc::new(dispatcher.clone());
+        let scheduler = crate::schedule::Scheduler::new(storage.clone(), storage.shared());
+        scheduler.set_dispatch(Arc::downgrade(&shared));
+        dispatcher.set_scheduler(scheduler.clone());
         let auth = Arc::new(crate::auth::Authenticator::new(
             &config.jwt_keys,
             shared.components(),
@@ -309,7 +253,8 @@ impl Service {
         )
         .await?;
         let subscriptions = eventing.status_sources();
-        let status_routes = crate::view::status::router(views.clone(), entity_stats);
+        let status_routes = crate::view::status::router(views.clone(), entity_stats)
+            .merge(crate::schedule::status::router(scheduler.clone()));
         let admin_here = admin_listener.is_none();
         let mut http = http_router(shared.clone(), &config, auth.clone())?;
         if admin_here {
@@ -364,6 +309,8 @@ impl Service {
         if let Some(addr) = admin_addr {
             tracing::info!(%addr, "serving the admin surface (/_plinth, reflection, health) on http://{addr}");
         }
+        // Calls a previous run left are queued before any new command's.
+        scheduler.start().await;
         let triggers = crate::trigger::start(&shared);
         let task = tokio::spawn(async move {
             let (admin_stop, mut admin_stopped) = tokio::sync::watch::channel(false);
@@ -389,6 +336,8 @@ impl Service {
                     for trigger in &triggers {
                         trigger.abort();
                     }
+                    // Undelivered calls stay stored for the next run.
+                    scheduler.stop();
                     // Open streams end first, so their connections can close.
                     drain.end_streams();
                     admin_stop.send_replace(true);

@@ -1,6 +1,6 @@
 //! Durable storage behind role traits (see [`roles`](self::EntityStore)):
 //! entity state, event journals and snapshots; the change feed; consumer
-//! offsets and leases; view tables. Each backend lives in one folder
+//! offsets and leases; the schedule (outbox and timers); view tables. Each backend lives in one folder
 //! (`sqlite/`, `postgres/`) and is opened from one URL by [`open`]: the
 //! embedded SQLite file is the default, PostgreSQL is how several processes
 //! serve one service.
@@ -14,6 +14,7 @@ use bytes::Bytes;
 mod open;
 mod postgres;
 mod roles;
+mod schedule;
 mod sqlite;
 pub mod view;
 
@@ -21,6 +22,7 @@ pub(crate) use open::redact;
 pub use open::{StorageTarget, open};
 pub use postgres::{PostgresOptions, PostgresStorage};
 pub use roles::{EntityStore, FeedSource, OffsetStore, Storage};
+pub use schedule::{Claim, DueCall, ScheduleOp, ScheduleStore, ScheduledCall};
 pub use sqlite::{SCHEMA_VERSION, SqliteOptions, SqliteStorage, WriteStats};
 pub use view::{RowChange, ViewBatch, ViewStore, ViewWrite};
 
@@ -84,6 +86,9 @@ pub struct StateWrite {
     /// The fully qualified message name of the state, recorded on the change
     /// feed (ignored for deletes, whose feed records carry an empty name).
     pub type_name: String,
+    /// Schedule changes (the command's side effects, timers) committed with
+    /// the write, in the same transaction: none of them if it fails.
+    pub schedule: Vec<ScheduleOp>,
 }
 
 /// One journal event.
@@ -124,6 +129,8 @@ pub struct EventAppend {
     /// Mark the entity deleted after the events. Deletion is final: the journal's
     /// [`Replay::deleted`] stays set; deleting records no feed record.
     pub delete: bool,
+    /// Schedule changes committed with the events, in the same transaction.
+    pub schedule: Vec<ScheduleOp>,
 }
 
 /// The kind of a change-feed record.

@@ -7,6 +7,7 @@
 //! - [`FeedSource`]: the change feed, read in offset order.
 //! - [`OffsetStore`]: consumers' stored offsets and the leases that let one
 //!   process at a time run a consumer.
+//! - [`ScheduleStore`](super::ScheduleStore): the outbox and timers.
 //! - [`ViewStore`](super::ViewStore): view tables.
 //! - [`Storage`]: all of them together, as one backend opened from one URL.
 
@@ -14,6 +15,7 @@ use std::time::Duration;
 
 use futures::future::BoxFuture;
 
+use super::schedule::ScheduleStore;
 use super::view::ViewStore;
 use super::{EventAppend, FeedRecord, Replay, StateWrite, StorageResult, StoredState};
 
@@ -105,7 +107,7 @@ pub trait OffsetStore: Send + Sync + 'static {
 
 /// A whole storage backend: every role, opened from one URL
 /// (see [`open`](super::open)).
-pub trait Storage: EntityStore + FeedSource + OffsetStore {
+pub trait Storage: EntityStore + FeedSource + OffsetStore + ScheduleStore {
     /// The backend's view tables; `None` when it cannot hold them, and then a
     /// service with views does not start.
     fn views(&self) -> Option<&dyn ViewStore> {

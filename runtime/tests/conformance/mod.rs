@@ -12,6 +12,7 @@
 pub mod cases;
 pub mod concurrency;
 pub mod postgres_only;
+pub mod schedule;
 pub mod views;
 
 use std::sync::Arc;
@@ -221,6 +222,7 @@ pub fn state(type_id: &str, id: &str, expected_seq: u64, payload: Option<&str>) 
         expected_seq,
         payload: payload.map(|p| Bytes::from(p.to_owned())),
         type_name: "test.State".to_owned(),
+        schedule: Vec::new(),
     }
 }
 
@@ -236,6 +238,7 @@ pub fn append(id: &str, expected_seq: u64, events: &[&str]) -> EventAppend {
             .collect(),
         snapshot: None,
         delete: false,
+        schedule: Vec::new(),
     }
 }
 

@@ -3,7 +3,7 @@
 //! start a service on a free port.
 #![allow(dead_code, missing_docs)]
 
-#[path = "../../../tests/src/fixture.rs"]
+#[path = "../../../tests/src/fixture/mod.rs"]
 pub mod components;
 pub mod storage;
 

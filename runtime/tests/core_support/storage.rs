@@ -10,8 +10,9 @@ use bytes::Bytes;
 use futures::FutureExt;
 use futures::future::BoxFuture;
 use plinth::storage::{
-    EntityStore, EventAppend, FeedKind, FeedRecord, FeedSource, OffsetStore, Replay, StateWrite,
-    Storage, StorageError, StorageResult, StoredEvent, StoredState,
+    Claim, DueCall, EntityStore, EventAppend, FeedKind, FeedRecord, FeedSource, OffsetStore,
+    Replay, ScheduleOp, ScheduleStore, StateWrite, Storage, StorageError, StorageResult,
+    StoredEvent, StoredState,
 };
 
 type Key = (String, String);
@@ -30,6 +31,56 @@ struct Mem {
     feed: Vec<FeedRecord>,
     offsets: HashMap<String, u64>,
     leases: HashMap<String, (String, std::time::Instant)>,
+    /// The schedule in the order stored, with due times.
+    scheduled: Vec<(DueCall, std::time::Instant)>,
+}
+
+impl Mem {
+    fn apply_schedule(&mut self, ops: Vec<ScheduleOp>) {
+        let now = std::time::Instant::now();
+        for op in ops {
+            match op {
+                ScheduleOp::Put(call) => {
+                    let due = now + call.delay;
+                    let row = DueCall {
+                        key: call.key,
+                        name: call.name,
+                        lane: call.lane,
+                        path: call.path,
+                        payload: call.payload,
+                        attempts: 0,
+                        max_retries: call.max_retries,
+                        last_error: None,
+                        due_in_ms: 0,
+                    };
+                    let same = row.name.as_ref().and_then(|name| {
+                        self.scheduled
+                            .iter()
+                            .position(|(r, _)| r.name.as_ref() == Some(name))
+                    });
+                    match same {
+                        Some(at) => self.scheduled[at] = (row, due),
+                        None => self.scheduled.push((row, due)),
+                    }
+                }
+                ScheduleOp::Cancel(name) => self
+                    .scheduled
+                    .retain(|(row, _)| row.name.as_deref() != Some(name.as_str())),
+            }
+        }
+    }
+
+    fn listed(&self, now: std::time::Instant, row: &DueCall, due: std::time::Instant) -> DueCall {
+        let ms = |d: Duration| i64::try_from(d.as_millis()).unwrap_or(i64::MAX);
+        DueCall {
+            due_in_ms: if due >= now {
+                ms(due - now)
+            } else {
+                -ms(now - due)
+            },
+            ..row.clone()
+        }
+    }
 }
 
 /// State in a hash map; every write yields first (and sleeps `write_delay`) so
@@ -138,6 +189,7 @@ impl EntityStore for MemoryStorage {
                     payload: write.payload,
                 },
             );
+            mem.apply_schedule(write.schedule);
             self.writes.fetch_add(1, Ordering::SeqCst);
             Ok(seq)
         }
@@ -213,6 +265,7 @@ impl EntityStore for MemoryStorage {
                 journal.snapshot = Some((seq, snapshot));
             }
             journal.deleted |= append.delete;
+            mem.apply_schedule(append.schedule);
             self.writes.fetch_add(1, Ordering::SeqCst);
             Ok(seq)
         }
@@ -307,6 +360,81 @@ impl OffsetStore for MemoryStorage {
             .filter(|(name, (_, expires))| name.starts_with(prefix) && *expires > now)
             .count();
         futures::future::ready(Ok(live as u64)).boxed()
+    }
+}
+
+impl ScheduleStore for MemoryStorage {
+    fn schedule(&self, ops: Vec<ScheduleOp>) -> BoxFuture<'_, StorageResult<()>> {
+        self.mem.lock().unwrap().apply_schedule(ops);
+        futures::future::ready(Ok(())).boxed()
+    }
+
+    fn claim_due(&self, claim: Claim) -> BoxFuture<'_, StorageResult<Vec<DueCall>>> {
+        let now = std::time::Instant::now();
+        let mut mem = self.mem.lock().unwrap();
+        let mut taken = Vec::new();
+        for (row, due) in &mut mem.scheduled {
+            let orphan = claim.orphans && row.name.is_none();
+            if taken.len() < claim.limit && (*due <= now + claim.ahead || orphan) {
+                let listed = DueCall {
+                    due_in_ms: i64::try_from(due.saturating_duration_since(now).as_millis())
+                        .unwrap_or(i64::MAX),
+                    ..row.clone()
+                };
+                *due = now + claim.hold;
+                taken.push(listed);
+            }
+        }
+        futures::future::ready(Ok(taken)).boxed()
+    }
+
+    fn retry_later<'a>(
+        &'a self,
+        key: &'a str,
+        attempts: u32,
+        error: &'a str,
+        delay: Duration,
+    ) -> BoxFuture<'a, StorageResult<bool>> {
+        let now = std::time::Instant::now();
+        let mut mem = self.mem.lock().unwrap();
+        let found = mem.scheduled.iter_mut().find(|(row, _)| row.key == key);
+        let stored = found.is_some();
+        if let Some((row, due)) = found {
+            row.attempts = attempts;
+            row.last_error = Some(error.to_string());
+            *due = now + delay;
+        }
+        futures::future::ready(Ok(stored)).boxed()
+    }
+
+    fn complete(&self, keys: Vec<String>) -> BoxFuture<'_, StorageResult<()>> {
+        let mut mem = self.mem.lock().unwrap();
+        mem.scheduled.retain(|(row, _)| !keys.contains(&row.key));
+        futures::future::ready(Ok(())).boxed()
+    }
+
+    fn next_due(&self) -> BoxFuture<'_, StorageResult<Option<Duration>>> {
+        let now = std::time::Instant::now();
+        let mem = self.mem.lock().unwrap();
+        let next = mem
+            .scheduled
+            .iter()
+            .map(|(_, due)| due.saturating_duration_since(now))
+            .min();
+        futures::future::ready(Ok(next)).boxed()
+    }
+
+    fn list_scheduled(&self, limit: usize) -> BoxFuture<'_, StorageResult<Vec<DueCall>>> {
+        let now = std::time::Instant::now();
+        let mem = self.mem.lock().unwrap();
+        let mut rows: Vec<DueCall> = mem
+            .scheduled
+            .iter()
+            .map(|(row, due)| mem.listed(now, row, *due))
+            .collect();
+        rows.sort_by_key(|row| row.due_in_ms);
+        rows.truncate(limit);
+        futures::future::ready(Ok(rows)).boxed()
     }
 }
 

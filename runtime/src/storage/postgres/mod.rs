@@ -11,6 +11,7 @@
 //! - [`feed`]: feed reads and the listener that follows other processes'
 //!   commits.
 //! - [`leases`]: consumer offsets and leases.
+//! - [`schedule`]: the outbox and timers.
 //! - [`view`], [`values`]: view tables and their values.
 //! - [`error`]: which failures are transient.
 //! - [`url`]: connection settings from the URL, and the URL for the log.
@@ -96,6 +97,7 @@ mod leases;
 mod ops;
 mod pipeline;
 mod reader;
+mod schedule;
 mod schema;
 mod states;
 mod url;
@@ -118,8 +120,9 @@ use self::ops::WriteOp;
 use self::schema::Keys;
 use self::writer::{Request, Writer};
 use super::{
-    EntityStore, EventAppend, FeedRecord, FeedSource, OffsetStore, Replay, StateWrite, Storage,
-    StorageError, StorageResult, StoredState, ViewStore,
+    Claim, DueCall, EntityStore, EventAppend, FeedRecord, FeedSource, OffsetStore, Replay,
+    ScheduleOp, ScheduleStore, StateWrite, Storage, StorageError, StorageResult, StoredState,
+    ViewStore,
 };
 
 /// Settings of a [`PostgresStorage`].
@@ -379,6 +382,40 @@ impl OffsetStore for PostgresStorage {
 
     fn count_leases<'a>(&'a self, prefix: &'a str) -> BoxFuture<'a, StorageResult<u64>> {
         Box::pin(async move { leases::count(&self.client().await?, prefix).await })
+    }
+}
+
+impl ScheduleStore for PostgresStorage {
+    fn schedule(&self, ops: Vec<ScheduleOp>) -> BoxFuture<'_, StorageResult<()>> {
+        Box::pin(async move { schedule::apply(&self.client().await?, &ops).await })
+    }
+
+    fn claim_due(&self, claim: Claim) -> BoxFuture<'_, StorageResult<Vec<DueCall>>> {
+        Box::pin(async move { schedule::claim(&self.client().await?, claim).await })
+    }
+
+    fn retry_later<'a>(
+        &'a self,
+        key: &'a str,
+        attempts: u32,
+        error: &'a str,
+        delay: Duration,
+    ) -> BoxFuture<'a, StorageResult<bool>> {
+        Box::pin(async move {
+            schedule::retry(&self.client().await?, key, attempts, error, delay).await
+        })
+    }
+
+    fn complete(&self, keys: Vec<String>) -> BoxFuture<'_, StorageResult<()>> {
+        Box::pin(async move { schedule::complete(&self.client().await?, &keys).await })
+    }
+
+    fn next_due(&self) -> BoxFuture<'_, StorageResult<Option<Duration>>> {
+        Box::pin(async move { schedule::next_due(&self.client().await?).await })
+    }
+
+    fn list_scheduled(&self, limit: usize) -> BoxFuture<'_, StorageResult<Vec<DueCall>>> {
+        Box::pin(async move { schedule::list(&self.client().await?, limit).await })
     }
 }
 

@@ -13,9 +13,13 @@
 //! it is inserted, so a conflicting write leaves no gap; offsets have gaps
 //! only after a transaction that failed.
 
+use std::sync::LazyLock;
+
+use tokio_postgres::types::ToSql;
 use tokio_postgres::{Client, Row, Statement};
 
 use super::error::{to_bigint, unsigned};
+use super::schedule;
 use crate::storage::{EventAppend, FeedKind, StateWrite, StorageError, StorageResult};
 
 /// Take the feed lock: every write transaction takes it before it draws feed
@@ -91,6 +95,25 @@ WITH cur AS (
 )
 SELECT (SELECT seq FROM cur), EXISTS (SELECT 1 FROM ok), (SELECT MAX(position) FROM f)";
 
+/// `base` with the schedule changes of [`schedule::cte`] added, applied when
+/// the relation `applied` (the write's own rows) is not empty, with
+/// parameters after the `params` of `base`.
+fn with_schedule(base: &str, applied: &str, params: usize) -> String {
+    let at = base.rfind("\nSELECT ").unwrap_or(base.len());
+    format!(
+        "{},\n{}{}",
+        &base[..at],
+        schedule::cte(applied, params + 1),
+        &base[at..]
+    )
+}
+
+static STATE_INSERT_SCHEDULED: LazyLock<String> =
+    LazyLock::new(|| with_schedule(STATE_INSERT, "w", 5));
+static STATE_UPDATE_SCHEDULED: LazyLock<String> =
+    LazyLock::new(|| with_schedule(STATE_UPDATE, "w", 6));
+static APPEND_SCHEDULED: LazyLock<String> = LazyLock::new(|| with_schedule(APPEND, "ok", 8));
+
 /// Announce the feed head to other processes (delivered at commit, in commit
 /// order) and return it. Parameter: the channel.
 const NOTIFY: &str = "
@@ -104,6 +127,10 @@ pub(super) struct Statements {
     state_insert: Statement,
     state_update: Statement,
     append: Statement,
+    /// The same with schedule changes.
+    state_insert_scheduled: Statement,
+    state_update_scheduled: Statement,
+    append_scheduled: Statement,
     pub(super) notify: Statement,
     /// Every state write of a batch at once (see [`super::states`]).
     pub(super) states: Statement,
@@ -125,15 +152,21 @@ impl Statements {
             client.prepare_cached(NOTIFY),
             client.prepare_cached(super::states::STATES),
         )?;
-        let (begin, commit) = futures::try_join!(
+        let (begin, commit, state_insert_scheduled, state_update_scheduled, append_scheduled) = futures::try_join!(
             client.prepare_cached("BEGIN"),
-            client.prepare_cached("COMMIT")
+            client.prepare_cached("COMMIT"),
+            client.prepare_cached(&STATE_INSERT_SCHEDULED),
+            client.prepare_cached(&STATE_UPDATE_SCHEDULED),
+            client.prepare_cached(&APPEND_SCHEDULED),
         )?;
         Ok(Statements {
             lock,
             state_insert,
             state_update,
             append,
+            state_insert_scheduled,
+            state_update_scheduled,
+            append_scheduled,
             notify,
             states,
             begin,
@@ -178,6 +211,7 @@ pub(super) enum Job<'a> {
         write: &'a StateWrite,
         expected: i64,
         kind: i16,
+        schedule: Option<schedule::Params<'a>>,
     },
     /// Events, fenced by `expected`.
     Append {
@@ -186,7 +220,22 @@ pub(super) enum Job<'a> {
         count: i64,
         names: Vec<&'a str>,
         payloads: Vec<&'a [u8]>,
+        schedule: Option<schedule::Params<'a>>,
     },
+}
+
+impl Job<'_> {
+    /// Whether the write carries schedule changes.
+    pub(super) fn schedules(&self) -> bool {
+        match self {
+            Job::State { schedule, .. } | Job::Append { schedule, .. } => schedule.is_some(),
+        }
+    }
+}
+
+/// The schedule changes of a write as parameters, when it has any.
+fn schedule_params(ops: &[crate::storage::ScheduleOp]) -> Option<schedule::Params<'_>> {
+    (!ops.is_empty()).then(|| schedule::Params::of(ops))
 }
 
 /// What a write statement found.
@@ -211,6 +260,7 @@ impl WriteOp {
                 } else {
                     FeedKind::Delete
                 }),
+                schedule: schedule_params(&write.schedule),
             }),
             WriteOp::Append(append) => {
                 let expected = to_bigint(append.expected_seq)?;
@@ -234,6 +284,7 @@ impl WriteOp {
                         .iter()
                         .map(|(_, bytes)| bytes.as_ref())
                         .collect(),
+                    schedule: schedule_params(&append.schedule),
                 })
             }
         }
@@ -283,41 +334,27 @@ pub(super) async fn run(
     match job {
         Job::State {
             write,
-            expected: 0,
-            kind,
-        } => {
-            let row = tx
-                .query_one(
-                    &statements.state_insert,
-                    &[
-                        &write.type_id,
-                        &write.entity_id,
-                        &write.payload.as_deref(),
-                        kind,
-                        &feed_type_name(write),
-                    ],
-                )
-                .await?;
-            state_outcome(&row)
-        }
-        Job::State {
-            write,
             expected,
             kind,
+            schedule,
         } => {
-            let row = tx
-                .query_one(
-                    &statements.state_update,
-                    &[
-                        &write.type_id,
-                        &write.entity_id,
-                        expected,
-                        &write.payload.as_deref(),
-                        kind,
-                        &feed_type_name(write),
-                    ],
-                )
-                .await?;
+            let payload = write.payload.as_deref();
+            let type_name = feed_type_name(write);
+            let mut params: Vec<&(dyn ToSql + Sync)> = vec![&write.type_id, &write.entity_id];
+            if *expected != 0 {
+                params.push(expected);
+            }
+            params.extend([&payload as &(dyn ToSql + Sync), kind, &type_name]);
+            let statement = match (expected, schedule) {
+                (0, None) => &statements.state_insert,
+                (0, Some(_)) => &statements.state_insert_scheduled,
+                (_, None) => &statements.state_update,
+                (_, Some(_)) => &statements.state_update_scheduled,
+            };
+            if let Some(schedule) = schedule {
+                params.extend(schedule.refs());
+            }
+            let row = tx.query_one(statement, &params).await?;
             state_outcome(&row)
         }
         Job::Append {
@@ -326,22 +363,27 @@ pub(super) async fn run(
             count,
             names,
             payloads,
+            schedule,
         } => {
-            let row = tx
-                .query_one(
-                    &statements.append,
-                    &[
-                        &append.type_id,
-                        &append.entity_id,
-                        expected,
-                        names,
-                        payloads,
-                        count,
-                        &append.snapshot.as_deref(),
-                        &append.delete,
-                    ],
-                )
-                .await?;
+            let snapshot = append.snapshot.as_deref();
+            let mut params: Vec<&(dyn ToSql + Sync)> = vec![
+                &append.type_id,
+                &append.entity_id,
+                expected,
+                names,
+                payloads,
+                count,
+                &snapshot,
+                &append.delete,
+            ];
+            let statement = match schedule {
+                Some(schedule) => {
+                    params.extend(schedule.refs());
+                    &statements.append_scheduled
+                }
+                None => &statements.append,
+            };
+            let row = tx.query_one(statement, &params).await?;
             let stored: i64 = row.try_get(0)?;
             let held: bool = row.try_get(1)?;
             Ok(if held {

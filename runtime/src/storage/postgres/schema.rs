@@ -85,6 +85,23 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (consumer, type_id, entity_id)
     );
     ",
+    // 2: the schedule: outbox entries (no name) and timers (a unique name),
+    // delivered in `seq` order per lane.
+    "
+    CREATE TABLE plinth_scheduled (
+        seq         BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+        key         TEXT        NOT NULL UNIQUE,
+        name        TEXT        UNIQUE,
+        lane        TEXT        NOT NULL,
+        path        TEXT        NOT NULL,
+        payload     BYTEA       NOT NULL,
+        due_at      TIMESTAMPTZ NOT NULL,
+        attempts    INTEGER     NOT NULL DEFAULT 0,
+        max_retries INTEGER,
+        last_error  TEXT
+    );
+    CREATE INDEX plinth_scheduled_by_due ON plinth_scheduled (due_at);
+    ",
 ];
 
 /// The schema version this code writes: the number of migrations.

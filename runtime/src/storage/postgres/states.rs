@@ -58,6 +58,10 @@ pub(super) fn grouped(jobs: &[(&WriteOp, Job<'_>)]) -> Vec<usize> {
     let mut positions = Vec::new();
     for (position, (_, job)) in jobs.iter().enumerate() {
         if let Job::State { write, .. } = job {
+            if job.schedules() {
+                // Its schedule changes travel in its own statement.
+                continue;
+            }
             if !keys.insert((write.type_id.as_str(), write.entity_id.as_str())) {
                 return Vec::new();
             }
@@ -89,6 +93,7 @@ pub(super) async fn run(
             write,
             expected,
             kind,
+            ..
         } = job
         {
             type_ids.push(write.type_id.as_str());

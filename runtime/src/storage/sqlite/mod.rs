@@ -5,6 +5,7 @@
 //! - [`ops`]: the statements of each write, fenced by the expected sequence.
 //! - [`reader`]: read-only connections for concurrent reads.
 //! - [`leases`]: leases of consumers.
+//! - [`schedule`]: the outbox and timers.
 //! - [`lock`]: the lock that keeps a database file to one process.
 //!
 //! Why rusqlite rather than sqlx: the backend is built around a dedicated writer
@@ -19,6 +20,7 @@ mod leases;
 mod lock;
 mod ops;
 mod reader;
+mod schedule;
 mod schema;
 mod view;
 mod writer;
@@ -37,8 +39,9 @@ use self::reader::ReadPool;
 use self::writer::{Counters, Request};
 use super::view::{Dialect, SqlValue};
 use super::{
-    EntityStore, EventAppend, FeedRecord, FeedSource, OffsetStore, Replay, StateWrite, Storage,
-    StorageError, StorageResult, StoredState, ViewBatch, ViewStore,
+    Claim, DueCall, EntityStore, EventAppend, FeedRecord, FeedSource, OffsetStore, Replay,
+    ScheduleOp, ScheduleStore, StateWrite, Storage, StorageError, StorageResult, StoredState,
+    ViewBatch, ViewStore,
 };
 
 pub use self::schema::SCHEMA_VERSION;
@@ -300,6 +303,62 @@ impl OffsetStore for SqliteStorage {
     fn count_leases<'a>(&'a self, prefix: &'a str) -> BoxFuture<'a, StorageResult<u64>> {
         let prefix = prefix.to_owned();
         Box::pin(self.read(move |conn| leases::count(conn, &prefix)))
+    }
+}
+
+impl ScheduleStore for SqliteStorage {
+    fn schedule(&self, ops: Vec<ScheduleOp>) -> BoxFuture<'_, StorageResult<()>> {
+        Box::pin(async move { self.write(WriteOp::Schedule(ops)).await.map(drop) })
+    }
+
+    fn claim_due(&self, claim: Claim) -> BoxFuture<'_, StorageResult<Vec<DueCall>>> {
+        Box::pin(async move {
+            let (mut due, read_at) = self
+                .read(move |conn| Ok((schedule::due(conn, claim)?, std::time::Instant::now())))
+                .await?;
+            if !due.is_empty() {
+                let keys = due.iter().map(|call| call.key.clone()).collect();
+                self.write(WriteOp::Postpone {
+                    keys,
+                    hold: claim.hold,
+                })
+                .await?;
+                // Waits count from the return, not from the read.
+                let passed = i64::try_from(read_at.elapsed().as_millis()).unwrap_or(i64::MAX);
+                for call in &mut due {
+                    call.due_in_ms = call.due_in_ms.saturating_sub(passed);
+                }
+            }
+            Ok(due)
+        })
+    }
+
+    fn retry_later<'a>(
+        &'a self,
+        key: &'a str,
+        attempts: u32,
+        error: &'a str,
+        delay: Duration,
+    ) -> BoxFuture<'a, StorageResult<bool>> {
+        let op = WriteOp::Retry {
+            key: key.to_owned(),
+            attempts,
+            error: error.to_owned(),
+            delay,
+        };
+        Box::pin(async move { self.write(op).await.map(|found| found > 0) })
+    }
+
+    fn complete(&self, keys: Vec<String>) -> BoxFuture<'_, StorageResult<()>> {
+        Box::pin(async move { self.write(WriteOp::Complete(keys)).await.map(drop) })
+    }
+
+    fn next_due(&self) -> BoxFuture<'_, StorageResult<Option<Duration>>> {
+        Box::pin(self.read(|conn| schedule::next_due(conn)))
+    }
+
+    fn list_scheduled(&self, limit: usize) -> BoxFuture<'_, StorageResult<Vec<DueCall>>> {
+        Box::pin(self.read(move |conn| schedule::list(conn, limit)))
     }
 }
 

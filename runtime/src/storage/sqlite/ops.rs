@@ -1,5 +1,6 @@
 //! The statements of each write, run by the writer thread inside the batch
-//! transaction.
+//! transaction. An entity write's schedule changes (see [`schedule`]) run
+//! after its fence held, in its savepoint.
 //!
 //! Every write is fenced by the entity's stored sequence number: it applies
 //! only if that is the writer's expectation, else fails with a conflict. It
@@ -13,10 +14,12 @@
 //! subscriptions see every change), and a second copy doubled the bytes of
 //! each write.
 
+use std::time::Duration;
+
 use rusqlite::{Connection, OptionalExtension, params};
 
-use super::{backend, to_sql_int};
-use crate::storage::{EventAppend, FeedKind, StateWrite, StorageError, StorageResult};
+use super::{backend, schedule, to_sql_int};
+use crate::storage::{EventAppend, FeedKind, ScheduleOp, StateWrite, StorageError, StorageResult};
 
 /// One durable write.
 #[derive(Debug)]
@@ -45,6 +48,28 @@ pub(super) enum WriteOp {
     ViewSchema(Vec<String>),
     /// A view projection batch.
     ViewBatch(crate::storage::ViewBatch),
+    /// Schedule changes on their own.
+    Schedule(Vec<ScheduleOp>),
+    /// Claimed calls, due again after the hold.
+    Postpone {
+        /// The calls.
+        keys: Vec<String>,
+        /// How long the claim holds.
+        hold: Duration,
+    },
+    /// A failed attempt at a call.
+    Retry {
+        /// The call.
+        key: String,
+        /// Its failed attempts.
+        attempts: u32,
+        /// The failure.
+        error: String,
+        /// When it is due again.
+        delay: Duration,
+    },
+    /// Delivered calls, removed.
+    Complete(Vec<String>),
 }
 
 impl WriteOp {
@@ -57,6 +82,10 @@ impl WriteOp {
                 | WriteOp::Release { .. }
                 | WriteOp::ViewSchema(_)
                 | WriteOp::ViewBatch(_)
+                | WriteOp::Schedule(_)
+                | WriteOp::Postpone { .. }
+                | WriteOp::Retry { .. }
+                | WriteOp::Complete(_)
         )
     }
 
@@ -71,6 +100,15 @@ impl WriteOp {
             WriteOp::Release { name, holder } => super::leases::release(conn, name, holder),
             WriteOp::ViewSchema(statements) => super::view::apply_schema(conn, statements),
             WriteOp::ViewBatch(batch) => super::view::apply_batch(conn, batch),
+            WriteOp::Schedule(ops) => schedule::apply(conn, ops).map(|()| 0),
+            WriteOp::Postpone { keys, hold } => schedule::postpone(conn, keys, *hold).map(|()| 0),
+            WriteOp::Retry {
+                key,
+                attempts,
+                error,
+                delay,
+            } => schedule::retry(conn, key, *attempts, error, *delay),
+            WriteOp::Complete(keys) => schedule::complete(conn, keys).map(|()| 0),
         }
     }
 }
@@ -174,6 +212,7 @@ fn write_state(conn: &Connection, write: &StateWrite) -> StorageResult<u64> {
     )?;
     let position = write.payload.is_some().then(|| conn.last_insert_rowid());
     fenced_state_write(conn, write, expected, position)?;
+    schedule::apply(conn, &write.schedule)?;
     Ok(seq as u64)
 }
 
@@ -270,6 +309,7 @@ fn append_events(conn: &Connection, append: &EventAppend) -> StorageResult<u64> 
         .and_then(|mut stmt| stmt.execute(params![type_id, entity_id, seq]))
         .map_err(backend)?;
     }
+    schedule::apply(conn, &append.schedule)?;
     Ok(seq as u64)
 }
 

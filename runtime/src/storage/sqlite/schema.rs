@@ -103,6 +103,23 @@ const MIGRATIONS: &[&str] = &[
         expires_ms INTEGER NOT NULL
     ) WITHOUT ROWID;
     ",
+    // 7: the schedule: outbox entries (no name) and timers (a unique name),
+    // delivered in `seq` order per lane.
+    "
+    CREATE TABLE scheduled (
+        seq         INTEGER PRIMARY KEY,
+        key         TEXT    NOT NULL UNIQUE,
+        name        TEXT    UNIQUE,
+        lane        TEXT    NOT NULL,
+        path        TEXT    NOT NULL,
+        payload     BLOB    NOT NULL,
+        due_ms      INTEGER NOT NULL,
+        attempts    INTEGER NOT NULL DEFAULT 0,
+        max_retries INTEGER,
+        last_error  TEXT
+    );
+    CREATE INDEX scheduled_by_due ON scheduled (due_ms);
+    ",
 ];
 
 /// The writer connection's page cache, as SQLite's `cache_size` (negative: KiB).

@@ -1,0 +1,106 @@
+//! When a failed scheduled call is tried again, and when it is given up.
+
+use std::time::Duration;
+
+use crate::status::{Code, Status};
+
+/// The first retry delay of an outbox entry (a side effect).
+const OUTBOX_FIRST: Duration = Duration::from_millis(500);
+/// The first retry delay of a timer (as in Kalix).
+const TIMER_FIRST: Duration = Duration::from_secs(3);
+/// The longest delay between two attempts.
+const MAX_DELAY: Duration = Duration::from_secs(30);
+
+/// What kind of scheduled call failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Kind {
+    /// A side effect from the outbox: delivered at least once, so it is
+    /// retried as long as the callee could not answer (unavailable,
+    /// overloaded, timed out, aborted); an answer, even an error, is a
+    /// delivery and ends it.
+    Outbox,
+    /// A timer: any failure is retried up to its `max_retries`.
+    Timer {
+        /// How many failed attempts are retried.
+        max_retries: u32,
+    },
+}
+
+/// What to do after a failed attempt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Next {
+    /// Try again after this delay.
+    RetryAfter(Duration),
+    /// Give up.
+    GiveUp,
+}
+
+/// Whether a failure means the callee did not (or may not have) handled the
+/// call, so that it should be sent again.
+fn undelivered(status: &Status) -> bool {
+    matches!(
+        status.code(),
+        Code::Unavailable | Code::ResourceExhausted | Code::Aborted | Code::DeadlineExceeded
+    )
+}
+
+/// The delay before retry number `attempts` (1 for the first retry),
+/// doubling from `first` up to 30 s.
+fn backoff(first: Duration, attempts: u32) -> Duration {
+    let doublings = attempts.saturating_sub(1).min(16);
+    first.saturating_mul(1 << doublings).min(MAX_DELAY)
+}
+
+/// What follows the `attempts`-th failed attempt (1 after the first).
+pub(crate) fn next(kind: Kind, attempts: u32, status: &Status) -> Next {
+    match kind {
+        Kind::Outbox if undelivered(status) => Next::RetryAfter(backoff(OUTBOX_FIRST, attempts)),
+        Kind::Outbox => Next::GiveUp,
+        Kind::Timer { max_retries } if attempts <= max_retries => {
+            Next::RetryAfter(backoff(TIMER_FIRST, attempts))
+        }
+        Kind::Timer { .. } => Next::GiveUp,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timers_back_off_from_three_to_thirty_seconds() {
+        let kind = Kind::Timer { max_retries: 10 };
+        let failed = Status::internal("boom");
+        let delays: Vec<Next> = (1..=6).map(|n| next(kind, n, &failed)).collect();
+        let secs = |s| Next::RetryAfter(Duration::from_secs(s));
+        assert_eq!(
+            delays,
+            [secs(3), secs(6), secs(12), secs(24), secs(30), secs(30)]
+        );
+    }
+
+    #[test]
+    fn a_timer_is_given_up_after_its_retries() {
+        let kind = Kind::Timer { max_retries: 2 };
+        let failed = Status::not_found("gone");
+        assert!(matches!(next(kind, 2, &failed), Next::RetryAfter(_)));
+        assert_eq!(next(kind, 3, &failed), Next::GiveUp);
+        let never = Kind::Timer { max_retries: 0 };
+        assert_eq!(next(never, 1, &failed), Next::GiveUp);
+    }
+
+    #[test]
+    fn a_side_effect_is_retried_until_the_callee_answers() {
+        let unavailable = Status::unavailable("down");
+        assert_eq!(
+            next(Kind::Outbox, 1, &unavailable),
+            Next::RetryAfter(Duration::from_millis(500))
+        );
+        assert_eq!(
+            next(Kind::Outbox, 1_000, &unavailable),
+            Next::RetryAfter(MAX_DELAY)
+        );
+        let answered = Status::invalid_argument("no");
+        assert_eq!(next(Kind::Outbox, 1, &answered), Next::GiveUp);
+    }
+}

@@ -1,0 +1,218 @@
+//! The scheduler's delivery rules, over a real SQLite schedule and a
+//! dispatcher double that records what reaches it.
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use futures::FutureExt;
+use futures::future::BoxFuture;
+
+use super::{Scheduler, entity_lane, outbox_entry, pending};
+use crate::component::adapter::ActionReply;
+use crate::component::info::ComponentInfo;
+use crate::context::{Caller, Metadata};
+use crate::dispatch::Dispatch;
+use crate::effect::DeferredCall;
+use crate::status::Status;
+use crate::storage::{ScheduleOp, ScheduleStore, SqliteOptions, SqliteStorage};
+
+/// Records `(path, payload)` of every call, and fails calls whose payload is
+/// listed in `unavailable` that many times first.
+#[derive(Default)]
+struct Recorder {
+    calls: Mutex<Vec<(String, String, Caller)>>,
+    unavailable: Mutex<Vec<(String, u32)>>,
+}
+
+impl Recorder {
+    fn seen(&self) -> Vec<String> {
+        let calls = self.calls.lock().unwrap();
+        calls
+            .iter()
+            .map(|(_, payload, _)| payload.clone())
+            .collect()
+    }
+}
+
+impl Dispatch for Recorder {
+    fn components(&self) -> &[&'static ComponentInfo] {
+        &[]
+    }
+
+    fn dispatch(
+        &self,
+        path: &str,
+        payload: Bytes,
+        metadata: Metadata,
+    ) -> BoxFuture<'static, Result<ActionReply, Status>> {
+        let text = String::from_utf8(payload.to_vec()).unwrap();
+        self.calls
+            .lock()
+            .unwrap()
+            .push((path.to_owned(), text.clone(), metadata.caller()));
+        let mut unavailable = self.unavailable.lock().unwrap();
+        let failing = unavailable
+            .iter_mut()
+            .find(|(payload, left)| *payload == text && *left > 0);
+        let result = match failing {
+            Some((_, left)) => {
+                *left -= 1;
+                Err(Status::unavailable("not now"))
+            }
+            None => Ok(ActionReply::Unary(Bytes::new())),
+        };
+        futures::future::ready(result).boxed()
+    }
+}
+
+fn call(payload: &str) -> DeferredCall<Bytes> {
+    DeferredCall::new("/test.Target/Take", Bytes::from(payload.to_owned()))
+}
+
+async fn until(what: &str, done: impl Fn() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !done() {
+        assert!(Instant::now() < deadline, "gave up waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lane_is_delivered_in_order_and_waits_for_a_retried_call() {
+    let dir = tempfile::tempdir().unwrap();
+    let store =
+        Arc::new(SqliteStorage::open(dir.path().join("s.db"), SqliteOptions::default()).unwrap());
+    let recorder = Arc::new(Recorder::default());
+    recorder.unavailable.lock().unwrap().push(("a1".into(), 2));
+    let dispatch: Arc<dyn Dispatch> = recorder.clone();
+    let scheduler = Scheduler::new(store.clone(), false);
+    scheduler.set_dispatch(Arc::downgrade(&dispatch));
+
+    let lane_a = entity_lane("counters", "a");
+    let lane_b = entity_lane("counters", "b");
+    let entries = [
+        outbox_entry(&lane_a, &call("a1")),
+        outbox_entry(&lane_a, &call("a2")),
+        outbox_entry(&lane_b, &call("b1")),
+        outbox_entry(&lane_a, &call("a3")),
+    ];
+    let ops = entries.iter().cloned().map(ScheduleOp::Put).collect();
+    store.schedule(ops).await.unwrap();
+    scheduler.enqueue(entries.iter().map(pending).collect());
+
+    until("every call", || recorder.seen().len() == 6).await;
+    let seen = recorder.seen();
+    let lane_a_order: Vec<&str> = seen
+        .iter()
+        .map(String::as_str)
+        .filter(|p| p.starts_with('a'))
+        .collect();
+    assert_eq!(lane_a_order, ["a1", "a1", "a1", "a2", "a3"]);
+    // The other entity's call did not wait for lane a's retries.
+    let b = seen.iter().position(|p| p == "b1").unwrap();
+    assert!(b < 3, "b1 was delivered after lane a's retries: {seen:?}");
+    let all_as_runtime = recorder
+        .calls
+        .lock()
+        .unwrap()
+        .iter()
+        .all(|(_, _, caller)| *caller == Caller::Runtime);
+    assert!(all_as_runtime, "scheduled calls run as the runtime");
+    until("the outbox to empty", || {
+        futures::executor::block_on(store.list_scheduled(10))
+            .unwrap()
+            .is_empty()
+    })
+    .await;
+    assert_eq!(
+        scheduler
+            .counters
+            .retried
+            .load(std::sync::atomic::Ordering::Relaxed),
+        2
+    );
+    scheduler.stop();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn at_start_the_calls_a_previous_run_left_are_delivered_first() {
+    let dir = tempfile::tempdir().unwrap();
+    let store =
+        Arc::new(SqliteStorage::open(dir.path().join("s.db"), SqliteOptions::default()).unwrap());
+    let lane = entity_lane("counters", "a");
+    // Stored and claimed by a run that died: not due for 30 s.
+    let left = outbox_entry(&lane, &call("left"));
+    store.schedule(vec![ScheduleOp::Put(left)]).await.unwrap();
+
+    let recorder = Arc::new(Recorder::default());
+    let dispatch: Arc<dyn Dispatch> = recorder.clone();
+    let scheduler = Scheduler::new(store.clone(), false);
+    scheduler.set_dispatch(Arc::downgrade(&dispatch));
+    scheduler.start().await;
+    let new = outbox_entry(&lane, &call("new"));
+    store
+        .schedule(vec![ScheduleOp::Put(new.clone())])
+        .await
+        .unwrap();
+    scheduler.enqueue(vec![pending(&new)]);
+    until("both calls", || recorder.seen().len() == 2).await;
+    assert_eq!(recorder.seen(), ["left", "new"]);
+    scheduler.stop();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_error_answer_is_a_delivery_and_is_not_repeated() {
+    let dir = tempfile::tempdir().unwrap();
+    let store =
+        Arc::new(SqliteStorage::open(dir.path().join("s.db"), SqliteOptions::default()).unwrap());
+    let recorder = Arc::new(Recorder::default());
+    let dispatch: Arc<dyn Dispatch> = Arc::new(Refusing(recorder.clone()));
+    let scheduler = Scheduler::new(store.clone(), false);
+    scheduler.set_dispatch(Arc::downgrade(&dispatch));
+    let entry = outbox_entry(&entity_lane("counters", "a"), &call("refused"));
+    store
+        .schedule(vec![ScheduleOp::Put(entry.clone())])
+        .await
+        .unwrap();
+    scheduler.enqueue(vec![pending(&entry)]);
+    until("the call to be removed", || {
+        futures::executor::block_on(store.list_scheduled(10))
+            .unwrap()
+            .is_empty()
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    assert_eq!(recorder.seen(), ["refused"]);
+    assert_eq!(
+        scheduler
+            .counters
+            .dropped
+            .load(std::sync::atomic::Ordering::Relaxed),
+        1
+    );
+    scheduler.stop();
+}
+
+/// Answers every call with `INVALID_ARGUMENT`, after recording it.
+struct Refusing(Arc<Recorder>);
+
+impl Dispatch for Refusing {
+    fn components(&self) -> &[&'static ComponentInfo] {
+        &[]
+    }
+
+    fn dispatch(
+        &self,
+        path: &str,
+        payload: Bytes,
+        metadata: Metadata,
+    ) -> BoxFuture<'static, Result<ActionReply, Status>> {
+        let recorded = self.0.dispatch(path, payload, metadata);
+        async move {
+            recorded.await?;
+            Err(Status::invalid_argument("no"))
+        }
+        .boxed()
+    }
+}
