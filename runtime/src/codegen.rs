@@ -35,15 +35,45 @@ pub fn encode<M: Message>(message: &M) -> Bytes {
     Bytes::from(message.encode_to_vec())
 }
 
-/// Join the parts of a composite entity id.
+/// Join the parts of a composite entity id with `/`. With several parts,
+/// `%` and `/` inside a part are written `%25` and `%2F`, so that two
+/// different tuples never make the same id (`("a/b", "c")` and
+/// `("a", "b/c")`); a single-part id is the part as it is.
 pub fn join_id(parts: &[&dyn std::fmt::Display]) -> String {
+    use std::fmt::Write;
+    if let [only] = parts {
+        return only.to_string();
+    }
     let mut id = String::new();
-    for (i, part) in parts.iter().enumerate() {
+    let mut part = String::new();
+    for (i, value) in parts.iter().enumerate() {
         if i > 0 {
             id.push('/');
         }
-        use std::fmt::Write;
-        let _ = write!(id, "{part}");
+        part.clear();
+        let _ = write!(part, "{value}");
+        for c in part.chars() {
+            match c {
+                '%' => id.push_str("%25"),
+                '/' => id.push_str("%2F"),
+                c => id.push(c),
+            }
+        }
     }
     id
+}
+
+#[cfg(test)]
+mod tests {
+    use super::join_id;
+
+    #[test]
+    fn composite_ids_are_unambiguous() {
+        assert_eq!(join_id(&[&"a/b", &"c"]), "a%2Fb/c");
+        assert_eq!(join_id(&[&"a", &"b/c"]), "a/b%2Fc");
+        assert_eq!(join_id(&[&"50%", &7]), "50%25/7");
+        assert_eq!(join_id(&[&"a", &"b"]), "a/b");
+        // One part is kept as it is: stored single-field ids do not change.
+        assert_eq!(join_id(&[&"a/b%"]), "a/b%");
+    }
 }

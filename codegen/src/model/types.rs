@@ -146,7 +146,8 @@ pub struct Method {
 pub enum IdSpec {
     /// Not a command of a stateful component.
     None,
-    /// The values of these fields, joined with `/` in order.
+    /// The values of these fields, joined with `/` in order (see
+    /// `plinth::codegen::join_id` for the escaping of several).
     Fields(Vec<IdField>),
     /// A generated UUID.
     GeneratedUuid,

@@ -106,10 +106,16 @@ pub fn plan(components: &[&'static ComponentInfo]) -> Vec<SubscriptionGroup> {
 enum Route {
     /// To this method, with this payload.
     Call(usize),
+    /// To this catch-all method (it takes `google.protobuf.Any`), the
+    /// payload wrapped in an `Any` naming its type.
+    CallAny(usize),
     /// Nowhere: dropped (a delete without handler, an `ignore` method, an
     /// unknown type with `ignore_unknown`).
     Drop,
 }
+
+/// The catch-all input type.
+const ANY: &str = "google.protobuf.Any";
 
 /// Where a record of `kind` and message type `type_name` goes.
 fn route(
@@ -144,17 +150,26 @@ fn route(
         (SourceKind::ValueEntity(_) | SourceKind::Topic(_), [only]) => Some(*only),
         _ => None,
     };
-    match exact.or(lone) {
-        Some(index)
-            if group.info.methods[index]
-                .subscribe
-                .is_some_and(|s| s.ignore) =>
-        {
-            Ok(Route::Drop)
+    // `google.protobuf.Any` takes what no other method takes.
+    let catch_all = candidates
+        .iter()
+        .copied()
+        .find(|&index| group.info.methods[index].input_type == ANY);
+    let ignored = |index: usize| {
+        group.info.methods[index]
+            .subscribe
+            .is_some_and(|s| s.ignore)
+    };
+    match (exact.or(lone), catch_all) {
+        (Some(index), _) if ignored(index) => Ok(Route::Drop),
+        (Some(index), _) if group.info.methods[index].input_type == ANY && exact.is_none() => {
+            Ok(Route::CallAny(index))
         }
-        Some(index) => Ok(Route::Call(index)),
-        None if group.ignore_unknown => Ok(Route::Drop),
-        None => Err(HandlerError::msg(format!(
+        (Some(index), _) => Ok(Route::Call(index)),
+        (None, Some(index)) if ignored(index) => Ok(Route::Drop),
+        (None, Some(index)) => Ok(Route::CallAny(index)),
+        (None, None) if group.ignore_unknown => Ok(Route::Drop),
+        (None, None) => Err(HandlerError::msg(format!(
             "{}: no method takes messages of type {type_name:?} from {:?} and \
              ignore_unknown is not set",
             group.info.service, group.source
@@ -223,17 +238,31 @@ impl SubscriptionHandler {
             None => (record.payload.clone(), ce::of_record(record)),
         };
         let type_name = metadata.get(ce::TYPE).unwrap_or("").to_owned();
-        let index = match route(&self.group, record.kind, &type_name)? {
-            Route::Call(index) => index,
+        let (index, wrap) = match route(&self.group, record.kind, &type_name)? {
+            Route::Call(index) => (index, false),
+            Route::CallAny(index) => (index, true),
             Route::Drop => return Ok(()),
         };
         let method = self.method(index);
+        let json = metadata
+            .get(ce::CONTENT_TYPE)
+            .is_some_and(|content| content.starts_with(ce::JSON));
         let payload = if record.kind == FeedKind::Delete {
             Bytes::new()
-        } else if metadata
-            .get(ce::CONTENT_TYPE)
-            .is_some_and(|content| content.starts_with(ce::JSON))
-        {
+        } else if wrap && json {
+            return Err(HandlerError::msg(format!(
+                "{}: a JSON message of type {type_name:?} cannot be wrapped in the \
+                 google.protobuf.Any that {} takes; mark it `ignore: true` or add a method \
+                 taking {type_name}",
+                self.group.info.service, method.name
+            )));
+        } else if wrap {
+            let any = prost_types::Any {
+                type_url: format!("type.googleapis.com/{type_name}"),
+                value: payload.to_vec(),
+            };
+            Bytes::from(prost::Message::encode_to_vec(&any))
+        } else if json {
             self.transcode(method, &payload)?
         } else {
             payload
@@ -363,6 +392,31 @@ mod tests {
         );
         carts.ignore_unknown = true;
         assert_eq!(event(&carts, "cart.Renamed").unwrap(), Route::Drop);
+    }
+
+    #[test]
+    fn a_method_taking_any_catches_what_no_other_takes() {
+        static CAUGHT: [MethodInfo; 2] = [
+            subscribed("OnAdded", "cart.ItemAdded", CARTS, false, false),
+            subscribed("Rest", "google.protobuf.Any", CARTS, false, false),
+        ];
+        static DROPPED: [MethodInfo; 2] = [
+            subscribed("OnAdded", "cart.ItemAdded", CARTS, false, false),
+            subscribed("Rest", "google.protobuf.Any", CARTS, true, false),
+        ];
+        let info = |methods: &'static [MethodInfo]| ComponentInfo { methods, ..INFO };
+        let (caught, dropped) = (
+            Box::leak(Box::new(info(&CAUGHT))),
+            Box::leak(Box::new(info(&DROPPED))),
+        );
+        let caught = group_of(&plan(&[caught]), CARTS);
+        let dropped = group_of(&plan(&[dropped]), CARTS);
+        let event = |group: &SubscriptionGroup, name: &str| route(group, FeedKind::Event, name);
+        assert_eq!(event(&caught, "cart.ItemAdded").unwrap(), Route::Call(0));
+        assert_eq!(event(&caught, "cart.Renamed").unwrap(), Route::CallAny(1));
+        assert_eq!(event(&dropped, "cart.ItemAdded").unwrap(), Route::Call(0));
+        // `ignore: true` on the catch-all: unmatched events are dropped, not retried.
+        assert_eq!(event(&dropped, "cart.Renamed").unwrap(), Route::Drop);
     }
 
     #[tokio::test]
