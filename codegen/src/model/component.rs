@@ -34,6 +34,51 @@ pub(crate) struct MethodExtra {
     pub routes: Vec<(HttpBinding, Loc)>,
 }
 
+/// A service without a component option whose rpcs carry `(plinth.method)`
+/// or `(kalix.method)` options (the older Kalix style, where the SDK code
+/// named the component) would serve nothing those options ask for: refused.
+fn options_without_component(ctx: &mut Ctx<'_>, service: &ServiceDescriptor) {
+    let exts = [
+        (
+            "plinth.method",
+            "plinth.component",
+            ctx.ext.plinth_method.clone(),
+        ),
+        (
+            "kalix.method",
+            "kalix.codegen",
+            ctx.ext.kalix_method.clone(),
+        ),
+    ];
+    for method in service.methods() {
+        for (name, component, ext) in &exts {
+            let Some(ext) = ext else {
+                continue;
+            };
+            if options::extension(&method.options(), Some(ext)).is_none() {
+                continue;
+            }
+            let loc = options::method_option_loc(&method, ext);
+            ctx.error(
+                ErrorKind::MisplacedOption,
+                &loc,
+                "needs a component",
+                format!(
+                    "rpc `{}` has `({name})` options, but service `{}` declares no component, \
+                     so nothing would serve them",
+                    method.name(),
+                    service.name()
+                ),
+                format!(
+                    "declare what the service is, e.g. `option ({component}) = {{ view: {{}} }};` \
+                     or `{{ action: {{}} }}`"
+                ),
+            );
+            return;
+        }
+    }
+}
+
 /// Builds the component of `service`, when it declares one.
 pub(crate) fn build(ctx: &mut Ctx<'_>, service: &ServiceDescriptor) -> Option<Built> {
     let plinth = options::component(ctx, service);
@@ -53,7 +98,10 @@ pub(crate) fn build(ctx: &mut Ctx<'_>, service: &ServiceDescriptor) -> Option<Bu
             p
         }
         (Some(d), None) | (None, Some(d)) => d,
-        (None, None) => return None,
+        (None, None) => {
+            options_without_component(ctx, service);
+            return None;
+        }
     };
     if service.methods().len() == 0 {
         ctx.error(

@@ -82,13 +82,7 @@ pub(crate) fn set_text(
     }
     let value = parse(leaf, text)
         .map_err(|problem| format!("invalid value for field `{name}`: {problem}"))?;
-    let mut current = message;
-    for parent in parents {
-        current = current
-            .get_field_mut(parent)
-            .as_message_mut()
-            .ok_or_else(|| format!("field `{}` is not a message", parent.name()))?;
-    }
+    let current = nested_mut(message, parents)?;
     if leaf.is_list() {
         match current.get_field_mut(leaf).as_list_mut() {
             Some(list) => list.push(value),
@@ -98,6 +92,21 @@ pub(crate) fn set_text(
         current.set_field(leaf, value);
     }
     Ok(())
+}
+
+/// The message at the end of `parents` inside `message`, created on the way.
+fn nested_mut<'m>(
+    message: &'m mut DynamicMessage,
+    parents: &[FieldDescriptor],
+) -> Result<&'m mut DynamicMessage, String> {
+    let mut current = message;
+    for parent in parents {
+        current = current
+            .get_field_mut(parent)
+            .as_message_mut()
+            .ok_or_else(|| format!("field `{}` is not a message", parent.name()))?;
+    }
+    Ok(current)
 }
 
 /// Parse `text` as a value of `field`'s kind.
@@ -217,13 +226,7 @@ pub(crate) fn set_map_entry(
         .ok_or_else(|| format!("invalid key in `{name}`"))?;
     let value = parse(&value_field, text)
         .map_err(|problem| format!("invalid value for `{name}`: {problem}"))?;
-    let mut current = message;
-    for parent in parents {
-        current = current
-            .get_field_mut(parent)
-            .as_message_mut()
-            .ok_or_else(|| format!("field `{}` is not a message", parent.name()))?;
-    }
+    let current = nested_mut(message, parents)?;
     match current.get_field_mut(leaf).as_map_mut() {
         Some(map) => {
             map.insert(key, value);

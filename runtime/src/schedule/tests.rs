@@ -18,11 +18,13 @@ use crate::status::Status;
 use crate::storage::{ScheduleOp, ScheduleStore, SqliteOptions, SqliteStorage};
 
 /// Records `(path, payload)` of every call, and fails calls whose payload is
-/// listed in `unavailable` that many times first.
+/// listed in `unavailable` that many times first; with `refuse`, answers
+/// every call with `INVALID_ARGUMENT`.
 #[derive(Default)]
 struct Recorder {
     calls: Mutex<Vec<(String, String, Caller)>>,
     unavailable: Mutex<Vec<(String, u32)>>,
+    refuse: bool,
 }
 
 impl Recorder {
@@ -60,6 +62,7 @@ impl Dispatch for Recorder {
                 *left -= 1;
                 Err(Status::unavailable("not now"))
             }
+            None if self.refuse => Err(Status::invalid_argument("no")),
             None => Ok(ActionReply::Unary(Bytes::new())),
         };
         futures::future::ready(result).boxed()
@@ -166,8 +169,11 @@ async fn an_error_answer_is_a_delivery_and_is_not_repeated() {
     let dir = tempfile::tempdir().unwrap();
     let store =
         Arc::new(SqliteStorage::open(dir.path().join("s.db"), SqliteOptions::default()).unwrap());
-    let recorder = Arc::new(Recorder::default());
-    let dispatch: Arc<dyn Dispatch> = Arc::new(Refusing(recorder.clone()));
+    let recorder = Arc::new(Recorder {
+        refuse: true,
+        ..Recorder::default()
+    });
+    let dispatch: Arc<dyn Dispatch> = recorder.clone();
     let scheduler = Scheduler::new(store.clone(), false);
     scheduler.set_dispatch(Arc::downgrade(&dispatch));
     let entry = outbox_entry(&entity_lane("counters", "a"), &call("refused"));
@@ -192,27 +198,4 @@ async fn an_error_answer_is_a_delivery_and_is_not_repeated() {
         1
     );
     scheduler.stop();
-}
-
-/// Answers every call with `INVALID_ARGUMENT`, after recording it.
-struct Refusing(Arc<Recorder>);
-
-impl Dispatch for Refusing {
-    fn components(&self) -> &[&'static ComponentInfo] {
-        &[]
-    }
-
-    fn dispatch(
-        &self,
-        path: &str,
-        payload: Bytes,
-        metadata: Metadata,
-    ) -> BoxFuture<'static, Result<ActionReply, Status>> {
-        let recorded = self.0.dispatch(path, payload, metadata);
-        async move {
-            recorded.await?;
-            Err(Status::invalid_argument("no"))
-        }
-        .boxed()
-    }
 }
