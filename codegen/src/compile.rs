@@ -43,16 +43,36 @@ pub fn compile(protos: &[impl AsRef<Path>], includes: &[impl AsRef<Path>]) -> Re
     };
     let mut compiler = Compiler::with_file_resolver(resolver);
     compiler.include_source_info(true).include_imports(true);
-    let mut failure = None;
+    // Every file is tried, so that each failing one is reported, not only the first.
+    let mut failures = Vec::new();
     for proto in protos {
         if let Err(error) = compiler.open_file(proto.as_ref()) {
-            failure = Some((error, proto.as_ref().to_path_buf()));
-            break;
+            failures.push((error, proto.as_ref().to_path_buf()));
         }
     }
     let record = std::mem::take(&mut *record.lock().unwrap_or_else(PoisonError::into_inner));
-    if let Some((error, proto)) = failure {
-        return Err(protox_error(&error, &proto, &record.sources));
+    let mut problems = Vec::new();
+    for (error, proto) in &failures {
+        let failed = protox_error(error, proto, &record.sources);
+        for problem in failed.problems() {
+            // A file imported by several failing ones fails once.
+            let seen = problems.iter().any(|p: &Problem| {
+                p.message() == problem.message() && p.location() == problem.location()
+            });
+            if !seen {
+                problems.push(problem.clone());
+            }
+        }
+    }
+    if !problems.is_empty() {
+        // The files that did compile are checked too, so that one run
+        // reports every file's problems.
+        if let Err(model) = crate::model::build(&compiler.descriptor_pool(), &record.sources) {
+            problems.extend(model.problems().iter().cloned());
+        }
+    }
+    if let Some(error) = Error::from_problems(problems) {
+        return Err(error);
     }
     Ok(Compiled {
         // The pool, not `file_descriptor_set()`: prost-types drops custom options.

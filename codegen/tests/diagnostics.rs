@@ -98,6 +98,34 @@ fn several_errors_are_reported_together() {
 }
 
 #[test]
+fn every_failing_file_is_reported_in_one_run() {
+    // A file that does not parse stops neither the other files' parsing
+    // nor the checks of those that parse.
+    let files = [
+        "syntax_error.proto",
+        "kalix_replicated_entity.proto",
+        "missing_id.proto",
+    ];
+    let error = compile(&files, &[fixtures()]).unwrap_err();
+    let kinds: Vec<&str> = error.kinds().iter().map(|k| k.code()).collect();
+    assert_eq!(
+        kinds,
+        [
+            "plinth::proto",
+            "plinth::invalid_option",
+            "plinth::missing_id"
+        ]
+    );
+    let plain = error.render_plain();
+    for file in files {
+        assert!(
+            plain.contains(&format!("{file}:")),
+            "{file} not in\n{plain}"
+        );
+    }
+}
+
+#[test]
 fn a_missing_input_file_names_the_file() {
     let error = compile(&["does_not_exist.proto"], &[fixtures()]).unwrap_err();
     let plain = error.render_plain();
