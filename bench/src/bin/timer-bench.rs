@@ -1,18 +1,26 @@
-//! Timer firing delay: `--timers` timers stored with due times spread
-//! evenly over `--spread-ms`, starting `--lead-ms` from now; then the
-//! counter example's service starts on that storage, and every timer calls
-//! the example's `CounterEvents/OnChanged` action with its number, which notes
-//! when it arrives. The delay of a timer is its arrival minus its due time.
+//! Scheduled calls, with the counter example's service (its calls go to its
+//! `CounterEvents/OnChanged` action, which notes when each arrives):
+//!
+//! - `timers`: `--timers` timers stored with due times spread evenly over
+//!   `--spread-ms`, starting `--lead-ms` from now; then the service starts on
+//!   that storage. A timer's delay is its arrival minus its due time.
+//! - `side-effects`: `Increase` commands whose effect carries a side effect
+//!   (stored in the outbox with the write), at a fixed rate (open loop): the
+//!   time from sending a command to its side effect's arrival, and from its
+//!   reply to that arrival; then writes per second at 64 in flight with and
+//!   without the side effect, in one run.
 //!
 //! ```text
-//! cargo run --release -p plinth-bench --bin timer-bench -- --timers 10000
-//! cargo run --release -p plinth-bench --bin timer-bench -- --timers 10000 --storage postgres://...
+//! cargo run --release -p plinth-bench --bin timer-bench -- timers --timers 10000
+//! cargo run --release -p plinth-bench --bin timer-bench -- timers --storage postgres://...
+//! cargo run --release -p plinth-bench --bin timer-bench -- side-effects --rate 1000 --seconds 10
 //! ```
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use clap::Parser;
+
 use counter::Counter;
 use counter::counter::{
     CounterChanged, CounterEntityComponent, CounterEventsAction, CounterEventsActionComponent,
@@ -25,8 +33,22 @@ use plinth_bench::discard::Discard;
 use prost::Message;
 
 #[derive(Debug, Parser)]
-#[command(name = "timer-bench", about = "Plinth timer firing delay")]
+#[command(name = "timer-bench", about = "Plinth timers and side effects")]
 struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, clap::Subcommand)]
+enum Command {
+    /// Timer firing delay.
+    Timers(TimerArgs),
+    /// Commit → side-effect latency, and the outbox's cost on writes.
+    SideEffects(side_effects::Args),
+}
+
+#[derive(Debug, clap::Args)]
+struct TimerArgs {
     /// How many timers.
     #[arg(long, default_value_t = 10_000)]
     timers: u32,
@@ -78,10 +100,15 @@ fn main() {
         .enable_all()
         .build()
         .expect("a tokio runtime");
-    runtime.block_on(run(cli));
+    runtime.block_on(async {
+        match cli.command {
+            Command::Timers(args) => timers(args).await,
+            Command::SideEffects(args) => side_effects::run(args).await,
+        }
+    });
 }
 
-async fn run(cli: Cli) {
+async fn timers(cli: TimerArgs) {
     let dir = tempfile::tempdir().unwrap();
     let target = match &cli.storage {
         Some(url) => StorageTarget::parse(url).expect("a storage URL"),
@@ -184,4 +211,241 @@ async fn run(cli: Cli) {
             * 1000.0,
     );
     service.shutdown().await;
+}
+
+/// Side effects: commit → delivery latency, and the outbox's cost on writes.
+mod side_effects {
+    use std::collections::HashMap;
+    use std::sync::{Arc, Mutex};
+    use std::time::{Duration, Instant};
+
+    use counter::Counter;
+    use counter::counter::{
+        ChangeValue, CounterChanged, CounterEntity, CounterEntityComponent, CounterEventsAction,
+        CounterEventsActionComponent, CounterId, CounterState, CurrentValue,
+    };
+    use hdrhistogram::Histogram;
+    use plinth::dispatch::SharedDispatch;
+    use plinth::{ActionContext, CommandContext, Config, DeferredCall, Effect, Metadata, Status};
+    use plinth_bench::discard::Discard;
+    use prost::Message;
+
+    const INCREASE: &str = "/counter.CounterService/Increase";
+    const ON_CHANGED: &str = "/counter.CounterEvents/OnChanged";
+
+    #[derive(Debug, clap::Args)]
+    pub(super) struct Args {
+        /// Commands per second in the latency run.
+        #[arg(long, default_value_t = 1000)]
+        rate: u64,
+        /// How long the latency run sends.
+        #[arg(long, default_value_t = 10)]
+        seconds: u64,
+        /// How long each throughput run lasts.
+        #[arg(long, default_value_t = 5)]
+        throughput_seconds: u64,
+    }
+
+    /// The example's counter, whose `Increase` also has a side effect: a
+    /// call of `OnChanged` carrying the command's amount (unique per command).
+    struct Audited;
+
+    impl CounterEntity for Audited {
+        fn increase(
+            &self,
+            state: &CounterState,
+            command: ChangeValue,
+            ctx: &CommandContext,
+        ) -> Effect<CounterState, CurrentValue> {
+            let stamp = CounterState {
+                value: command.amount,
+            };
+            Counter.increase(state, command, ctx).with_side_effect(
+                DeferredCall::<CounterChanged>::new(ON_CHANGED, stamp.encode_to_vec().into()),
+            )
+        }
+
+        fn decrease(
+            &self,
+            state: &CounterState,
+            command: ChangeValue,
+            ctx: &CommandContext,
+        ) -> Effect<CounterState, CurrentValue> {
+            Counter.decrease(state, command, ctx)
+        }
+
+        fn get(
+            &self,
+            state: &CounterState,
+            command: CounterId,
+            ctx: &CommandContext,
+        ) -> Effect<CounterState, CurrentValue> {
+            Counter.get(state, command, ctx)
+        }
+
+        fn reset(
+            &self,
+            state: &CounterState,
+            command: CounterId,
+            ctx: &CommandContext,
+        ) -> Effect<CounterState, ()> {
+            Counter.reset(state, command, ctx)
+        }
+    }
+
+    /// When each side effect (by amount) arrived; subscription deliveries
+    /// (they carry a subject) are not counted.
+    type Arrivals = Arc<Mutex<HashMap<i64, Instant>>>;
+
+    struct Stamper(Arrivals);
+
+    impl CounterEventsAction for Stamper {
+        async fn on_changed(
+            &self,
+            message: CounterState,
+            ctx: ActionContext,
+        ) -> Result<CounterChanged, Status> {
+            if ctx.event_subject().is_none() {
+                self.0
+                    .lock()
+                    .unwrap()
+                    .entry(message.value)
+                    .or_insert_with(Instant::now);
+            }
+            Ok(CounterChanged {
+                counter_id: String::new(),
+                value: message.value,
+            })
+        }
+    }
+
+    async fn start(
+        dir: &std::path::Path,
+        audited: bool,
+        arrivals: Arrivals,
+    ) -> plinth::RunningService {
+        let service = if audited {
+            plinth::Service::new().with(CounterEntityComponent::new(Audited))
+        } else {
+            plinth::Service::new().with(CounterEntityComponent::new(Counter))
+        };
+        service
+            .with(CounterEventsActionComponent::new(Stamper(arrivals)))
+            .config(
+                Config::default()
+                    .with_addr("127.0.0.1:0".parse().unwrap())
+                    .with_sqlite(dir.join("plinth.db")),
+            )
+            .topics(Arc::new(Discard::default()))
+            .start()
+            .await
+            .expect("the service starts")
+    }
+
+    async fn increase(dispatch: &SharedDispatch, entity: u64, amount: i64) {
+        let command = ChangeValue {
+            counter_id: format!("e{entity}"),
+            amount,
+        };
+        dispatch
+            .dispatch(INCREASE, command.encode_to_vec().into(), Metadata::new())
+            .await
+            .expect("the write succeeds");
+    }
+
+    fn ms(nanos: u64) -> f64 {
+        nanos as f64 / 1e6
+    }
+
+    /// Open loop: `rate` commands per second over 50 entities.
+    async fn latency(args: &Args) {
+        let dir = tempfile::tempdir().unwrap();
+        let arrivals: Arrivals = Arc::default();
+        let service = start(dir.path(), true, arrivals.clone()).await;
+        let dispatch = service.dispatch();
+        let total = args.rate * args.seconds;
+        let interval = Duration::from_secs_f64(1.0 / args.rate as f64);
+        let sent = Arc::new(Mutex::new(HashMap::new()));
+        let mut ticks = tokio::time::interval(interval);
+        let mut calls = Vec::with_capacity(total as usize);
+        for n in 1..=total {
+            ticks.tick().await;
+            let (dispatch, sent) = (dispatch.clone(), sent.clone());
+            calls.push(tokio::spawn(async move {
+                let amount = n as i64;
+                let at = Instant::now();
+                increase(&dispatch, n % 50, amount).await;
+                sent.lock().unwrap().insert(amount, (at, Instant::now()));
+            }));
+        }
+        for call in calls {
+            call.await.unwrap();
+        }
+        while arrivals.lock().unwrap().len() < total as usize {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        let mut from_send = Histogram::<u64>::new_with_bounds(1, 60_000_000_000, 3).unwrap();
+        let mut from_reply = Histogram::<u64>::new_with_bounds(1, 60_000_000_000, 3).unwrap();
+        let arrivals = arrivals.lock().unwrap().clone();
+        for (amount, (at, replied)) in sent.lock().unwrap().iter() {
+            let arrived = arrivals[amount];
+            let nanos = |since: Instant| arrived.saturating_duration_since(since).as_nanos() as u64;
+            from_send.record(nanos(*at).max(1)).unwrap();
+            from_reply.record(nanos(*replied).max(1)).unwrap();
+        }
+        let q = |h: &Histogram<u64>| {
+            format!(
+                "p50 {:.2} ms, p99 {:.2} ms, p99.9 {:.2} ms",
+                ms(h.value_at_quantile(0.5)),
+                ms(h.value_at_quantile(0.99)),
+                ms(h.value_at_quantile(0.999))
+            )
+        };
+        println!(
+            "{total} commands at {}/s: send -> side effect {}; reply -> side effect {}",
+            args.rate,
+            q(&from_send),
+            q(&from_reply)
+        );
+        service.shutdown().await;
+    }
+
+    /// Closed loop: 64 in flight over 1,000 entities for `seconds`.
+    async fn throughput(audited: bool, seconds: u64) -> f64 {
+        let dir = tempfile::tempdir().unwrap();
+        let service = start(dir.path(), audited, Arc::default()).await;
+        let dispatch = service.dispatch();
+        let until = Instant::now() + Duration::from_secs(seconds);
+        let workers: Vec<_> = (0..64u64)
+            .map(|worker| {
+                let dispatch = dispatch.clone();
+                tokio::spawn(async move {
+                    let mut done = 0u64;
+                    while Instant::now() < until {
+                        let entity = (worker * 7919 + done) % 1000;
+                        increase(&dispatch, entity, 1).await;
+                        done += 1;
+                    }
+                    done
+                })
+            })
+            .collect();
+        let mut total = 0;
+        for worker in workers {
+            total += worker.await.unwrap();
+        }
+        service.shutdown().await;
+        total as f64 / seconds as f64
+    }
+
+    pub(super) async fn run(args: Args) {
+        latency(&args).await;
+        let plain = throughput(false, args.throughput_seconds).await;
+        let audited = throughput(true, args.throughput_seconds).await;
+        println!(
+            "writes/s at 64 in flight: without side effects {plain:.0}, each with one side effect \
+             {audited:.0} ({:.2}x)",
+            audited / plain
+        );
+    }
 }

@@ -17,8 +17,11 @@ impl Scheduler {
     /// Deliver the calls of `lane` in order until it is empty.
     pub(super) async fn drain(self: Arc<Self>, lane: String) {
         while let Some(queued) = self.next_in(&lane) {
-            // Claimed ahead of its time: wait for it.
-            tokio::time::sleep_until(queued.at).await;
+            // Claimed ahead of its time: wait for it (a sleep that is
+            // already over would still wait for the timer's next tick).
+            if queued.at > tokio::time::Instant::now() {
+                tokio::time::sleep_until(queued.at).await;
+            }
             let key = queued.call.key.clone();
             self.deliver(queued.call).await;
             self.forget(&key);
