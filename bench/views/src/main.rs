@@ -1,4 +1,4 @@
-//! `view-bench`: the view benchmarks of DESIGN.md §7, against the
+//! `view-bench`: the view benchmarks (targets in BENCHMARKS.md, "Views"), against the
 //! customer-registry example served on loopback with SQLite in a temporary
 //! directory, the load generated in the same process over real sockets
 //! (gRPC with tonic).
