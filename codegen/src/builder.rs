@@ -10,7 +10,7 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::{Config, Error, ErrorKind, GeneratedFile, Result};
+use crate::{Error, ErrorKind, GeneratedFile, Result};
 
 /// Configures a generation from build.rs.
 #[derive(Debug, Clone, Default)]
@@ -79,12 +79,16 @@ impl Builder {
                 println!("cargo:rerun-if-changed={}", file.display());
             }
         }
-        let files = crate::generate(
-            &compiled.pool,
-            &Config {
-                sources: compiled.sources,
-            },
-        )?;
+        let model = crate::model::build(&compiled.pool, &compiled.sources)?;
+        if !self.quiet {
+            // Cargo shows build-script warnings line by line.
+            for warning in &model.warnings.0 {
+                for line in warning.render_plain().lines() {
+                    println!("cargo:warning={line}");
+                }
+            }
+        }
+        let files = crate::emit::emit(&compiled.pool, &model)?;
         write_files(&out_dir, &files)
     }
 }

@@ -116,6 +116,8 @@ pub struct Problem {
     help: Option<String>,
     source: Option<NamedSource<Arc<str>>>,
     labels: Vec<LabeledSpan>,
+    /// A warning: reported, but the build goes on.
+    warning: bool,
 }
 
 impl Problem {
@@ -127,7 +129,29 @@ impl Problem {
             help: None,
             source: None,
             labels: Vec::new(),
+            warning: false,
         }
+    }
+
+    /// The same problem as a warning: reported, but the build goes on.
+    pub fn as_warning(mut self) -> Self {
+        self.warning = true;
+        self
+    }
+
+    /// Whether this is a warning rather than an error.
+    pub fn is_warning(&self) -> bool {
+        self.warning
+    }
+
+    /// The problem rendered for a terminal or a build log.
+    pub fn render_plain(&self) -> String {
+        let handler = GraphicalReportHandler::new_themed(GraphicalTheme::none()).with_width(100);
+        let mut out = String::new();
+        if handler.render_report(&mut out, self).is_err() {
+            out = self.message.clone();
+        }
+        out
     }
 
     /// Adds a hint saying what to change.
@@ -185,6 +209,14 @@ impl fmt::Display for Problem {
 impl std::error::Error for Problem {}
 
 impl Diagnostic for Problem {
+    fn severity(&self) -> Option<miette::Severity> {
+        Some(if self.warning {
+            miette::Severity::Warning
+        } else {
+            miette::Severity::Error
+        })
+    }
+
     fn code<'a>(&'a self) -> Option<Box<dyn fmt::Display + 'a>> {
         Some(Box::new(self.kind.code()))
     }

@@ -112,6 +112,21 @@ fn eventsourced_customer_registry() {
     );
     assert_eq!(transform.acl.as_ref().unwrap().deny_code, 7);
     assert_eq!(transform.id, IdSpec::None);
+    // Its direct event stream for other services is not served: a warning
+    // at the option, not an error.
+    let warnings: Vec<String> = model
+        .warnings
+        .0
+        .iter()
+        .map(|w| format!("{} at {}", w.message(), w.location().unwrap_or_default()))
+        .collect();
+    assert_eq!(warnings.len(), 1, "{warnings:?}");
+    assert!(
+        warnings[0].contains("eventing.out.direct")
+            && warnings[0].contains("customer/api/direct_customer_events.proto:45:"),
+        "{warnings:?}"
+    );
+    assert!(model.warnings.0[0].is_warning());
 
     let by_name = component(&model, "customer.view.CustomerByName");
     let ComponentKind::View { tables } = &by_name.kind else {

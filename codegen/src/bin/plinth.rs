@@ -73,14 +73,22 @@ fn includes_or_cwd(includes: &[PathBuf]) -> Vec<PathBuf> {
 fn check(protos: &[PathBuf], includes: &[PathBuf]) -> Result<String, Error> {
     let compiled = compile(protos, &includes_or_cwd(includes))?;
     let model = model::build(&compiled.pool, &compiled.sources)?;
+    for warning in &model.warnings.0 {
+        eprintln!("{}", warning.render_plain());
+    }
     let components: Vec<String> = model
         .packages
         .iter()
         .flat_map(|p| &p.components)
         .map(|c| format!("{} ({})", c.name, kind_name(&c.kind)))
         .collect();
+    let warnings = match model.warnings.0.len() {
+        0 => String::new(),
+        1 => " (1 warning)".to_owned(),
+        n => format!(" ({n} warnings)"),
+    };
     Ok(format!(
-        "ok: {} files, {} components{}{}",
+        "ok{warnings}: {} files, {} components{}{}",
         user_files(&compiled),
         components.len(),
         if components.is_empty() { "" } else { ": " },

@@ -82,8 +82,24 @@ pub(crate) fn component(ctx: &mut Ctx<'_>, service: &ServiceDescriptor) -> Optio
             .unwrap_or_else(|| decl.loc.clone());
         decl.acl = message(&options, "acl").map(|m| acl(&m));
         decl.jwt = message(&options, "jwt").map(|m| jwt(&m, service_loc.child(&[5])));
-        // `eventing.out.direct` (a stream for other services) is accepted and
-        // ignored: Plinth services publish through topics.
+        // `eventing.out.direct` (a stream other services subscribe to) is not
+        // served; the rest of the service is, so it is a warning, not an error.
+        if message(&options, "eventing")
+            .and_then(|e| message(&e, "out"))
+            .is_some_and(|out| out.has_field_by_name("direct"))
+        {
+            ctx.warning(
+                ErrorKind::InvalidOption,
+                &service_loc.child(&[4, 2, 1]).at("direct"),
+                "not served",
+                format!(
+                    "service `{}` offers a direct event stream (`eventing.out.direct`), which Plinth \
+                     does not serve: no other service can subscribe to it",
+                    service.name()
+                ),
+                "publish the events to a topic with `eventing.out.topic`; other services subscribe with `topic: \"...\"`",
+            );
+        }
         if let Some(source) = message(&options, "eventing").and_then(|e| message(&e, "in")) {
             decl.subscribe = Some(subscribe(ctx, &source, service_loc.child(&[4, 1])));
         }

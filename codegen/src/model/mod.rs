@@ -62,6 +62,7 @@ pub fn build(pool: &DescriptorPool, sources: &Sources) -> Result<Model> {
             .map(|(name, components)| Package { name, components })
             .collect(),
         file_descriptor_set: pool.encode_to_vec(),
+        warnings: types::Warnings(ctx.warnings),
     })
 }
 
@@ -129,6 +130,7 @@ pub(crate) struct Ctx<'a> {
     pub sources: &'a Sources,
     pub ext: Extensions,
     pub problems: Vec<Problem>,
+    pub warnings: Vec<Problem>,
 }
 
 impl<'a> Ctx<'a> {
@@ -151,6 +153,7 @@ impl<'a> Ctx<'a> {
                 google_http: get("google.api.http"),
             },
             problems: Vec::new(),
+            warnings: Vec::new(),
         }
     }
 
@@ -163,6 +166,31 @@ impl<'a> Ctx<'a> {
         message: impl Into<String>,
         help: impl Into<String>,
     ) {
+        let problem = self.located(kind, loc, label, message, help);
+        self.problems.push(problem);
+    }
+
+    /// Reports a warning: the build goes on.
+    pub fn warning(
+        &mut self,
+        kind: ErrorKind,
+        loc: &Loc,
+        label: impl Into<String>,
+        message: impl Into<String>,
+        help: impl Into<String>,
+    ) {
+        let problem = self.located(kind, loc, label, message, help).as_warning();
+        self.warnings.push(problem);
+    }
+
+    fn located(
+        &self,
+        kind: ErrorKind,
+        loc: &Loc,
+        label: impl Into<String>,
+        message: impl Into<String>,
+        help: impl Into<String>,
+    ) -> Problem {
         let mut problem = Problem::new(kind, message).with_help(help);
         let file = self.pool.get_file_by_name(&loc.file);
         if let (Some(file), Some(text)) = (file, self.sources.get(&loc.file))
@@ -170,7 +198,7 @@ impl<'a> Ctx<'a> {
         {
             problem = problem.with_label(&loc.file, text.clone(), span, label);
         }
-        self.problems.push(problem);
+        problem
     }
 
     /// Resolves type name `name` written in `file` (see [`qualify`]); reports

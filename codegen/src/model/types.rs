@@ -10,6 +10,20 @@ pub struct Model {
     /// The encoded `FileDescriptorSet` of every compiled file and its imports,
     /// custom options included (what the runtime embeds).
     pub file_descriptor_set: Vec<u8>,
+    /// What the build reports without failing: options Plinth accepts but
+    /// does not act on, each saying why.
+    pub warnings: Warnings,
+}
+
+/// The warnings of a model, compared by kind, message and place.
+#[derive(Debug, Clone, Default)]
+pub struct Warnings(pub Vec<crate::error::Problem>);
+
+impl PartialEq for Warnings {
+    fn eq(&self, other: &Self) -> bool {
+        let key = |p: &crate::error::Problem| (p.kind(), p.message().to_owned(), p.location());
+        self.0.len() == other.0.len() && self.0.iter().map(key).eq(other.0.iter().map(key))
+    }
 }
 
 /// A proto package: one generated Rust module.
