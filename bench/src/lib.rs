@@ -2,7 +2,7 @@
 //!
 //! - [`load`]: the `plinth-load` load generator (HTTP/1.1, h2c and gRPC; closed and open loop;
 //!   HDR histograms; JSON results).
-//! - [`reference`]: the hand-written customer service (axum + tonic + rusqlite or tokio-postgres)
+//! - [`reference`](mod@reference): the hand-written customer service (axum + tonic + rusqlite or tokio-postgres)
 //!   that Plinth's throughput is compared against.
 //! - [`echo`]: the same API with no storage at all, the ceiling of the RPC layer on this machine.
 //! - [`discard`]: a topic backend that keeps nothing.

@@ -4,7 +4,7 @@
 //! route tables and build-time diagnostics come out. The pipeline has three
 //! stages, each in its own module:
 //!
-//! 1. [`compile`]: protox turns the files into a descriptor pool (no `protoc`),
+//! 1. [`compile`](mod@compile): protox turns the files into a descriptor pool (no `protoc`),
 //!    with Plinth's annotation protos and `google/api` embedded.
 //! 2. [`model`]: reads and validates every option into a typed [`model::Model`].
 //!    All diagnostics come from here.

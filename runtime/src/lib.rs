@@ -9,6 +9,8 @@
 //! - [`Status`]: the error a handler returns to its caller.
 //! - [`CommandContext`], [`ActionContext`], [`UpdateContext`]: what a handler knows
 //!   about the call.
+//! - [`schedule::timers`]: timers from action and entity handlers; side
+//!   effects are delivered through the same durable schedule ([`schedule`]).
 //! - [`include_protos!`]: pulls the generated code into a crate.
 
 mod acl;
