@@ -17,14 +17,18 @@ use crate::component::adapter::ActionReply;
 use crate::context::{Caller, Metadata};
 use crate::dispatch::SharedDispatch;
 
-const FIRST_DELAY: Duration = Duration::from_millis(500);
 const MAX_DELAY: Duration = Duration::from_secs(30);
+/// 0.5 s doubling to 30 s.
+const BACKOFF: crate::feed::Backoff = crate::feed::Backoff {
+    initial: Duration::from_millis(500),
+    max: MAX_DELAY,
+    factor: 2.0,
+    jitter: 0.0,
+};
 
 /// The delay before retry `attempt` (0 for the first retry).
 fn backoff(attempt: u32) -> Duration {
-    FIRST_DELAY
-        .saturating_mul(1u32.checked_shl(attempt).unwrap_or(u32::MAX))
-        .min(MAX_DELAY)
+    BACKOFF.delay(attempt.saturating_add(1))
 }
 
 /// Start calling every triggered method of the service's components; the

@@ -121,10 +121,15 @@ impl Scheduled {
         timers: Vec<ScheduleOp>,
         side_effects: Vec<DeferredCall<Bytes>>,
     ) -> Scheduled {
-        let lane = crate::schedule::entity_lane(info.type_id, id);
         let timers_changed = !timers.is_empty();
         let mut ops = timers;
         let mut pending = Vec::with_capacity(side_effects.len());
+        // Built only when there are side effects: most commands have none.
+        let lane = if side_effects.is_empty() {
+            String::new()
+        } else {
+            crate::schedule::entity_lane(info.type_id, id)
+        };
         for call in &side_effects {
             let entry = crate::schedule::outbox_entry(&lane, call);
             pending.push(crate::schedule::pending(&entry));

@@ -58,7 +58,7 @@ use std::sync::{Arc, Mutex, OnceLock, Weak};
 use std::time::Duration;
 
 use tokio::sync::Notify;
-use tokio::task::JoinHandle;
+use tokio::task::JoinSet;
 
 use crate::dispatch::Dispatch;
 use crate::effect::DeferredCall;
@@ -97,7 +97,8 @@ pub(crate) struct Scheduler {
     /// Keys queued or in flight here, so that a claim does not take them twice.
     known: Mutex<HashSet<String>>,
     wake: Notify,
-    tasks: Mutex<Vec<JoinHandle<()>>>,
+    /// The loop and the lanes' workers, aborted at shutdown.
+    tasks: Mutex<JoinSet<()>>,
     /// Set at shutdown: nothing new is started (what is stored stays stored).
     stopped: AtomicBool,
     pub(crate) counters: Counters,
@@ -185,7 +186,7 @@ impl Scheduler {
             lanes: Mutex::new(HashMap::new()),
             known: Mutex::new(HashSet::new()),
             wake: Notify::new(),
-            tasks: Mutex::new(Vec::new()),
+            tasks: Mutex::new(JoinSet::new()),
             stopped: AtomicBool::new(false),
             counters: Counters::default(),
         })
@@ -201,68 +202,65 @@ impl Scheduler {
     /// queue them, before new commands add theirs, then start the loop
     /// that fires due calls.
     pub(crate) async fn start(self: &Arc<Self>) {
-        let mut orphans = !self.shared;
-        while orphans {
-            let claim = Claim {
-                limit: CLAIM_LIMIT,
-                hold: HOLD,
-                ahead: AHEAD,
-                orphans: true,
-            };
-            match self.store.claim_due(claim).await {
-                Ok(calls) => {
-                    orphans = calls.len() == CLAIM_LIMIT;
-                    if !calls.is_empty() {
-                        tracing::info!(
-                            calls = calls.len(),
-                            "delivering calls left by the previous run"
-                        );
+        if !self.shared {
+            loop {
+                match self.claim(true).await {
+                    Ok(0) => break,
+                    Ok(taken) => {
+                        tracing::info!(calls = taken, "delivering calls left by the previous run");
+                        if taken < CLAIM_LIMIT {
+                            break;
+                        }
                     }
-                    self.enqueue_claimed(calls);
-                }
-                Err(error) => {
-                    tracing::warn!(%error, "cannot read the schedule; retrying in the background");
-                    orphans = false;
+                    Err(error) => {
+                        tracing::warn!(%error, "cannot read the schedule; retrying in the background");
+                        break;
+                    }
                 }
             }
         }
         let this = self.clone();
-        let task = tokio::spawn(async move { this.run().await });
-        self.track(task);
+        self.spawn(async move { this.run().await });
+    }
+
+    /// Claim what is due (with `orphans`, also the outbox entries of a
+    /// previous run) and queue it; how many calls were taken.
+    async fn claim(self: &Arc<Self>, orphans: bool) -> crate::storage::StorageResult<usize> {
+        let claim = Claim {
+            limit: CLAIM_LIMIT,
+            hold: HOLD,
+            ahead: AHEAD,
+            orphans,
+        };
+        let calls = self.store.claim_due(claim).await?;
+        let taken = calls.len();
+        self.enqueue_claimed(calls);
+        Ok(taken)
     }
 
     /// Stop delivering: what was not delivered stays stored for the next run.
     pub(crate) fn stop(&self) {
         self.stopped.store(true, Ordering::SeqCst);
-        let tasks = std::mem::take(&mut *self.tasks.lock().unwrap_or_else(|e| e.into_inner()));
-        for task in tasks {
-            task.abort();
-        }
+        self.tasks
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .abort_all();
     }
 
-    fn track(&self, task: JoinHandle<()>) {
+    /// Run `work` as one of the scheduler's tasks (finished ones are reaped
+    /// on the way).
+    fn spawn(&self, work: impl Future<Output = ()> + Send + 'static) {
         let mut tasks = self.tasks.lock().unwrap_or_else(|e| e.into_inner());
-        tasks.retain(|task| !task.is_finished());
-        tasks.push(task);
+        while tasks.try_join_next().is_some() {}
+        tasks.spawn(work);
     }
 
     /// The loop that claims due calls and wakes up for the next one.
     async fn run(self: Arc<Self>) {
         loop {
-            let claim = Claim {
-                limit: CLAIM_LIMIT,
-                hold: HOLD,
-                ahead: AHEAD,
-                orphans: false,
-            };
-            match self.store.claim_due(claim).await {
-                Ok(calls) => {
-                    let full = calls.len() == CLAIM_LIMIT;
-                    self.enqueue_claimed(calls);
-                    if full {
-                        continue;
-                    }
-                }
+            match self.claim(false).await {
+                Ok(CLAIM_LIMIT) => continue,
+                Ok(_) => {}
                 Err(error) => tracing::warn!(%error, "cannot claim due calls"),
             }
             let wait = match self.store.next_due().await {
@@ -279,6 +277,10 @@ impl Scheduler {
     /// Deliver these calls (already stored and claimed) now, each after the
     /// calls queued before it in its lane.
     pub(crate) fn enqueue(self: &Arc<Self>, calls: Vec<DueCall>) {
+        if calls.is_empty() {
+            // Most commands have no side effects: no locks for them.
+            return;
+        }
         let now = tokio::time::Instant::now();
         self.queue(calls.into_iter().map(|call| Queued { call, at: now }));
     }
@@ -311,7 +313,7 @@ impl Scheduler {
                     let lane = queued.call.lane.clone();
                     lanes.insert(lane.clone(), VecDeque::from([queued]));
                     let this = self.clone();
-                    self.track(tokio::spawn(async move { this.drain(lane).await }));
+                    self.spawn(async move { this.drain(lane).await });
                 }
             }
         }
@@ -360,7 +362,7 @@ impl Scheduler {
         }
         self.counters.delivered.fetch_add(1, Ordering::Relaxed);
         let this = self.clone();
-        self.track(tokio::spawn(async move { this.remove(&call).await }));
+        self.spawn(async move { this.remove(&call).await });
     }
 
     /// Store a timer (replacing the one of the same name) and make sure the

@@ -2,14 +2,25 @@
 
 use std::time::Duration;
 
+use crate::feed::Backoff;
 use crate::status::{Code, Status};
 
-/// The first retry delay of an outbox entry (a side effect).
-const OUTBOX_FIRST: Duration = Duration::from_millis(500);
-/// The first retry delay of a timer (as in Kalix).
-const TIMER_FIRST: Duration = Duration::from_secs(3);
 /// The longest delay between two attempts.
 const MAX_DELAY: Duration = Duration::from_secs(30);
+/// Side effects: 0.5 s doubling to 30 s.
+const OUTBOX: Backoff = Backoff {
+    initial: Duration::from_millis(500),
+    max: MAX_DELAY,
+    factor: 2.0,
+    jitter: 0.0,
+};
+/// Timers: 3 s doubling to 30 s (as in Kalix).
+const TIMER: Backoff = Backoff {
+    initial: Duration::from_secs(3),
+    max: MAX_DELAY,
+    factor: 2.0,
+    jitter: 0.0,
+};
 
 /// What kind of scheduled call failed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -44,20 +55,13 @@ fn undelivered(status: &Status) -> bool {
     )
 }
 
-/// The delay before retry number `attempts` (1 for the first retry),
-/// doubling from `first` up to 30 s.
-fn backoff(first: Duration, attempts: u32) -> Duration {
-    let doublings = attempts.saturating_sub(1).min(16);
-    first.saturating_mul(1 << doublings).min(MAX_DELAY)
-}
-
 /// What follows the `attempts`-th failed attempt (1 after the first).
 pub(crate) fn next(kind: Kind, attempts: u32, status: &Status) -> Next {
     match kind {
-        Kind::Outbox if undelivered(status) => Next::RetryAfter(backoff(OUTBOX_FIRST, attempts)),
+        Kind::Outbox if undelivered(status) => Next::RetryAfter(OUTBOX.delay(attempts)),
         Kind::Outbox => Next::GiveUp,
         Kind::Timer { max_retries } if attempts <= max_retries => {
-            Next::RetryAfter(backoff(TIMER_FIRST, attempts))
+            Next::RetryAfter(TIMER.delay(attempts))
         }
         Kind::Timer { .. } => Next::GiveUp,
     }

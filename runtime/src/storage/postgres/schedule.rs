@@ -12,6 +12,7 @@
 //! never touches a row twice.
 
 use std::collections::HashMap;
+use std::sync::LazyLock;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -54,9 +55,8 @@ pub(super) fn cte(applied: &str, first: usize) -> String {
 }
 
 /// The schedule changes on their own, in their own transaction.
-fn standalone() -> String {
-    format!("WITH one AS (SELECT 1), {} SELECT 1", cte("one", 1))
-}
+static STANDALONE: LazyLock<String> =
+    LazyLock::new(|| format!("WITH one AS (SELECT 1), {} SELECT 1", cte("one", 1)));
 
 /// Schedule changes as statement parameters.
 #[derive(Debug, Default)]
@@ -139,7 +139,7 @@ pub(super) async fn apply(
     client: &deadpool_postgres::Object,
     ops: &[ScheduleOp],
 ) -> StorageResult<()> {
-    let statement = client.prepare_cached(&standalone()).await.map_err(pg)?;
+    let statement = client.prepare_cached(&STANDALONE).await.map_err(pg)?;
     let params = Params::of(ops);
     client
         .execute(&statement, &params.refs())
