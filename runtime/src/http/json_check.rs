@@ -5,11 +5,16 @@
 //! member counts as absent). One pass over the body's text before it is
 //! decoded; hand-written because neither serde_json nor prost-reflect reports
 //! duplicate keys (both keep the last one silently).
+//!
+//! It runs on every request body, so the success path allocates only for
+//! keys written with escapes and for large objects: keys are borrowed from
+//! the body, seen keys are scanned linearly up to [`SMALL`] and hashed past
+//! it, and a field's path is put together only for an error message.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::fmt;
 
-use prost_reflect::{FieldDescriptor, Kind, MessageDescriptor};
+use prost_reflect::{FieldDescriptor, Kind, MessageDescriptor, OneofDescriptor};
 use serde::de::{
     DeserializeSeed, Deserializer, Error as _, IgnoredAny, MapAccess, SeqAccess, Visitor,
 };
@@ -18,22 +23,69 @@ use serde::de::{
 /// the field; malformed JSON passes (the decoder reports it).
 pub(crate) fn check(desc: &MessageDescriptor, body: &[u8]) -> Result<(), String> {
     let mut deserializer = serde_json::Deserializer::from_slice(body);
-    match Node::Message(desc.clone(), String::new()).deserialize(&mut deserializer) {
+    let node = Node {
+        what: What::Message(desc.clone()),
+        at: &At::ROOT,
+    };
+    match node.deserialize(&mut deserializer) {
         Err(error) if error.is_data() => Err(error.to_string()),
         _ => Ok(()),
     }
 }
 
+/// Where a value is: a chain of steps from the body's top, rendered only
+/// for an error.
+struct At<'a> {
+    parent: Option<&'a At<'a>>,
+    step: Step<'a>,
+}
+
+enum Step<'a> {
+    Root,
+    Field(&'a str),
+    Index(usize),
+    Key(&'a str),
+}
+
+impl At<'_> {
+    const ROOT: At<'static> = At {
+        parent: None,
+        step: Step::Root,
+    };
+}
+
+impl fmt::Display for At<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if let Some(parent) = self.parent {
+            parent.fmt(f)?;
+        }
+        let top = self.parent.is_none_or(|p| matches!(p.step, Step::Root));
+        match self.step {
+            Step::Root => Ok(()),
+            Step::Field(name) if top => f.write_str(name),
+            Step::Field(name) => write!(f, ".{name}"),
+            Step::Index(at) => write!(f, "[{at}]"),
+            Step::Key(key) if top => f.write_str(key),
+            Step::Key(key) => write!(f, ".{key}"),
+        }
+    }
+}
+
 /// What a JSON value stands for.
-enum Node {
-    /// A message with the JSON form of an object of its fields, at a path.
-    Message(MessageDescriptor, String),
+enum What {
+    /// A message with the JSON form of an object of its fields.
+    Message(MessageDescriptor),
     /// A map field's object.
-    Map(FieldDescriptor, String),
+    Map(FieldDescriptor),
     /// A repeated field's array.
-    List(FieldDescriptor, String),
+    List(FieldDescriptor),
     /// Anything else: only duplicate keys are checked.
-    Free(String),
+    Free,
+}
+
+struct Node<'a> {
+    what: What,
+    at: &'a At<'a>,
 }
 
 /// Whether a message type's JSON form is an object of its fields (the
@@ -42,42 +94,101 @@ fn plain(desc: &MessageDescriptor) -> bool {
     !desc.full_name().starts_with("google.protobuf.") || desc.full_name() == "google.protobuf.Empty"
 }
 
-fn join(path: &str, name: &str) -> String {
-    if path.is_empty() {
-        name.to_owned()
-    } else {
-        format!("{path}.{name}")
-    }
-}
-
-/// The node of a single value of kind `kind`.
-fn value_node(kind: Kind, path: String) -> Node {
+/// What a single value of kind `kind` stands for.
+fn value_of(kind: Kind) -> What {
     match kind {
-        Kind::Message(desc) if plain(&desc) => Node::Message(desc, path),
-        _ => Node::Free(path),
+        Kind::Message(desc) if plain(&desc) => What::Message(desc),
+        _ => What::Free,
     }
 }
 
-/// The node of field `field`'s value.
-fn field_node(field: &FieldDescriptor, path: String) -> Node {
+/// What field `field`'s value stands for.
+fn field_value(field: &FieldDescriptor) -> What {
     if field.is_map() {
-        Node::Map(field.clone(), path)
+        What::Map(field.clone())
     } else if field.is_list() {
-        Node::List(field.clone(), path)
+        What::List(field.clone())
     } else {
-        value_node(field.kind(), path)
+        value_of(field.kind())
     }
 }
 
 /// The oneof a field belongs to, unless it is proto3's `optional`.
-fn real_oneof(field: &FieldDescriptor) -> Option<String> {
+fn real_oneof(field: &FieldDescriptor) -> Option<OneofDescriptor> {
     field
         .containing_oneof()
         .filter(|oneof| !oneof.is_synthetic())
-        .map(|oneof| oneof.name().to_owned())
 }
 
-impl<'de> DeserializeSeed<'de> for Node {
+/// An object key, borrowed from the body unless it was written with escapes.
+enum Key<'de> {
+    Borrowed(&'de str),
+    Owned(String),
+}
+
+impl Key<'_> {
+    fn as_str(&self) -> &str {
+        match self {
+            Key::Borrowed(key) => key,
+            Key::Owned(key) => key,
+        }
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Key<'de> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct KeyVisitor;
+        impl<'de> Visitor<'de> for KeyVisitor {
+            type Value = Key<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("an object key")
+            }
+            fn visit_borrowed_str<E: serde::de::Error>(self, key: &'de str) -> Result<Key<'de>, E> {
+                Ok(Key::Borrowed(key))
+            }
+            fn visit_str<E: serde::de::Error>(self, key: &str) -> Result<Key<'de>, E> {
+                Ok(Key::Owned(key.to_owned()))
+            }
+        }
+        deserializer.deserialize_str(KeyVisitor)
+    }
+}
+
+/// Objects with at most this many keys are checked by a linear scan.
+const SMALL: usize = 16;
+
+/// The keys of one object seen so far.
+#[derive(Default)]
+struct Seen<'de> {
+    keys: Vec<Key<'de>>,
+    hashed: Option<HashSet<String>>,
+}
+
+impl<'de> Seen<'de> {
+    fn contains(&self, key: &str) -> bool {
+        match &self.hashed {
+            Some(hashed) => hashed.contains(key),
+            None => self.keys.iter().any(|seen| seen.as_str() == key),
+        }
+    }
+
+    fn insert(&mut self, key: Key<'de>) {
+        match &mut self.hashed {
+            Some(hashed) => {
+                hashed.insert(key.as_str().to_owned());
+            }
+            None => {
+                self.keys.push(key);
+                if self.keys.len() > SMALL {
+                    let keys = self.keys.drain(..).map(|k| k.as_str().to_owned());
+                    self.hashed = Some(keys.collect());
+                }
+            }
+        }
+    }
+}
+
+impl<'de> DeserializeSeed<'de> for Node<'_> {
     /// Whether the value was `null`.
     type Value = bool;
 
@@ -86,7 +197,7 @@ impl<'de> DeserializeSeed<'de> for Node {
     }
 }
 
-impl<'de> Visitor<'de> for Node {
+impl<'de> Visitor<'de> for Node<'_> {
     type Value = bool;
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -118,83 +229,120 @@ impl<'de> Visitor<'de> for Node {
     }
 
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<bool, A::Error> {
-        let (element, path) = match self {
-            Node::List(field, path) => (Some(field.kind()), path),
-            Node::Message(_, path) | Node::Map(_, path) | Node::Free(path) => (None, path),
+        let element = match &self.what {
+            What::List(field) => Some(field.kind()),
+            _ => None,
         };
-        let mut at = 0usize;
+        let mut index = 0usize;
         loop {
-            let path = format!("{path}[{at}]");
-            let node = match &element {
-                Some(kind) => value_node(kind.clone(), path),
-                None => Node::Free(path),
+            let at = At {
+                parent: Some(self.at),
+                step: Step::Index(index),
             };
-            if seq.next_element_seed(node)?.is_none() {
+            let what = match &element {
+                Some(kind) => value_of(kind.clone()),
+                None => What::Free,
+            };
+            if seq.next_element_seed(Node { what, at: &at })?.is_none() {
                 return Ok(false);
             }
-            at += 1;
+            index += 1;
         }
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<bool, A::Error> {
-        let mut keys = HashSet::new();
-        // Per field number, the key it was given under; per oneof, the member set.
-        let mut fields: HashMap<u32, String> = HashMap::new();
-        let mut oneofs: HashMap<String, String> = HashMap::new();
-        while let Some(key) = map.next_key::<String>()? {
-            if !keys.insert(key.clone()) {
-                let path = match &self {
-                    Node::Message(_, path)
-                    | Node::Map(_, path)
-                    | Node::List(_, path)
-                    | Node::Free(path) => join(path, &key),
-                };
-                return Err(A::Error::custom(format!("`{path}` is given twice")));
-            }
-            match &self {
-                Node::Message(desc, path) => {
-                    let field = desc
-                        .get_field_by_json_name(&key)
-                        .or_else(|| desc.get_field_by_name(&key));
-                    let Some(field) = field else {
-                        // Unknown: the decoder refuses it.
-                        map.next_value::<IgnoredAny>()?;
-                        continue;
+        match &self.what {
+            What::Message(desc) => self.visit_message(desc, map),
+            _ => {
+                // A map or a free-form object: each key once.
+                let mut seen = Seen::default();
+                while let Some(key) = map.next_key::<Key<'de>>()? {
+                    let at = At {
+                        parent: Some(self.at),
+                        step: Step::Key(key.as_str()),
                     };
-                    let at = join(path, field.name());
-                    if let Some(earlier) = fields.insert(field.number(), key.clone()) {
-                        return Err(A::Error::custom(format!(
-                            "field `{at}` is given twice, as `{earlier}` and as `{key}`"
-                        )));
+                    if seen.contains(key.as_str()) {
+                        return Err(A::Error::custom(format!("`{at}` is given twice")));
                     }
-                    let null = map.next_value_seed(field_node(&field, at.clone()))?;
-                    if let (Some(oneof), false) = (real_oneof(&field), null)
-                        && let Some(other) = oneofs.insert(oneof.clone(), field.name().to_owned())
-                    {
-                        return Err(A::Error::custom(format!(
-                            "fields `{}` and `{}` of oneof `{}` are both set; set at most one",
-                            join(path, &other),
-                            at,
-                            join(path, &oneof)
-                        )));
-                    }
-                }
-                Node::Map(field, path) => {
-                    let value = field
-                        .kind()
-                        .as_message()
-                        .and_then(|entry| entry.get_field(2))
-                        .map(|value| value.kind());
-                    let at = format!("{path}[{key}]");
-                    match value {
-                        Some(kind) => map.next_value_seed(value_node(kind, at))?,
-                        None => map.next_value_seed(Node::Free(at))?,
+                    let what = match &self.what {
+                        What::Map(field) => field
+                            .kind()
+                            .as_message()
+                            .and_then(|entry| entry.get_field(2))
+                            .map_or(What::Free, |value| value_of(value.kind())),
+                        _ => What::Free,
                     };
+                    map.next_value_seed(Node { what, at: &at })?;
+                    seen.insert(key);
                 }
-                Node::List(_, path) | Node::Free(path) => {
-                    map.next_value_seed(Node::Free(join(path, &key)))?;
-                }
+                Ok(false)
             }
+        }
+    }
+}
+
+impl<'a> Node<'a> {
+    /// A message's object: each field once (under either of its names), at
+    /// most one member per oneof. Unknown keys are left to the decoder.
+    fn visit_message<'de, A: MapAccess<'de>>(
+        &self,
+        desc: &MessageDescriptor,
+        mut map: A,
+    ) -> Result<bool, A::Error> {
+        // The fields given so far, by number, with the key they came under;
+        // the oneofs with a member set, with that member.
+        let mut fields: Vec<(u32, Key<'de>)> = Vec::new();
+        let mut oneofs: Vec<(OneofDescriptor, FieldDescriptor)> = Vec::new();
+        while let Some(key) = map.next_key::<Key<'de>>()? {
+            let Some(field) = desc
+                .get_field_by_json_name(key.as_str())
+                .or_else(|| desc.get_field_by_name(key.as_str()))
+            else {
+                map.next_value::<IgnoredAny>()?;
+                continue;
+            };
+            let at = At {
+                parent: Some(self.at),
+                step: Step::Field(field.name()),
+            };
+            if let Some((_, earlier)) = fields.iter().find(|(n, _)| *n == field.number()) {
+                if earlier.as_str() == key.as_str() {
+                    let written = At {
+                        parent: Some(self.at),
+                        step: Step::Key(key.as_str()),
+                    };
+                    return Err(A::Error::custom(format!("`{written}` is given twice")));
+                }
+                return Err(A::Error::custom(format!(
+                    "field `{at}` is given twice, as `{}` and as `{}`",
+                    earlier.as_str(),
+                    key.as_str()
+                )));
+            }
+            let null = map.next_value_seed(Node {
+                what: field_value(&field),
+                at: &at,
+            })?;
+            if let (Some(oneof), false) = (real_oneof(&field), null) {
+                if let Some((_, other)) = oneofs
+                    .iter()
+                    .find(|(o, _)| o.full_name() == oneof.full_name())
+                {
+                    let first = At {
+                        parent: Some(self.at),
+                        step: Step::Field(other.name()),
+                    };
+                    let group = At {
+                        parent: Some(self.at),
+                        step: Step::Field(oneof.name()),
+                    };
+                    return Err(A::Error::custom(format!(
+                        "fields `{first}` and `{at}` of oneof `{group}` are both set; set at most one"
+                    )));
+                }
+                oneofs.push((oneof, field.clone()));
+            }
+            fields.push((field.number(), key));
         }
         Ok(false)
     }
