@@ -273,6 +273,18 @@ pub(crate) fn subscribe(ctx: &mut Ctx<'_>, msg: &DynamicMessage, loc: Loc) -> Su
         }
         None
     };
+    if flag(msg, "handle_snapshots") {
+        // Snapshots are never delivered: every event is, so a projection
+        // or subscription still sees the whole history.
+        ctx.warning(
+            ErrorKind::InvalidOption,
+            &loc.clone().at("handle_snapshots"),
+            "not served",
+            "`handle_snapshots` is not served: the runtime delivers every event, never snapshots, \
+             so this method is not called with snapshots",
+            "handle the events instead (a view is then built from the whole journal), or remove the option",
+        );
+    }
     let sub = Subscription {
         source: source.clone().unwrap_or(Source::Topic(String::new())),
         consumer_group: string(msg, "consumer_group"),
