@@ -88,6 +88,19 @@ fn private_notes() {
 }
 
 #[test]
+fn transfer() {
+    snapshot(
+        "transfer",
+        &root().join("examples/transfer/proto"),
+        &[
+            "com/example/wallet/wallet_api.proto",
+            "com/example/transfer/transfer_domain.proto",
+            "com/example/transfer/transfer_api.proto",
+        ],
+    );
+}
+
+#[test]
 fn counter_totals() {
     snapshot(
         "counter_totals",

@@ -13,13 +13,14 @@ pub use ::prost_types;
 
 pub use crate::component::adapter::{
     ActionAdapter, ActionReply, Decoded, EventSet, EventSourcedAdapter, ValueEntityAdapter,
-    ViewAdapter,
+    ViewAdapter, WorkflowAdapter,
 };
 pub use crate::component::info::*;
 pub use crate::component::{Component, Registration};
 pub use crate::context::{ActionContext, CommandContext, Metadata, UpdateContext};
 pub use crate::effect::{DeferredCall, Effect, EventEffect, RowUpdate};
 pub use crate::status::{Code, Status};
+pub use crate::workflow::{WorkflowContext, WorkflowDefinition, WorkflowEffect};
 
 /// A stream of replies of a server-streaming action method.
 pub type ReplyStream<R> = BoxStream<'static, Result<R, Status>>;

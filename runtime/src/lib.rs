@@ -9,6 +9,8 @@
 //! - [`Status`]: the error a handler returns to its caller.
 //! - [`CommandContext`], [`ActionContext`], [`UpdateContext`]: what a handler knows
 //!   about the call.
+//! - [`workflow`]: workflows — [`WorkflowEffect`] from command handlers,
+//!   [`WorkflowDefinition`] and [`Step`] for the steps.
 //! - [`schedule::timers`]: timers from action and entity handlers; side
 //!   effects are delivered through the same durable schedule ([`schedule`]).
 //! - [`include_protos!`]: pulls the generated code into a crate.
@@ -36,6 +38,7 @@ pub mod status;
 pub mod storage;
 mod trigger;
 pub mod view;
+pub mod workflow;
 
 pub use component::{Component, Registration};
 pub use config::Config;
@@ -43,6 +46,9 @@ pub use context::{ActionContext, Caller, CommandContext, Metadata, UpdateContext
 pub use effect::{DeferredCall, Effect, EventEffect, RowUpdate, StateChange};
 pub use service::{RunningService, Service, ServiceError};
 pub use status::{Code, Status};
+pub use workflow::{
+    Recover, Step, Transition, WorkflowContext, WorkflowDefinition, WorkflowEffect,
+};
 
 /// A stream of replies of a server-streaming action method.
 pub type ReplyStream<R> = codegen::ReplyStream<R>;

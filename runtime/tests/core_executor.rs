@@ -173,6 +173,7 @@ async fn a_conflicting_write_is_retried_on_fresh_state() {
         id: String::new(),
     };
     let write = StateWrite {
+        meta: None,
         type_id: "counters".to_string(),
         entity_id: "k".to_string(),
         expected_seq: 1,

@@ -167,6 +167,7 @@ async fn write_forever(storage: Arc<SqliteStorage>, task: u64) {
     let mut events_seq = 0;
     for expected in 0u64.. {
         let write = StateWrite {
+            meta: None,
             type_id: "counter".to_owned(),
             entity_id: id.clone(),
             expected_seq: expected,

@@ -44,6 +44,7 @@ macro_rules! conformance {
 
 conformance! {
     cases::state_round_trip => state_round_trip,
+    cases::meta_is_stored_with_the_state_and_not_on_the_feed => meta_is_stored_with_the_state_and_not_on_the_feed,
     cases::fence_conflict_changes_nothing => fence_conflict_changes_nothing,
     cases::deletes => deletes,
     cases::journal_and_snapshot_replay => journal_and_snapshot_replay,

@@ -26,6 +26,7 @@ fn open(path: &Path) -> SqliteStorage {
 
 fn state(id: &str, expected_seq: u64, payload: Bytes) -> StateWrite {
     StateWrite {
+        meta: None,
         type_id: "counter".to_owned(),
         entity_id: id.to_owned(),
         expected_seq,

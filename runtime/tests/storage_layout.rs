@@ -11,6 +11,7 @@ use plinth::storage::{EventAppend, SCHEMA_VERSION, SqliteOptions, SqliteStorage,
 
 fn state(type_id: &str, id: &str, expected_seq: u64, payload: Option<&str>) -> StateWrite {
     StateWrite {
+        meta: None,
         type_id: type_id.to_owned(),
         entity_id: id.to_owned(),
         expected_seq,
@@ -127,11 +128,12 @@ async fn a_version_2_database_keeps_its_states_and_moves_on() {
     drop(SqliteStorage::open(&path, SqliteOptions::default()).unwrap());
     // Turn the fresh file into what version 2 wrote: state and event bytes in
     // their own rows, no `position` columns, a per-type feed index, no leases,
-    // no schedule.
+    // no schedule, no `meta` column.
     let conn = raw(&path);
     conn.execute_batch(
         "DROP TABLE leases;
          DROP TABLE scheduled;
+         ALTER TABLE entity_state DROP COLUMN meta;
          ALTER TABLE entity_state DROP COLUMN position;
          CREATE INDEX feed_by_type ON feed (type_id, position);
          INSERT INTO entity_state (type_id, entity_id, seq, payload)

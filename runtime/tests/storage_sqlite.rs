@@ -20,6 +20,7 @@ fn open(dir: &tempfile::TempDir) -> SqliteStorage {
 
 fn state(type_id: &str, id: &str, expected_seq: u64, payload: Option<&str>) -> StateWrite {
     StateWrite {
+        meta: None,
         type_id: type_id.to_owned(),
         entity_id: id.to_owned(),
         expected_seq,

@@ -3,6 +3,8 @@
 //!
 //! - [`fixture`]: a service with hand-written components, served by the
 //!   `plinth-fixture` binary for process-level (kill and restart) tests.
+//! - [`flow`]: a generated workflow whose steps fail, sleep and pause on
+//!   request.
 //! - [`customers`]: creating and watching the customer registry's customers.
 //! - [`eventing`]: reading topics and waiting, for the eventing tests.
 //! - [`grpc`]: a gRPC client calling methods by path.
@@ -14,6 +16,7 @@
 pub mod customers;
 pub mod eventing;
 pub mod fixture;
+pub mod flow;
 pub mod grpc;
 pub mod nats;
 pub mod postgres;

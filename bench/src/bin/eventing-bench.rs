@@ -236,6 +236,7 @@ async fn throughput(events: u64, entities: u64, log: Log) {
                         };
                         storage
                             .write_state(StateWrite {
+                                meta: None,
                                 type_id: "counters".into(),
                                 entity_id: format!("e{e}"),
                                 expected_seq: seq,

@@ -1,14 +1,14 @@
-//! Value entities and workflows: a trait of synchronous command handlers over
-//! the state, and a component implementing `ValueEntityAdapter`.
+//! Value entities: a trait of synchronous command handlers over the state,
+//! and a component implementing `ValueEntityAdapter`.
 
 use proc_macro2::TokenStream;
 use quote::quote;
 
 use super::{Ctx, commands, doc, doc_with, names, wrapper};
 use crate::Result;
-use crate::model::{ComponentKind, TypeRef};
+use crate::model::TypeRef;
 
-/// The trait, the component and the command enum of a value entity or workflow.
+/// The trait, the component and the command enum of a value entity.
 pub fn emit(ctx: &Ctx<'_>, state: &TypeRef) -> Result<TokenStream> {
     let component = ctx.component;
     names::check_handlers(
@@ -20,10 +20,7 @@ pub fn emit(ctx: &Ctx<'_>, state: &TypeRef) -> Result<TokenStream> {
                 .map(|m| (ctx.handler(m).to_string(), m.name.as_str())),
         ),
     )?;
-    let (kind, noun) = match component.kind {
-        ComponentKind::Workflow { .. } => ("workflow", "workflow"),
-        _ => ("value entity", "entity"),
-    };
+    let (kind, noun) = ("value entity", "entity");
     let names = &ctx.names;
     let (trait_name, component_name, info, command) = (
         &names.trait_name,

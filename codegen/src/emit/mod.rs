@@ -4,7 +4,7 @@
 //! the messages of the pool) and builds token streams with `quote`, formatted
 //! once by [`format::format`]. It reads no options and does no I/O.
 //!
-//! Per component kind, one module: [`entity`] (value entities and workflows),
+//! Per component kind, one module: [`entity`] (value entities), [`workflow`],
 //! [`event_sourced`], [`action`], [`view`]; shared pieces: [`info`] (the static
 //! `ComponentInfo`), [`client`] (typed deferred calls), [`commands`] (command
 //! decoding and entity ids). [`messages`] runs prost-build; [`tree`] writes the
@@ -22,6 +22,7 @@ mod names;
 pub mod sql;
 mod tree;
 mod view;
+mod workflow;
 mod wrapper;
 
 use std::collections::BTreeSet;
@@ -105,9 +106,8 @@ pub fn emit_package(pool: &DescriptorPool, package: &Package) -> Result<String> 
 
 fn emit_component(ctx: &Ctx<'_>) -> Result<TokenStream> {
     let body = match &ctx.component.kind {
-        ComponentKind::ValueEntity { state, .. } | ComponentKind::Workflow { state, .. } => {
-            entity::emit(ctx, state)?
-        }
+        ComponentKind::ValueEntity { state, .. } => entity::emit(ctx, state)?,
+        ComponentKind::Workflow { state, .. } => workflow::emit(ctx, state)?,
         ComponentKind::EventSourcedEntity { state, events, .. } => {
             event_sourced::emit(ctx, state, events)?
         }

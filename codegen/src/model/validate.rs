@@ -64,7 +64,9 @@ fn subscriptions(ctx: &mut Ctx<'_>, built: &[Built]) {
             Source::Topic(_) => return None,
         };
         Some(built.iter().find(|b| match &b.component.kind {
-            ComponentKind::ValueEntity { type_id, .. } => !want_es && type_id == id,
+            // A workflow's state changes are on the feed like a value entity's.
+            ComponentKind::ValueEntity { type_id, .. }
+            | ComponentKind::Workflow { type_id, .. } => !want_es && type_id == id,
             ComponentKind::EventSourcedEntity { type_id, .. } => want_es && type_id == id,
             _ => false,
         }))
@@ -114,7 +116,8 @@ fn delivered_type(
         return;
     }
     let (id, what, allowed): (&str, &str, Vec<&TypeRef>) = match source {
-        ComponentKind::ValueEntity { type_id, state } => (type_id, "state", vec![state]),
+        ComponentKind::ValueEntity { type_id, state }
+        | ComponentKind::Workflow { type_id, state } => (type_id, "state", vec![state]),
         ComponentKind::EventSourcedEntity {
             type_id,
             events,

@@ -9,6 +9,7 @@ use super::info::ComponentInfo;
 use crate::context::{ActionContext, CommandContext, UpdateContext};
 use crate::effect::{Effect, EventEffect, RowUpdate};
 use crate::status::Status;
+use crate::workflow::{WorkflowContext, WorkflowDefinition, WorkflowEffect};
 
 /// A decoded command and the id of the entity it is for.
 #[derive(Debug)]
@@ -40,6 +41,30 @@ pub trait ValueEntityAdapter: Send + Sync + 'static {
         command: Self::Command,
         ctx: &CommandContext,
     ) -> Effect<Self::State, Bytes>;
+}
+
+/// A workflow, as the runtime drives it.
+pub trait WorkflowAdapter: Send + Sync + 'static {
+    /// The state message.
+    type State: prost::Message + Default + Clone + Send + Sync + 'static;
+    /// A decoded command of any of the workflow's methods.
+    type Command: Send + 'static;
+
+    /// The static description.
+    fn info(&self) -> &'static ComponentInfo;
+    /// The state of a workflow that has none stored.
+    fn empty_state(&self) -> Self::State;
+    /// The steps, timeouts and recovery (asked once, at install).
+    fn definition(&self) -> WorkflowDefinition<Self::State>;
+    /// Decode the input of method `method`.
+    fn decode(&self, method: usize, payload: &[u8]) -> Result<Decoded<Self::Command>, Status>;
+    /// Run the user's handler; the reply comes back encoded.
+    fn handle(
+        &self,
+        state: &Self::State,
+        command: Self::Command,
+        ctx: &WorkflowContext,
+    ) -> WorkflowEffect<Self::State, Bytes>;
 }
 
 /// The closed set of events of one event-sourced entity (a generated enum).

@@ -3,13 +3,16 @@
 use std::fmt;
 use std::sync::Arc;
 
-use super::adapter::{ActionAdapter, EventSourcedAdapter, ValueEntityAdapter, ViewAdapter};
+use super::adapter::{
+    ActionAdapter, EventSourcedAdapter, ValueEntityAdapter, ViewAdapter, WorkflowAdapter,
+};
 use super::info::ComponentInfo;
 use crate::dispatcher::{Handler, Installed};
 use crate::executor::ExecutorSettings;
 use crate::executor::event_sourced::EventSourcedRunner;
 use crate::executor::value::ValueEntityRunner;
 use crate::view::{ViewEngine, ViewError};
+use crate::workflow::runner::WorkflowRunner;
 
 /// Something a service can serve: a generated component wrapping a user's
 /// implementation (`CustomerEntityComponent::new(MyCustomer)`).
@@ -55,6 +58,14 @@ impl Registration {
         }
     }
 
+    /// A workflow.
+    pub fn workflow<A: WorkflowAdapter>(adapter: A) -> Registration {
+        Registration {
+            info: adapter.info(),
+            install: Box::new(move |i| i.workflow(adapter)),
+        }
+    }
+
     /// An action.
     pub fn action<A: ActionAdapter>(adapter: A) -> Registration {
         Registration {
@@ -90,6 +101,7 @@ pub struct Installer {
     installed: Vec<Installed>,
     views: Vec<Arc<ViewEngine>>,
     view_errors: Vec<ViewError>,
+    workflow_errors: Vec<String>,
 }
 
 impl Installer {
@@ -105,6 +117,7 @@ impl Installer {
             installed: Vec::new(),
             views: Vec::new(),
             view_errors: Vec::new(),
+            workflow_errors: Vec::new(),
         }
     }
 
@@ -118,6 +131,12 @@ impl Installer {
             None => Ok(self.views),
         };
         (self.installed, views)
+    }
+
+    /// Why workflows cannot run, one line each (their definitions are
+    /// checked at install).
+    pub(crate) fn workflow_errors(&self) -> &[String] {
+        &self.workflow_errors
     }
 
     fn push(&mut self, info: &'static ComponentInfo, handler: Handler) {
@@ -134,6 +153,14 @@ impl Installer {
         let info = adapter.info();
         let runner = EventSourcedRunner::new(adapter, self.settings.clone());
         self.push(info, Handler::Entity(Arc::new(runner)));
+    }
+
+    fn workflow<A: WorkflowAdapter>(&mut self, adapter: A) {
+        let info = adapter.info();
+        match WorkflowRunner::new(adapter, self.settings.clone()) {
+            Ok(runner) => self.push(info, Handler::Workflow(Arc::new(runner))),
+            Err(error) => self.workflow_errors.push(error),
+        }
     }
 
     fn action<A: ActionAdapter>(&mut self, adapter: A) {

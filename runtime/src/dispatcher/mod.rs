@@ -16,13 +16,16 @@ use futures::{FutureExt, StreamExt};
 
 use crate::component::adapter::{ActionAdapter, ActionReply};
 use crate::component::info::ComponentInfo;
-use crate::context::{ActionContext, Metadata};
+use crate::context::{ActionContext, Caller, Metadata};
 use crate::dispatch::Dispatch;
 use crate::eventing::{ContextLink, Publisher};
 use crate::executor::guard::{guarded, panic_status};
 use crate::executor::{CommandReply, EntityRunner};
 use crate::schedule::Scheduler;
 use crate::status::Status;
+use crate::workflow::DRIVE_PATH;
+use crate::workflow::runner::WorkflowDriver;
+use crate::workflow::status::Workflows;
 
 /// How many forwards deep a call may go before it is refused (a forward loop).
 const MAX_FORWARD_DEPTH: usize = 16;
@@ -37,6 +40,9 @@ pub(crate) enum Handler {
     /// A view: the view engine answers its queries (its update methods are
     /// fed by its projections).
     View(Arc<crate::view::ViewEngine>),
+    /// A workflow: commands like an entity's, and the calls that drive its
+    /// steps (from the scheduler).
+    Workflow(Arc<dyn WorkflowDriver>),
 }
 
 /// One installed component.
@@ -82,6 +88,8 @@ struct Inner {
     components: Vec<&'static ComponentInfo>,
     routes: HashMap<&'static str, Route>,
     budgets: budget::Budgets,
+    /// The workflows, by type_id, for the calls that drive them.
+    workflows: Workflows,
     /// Where published action results go, once eventing is set up.
     publisher: OnceLock<Arc<Publisher>>,
     /// Delivers side effects and fires timers.
@@ -106,6 +114,7 @@ impl Dispatcher {
         max_streams: usize,
     ) -> Result<Dispatcher, DispatcherError> {
         let mut routes = HashMap::new();
+        let mut workflows = HashMap::new();
         let mut components: Vec<&'static ComponentInfo> = Vec::new();
         for Installed { info, handler } in installed {
             if components.iter().any(|c| c.service == info.service) {
@@ -121,6 +130,9 @@ impl Dispatcher {
                     first: other.name,
                     second: info.name,
                 });
+            }
+            if let Handler::Workflow(driver) = &handler {
+                workflows.insert(info.type_id, driver.clone());
             }
             for (method, m) in info.methods.iter().enumerate() {
                 routes.insert(
@@ -139,6 +151,7 @@ impl Dispatcher {
                 components,
                 routes,
                 budgets: budget::Budgets::new(max_concurrency, max_streams),
+                workflows: Arc::new(workflows),
                 publisher: OnceLock::new(),
                 scheduler: OnceLock::new(),
             }),
@@ -155,6 +168,11 @@ impl Dispatcher {
     /// before serving).
     pub(crate) fn set_scheduler(&self, scheduler: Arc<Scheduler>) {
         let _ = self.inner.scheduler.set(scheduler);
+    }
+
+    /// The workflows, by type_id (for their status page).
+    pub(crate) fn workflows(&self) -> Workflows {
+        self.inner.workflows.clone()
     }
 
     /// End every open stream with a last `UNAVAILABLE` item and refuse new
@@ -216,6 +234,9 @@ impl Inner {
         depth: usize,
     ) -> BoxFuture<'static, Result<ActionReply, Status>> {
         async move {
+            if let Some(type_id) = path.strip_prefix(DRIVE_PATH) {
+                return self.drive(type_id, payload, metadata, depth).await;
+            }
             let Some(route) = self.routes.get(path.as_str()).cloned() else {
                 return Err(Status::unimplemented(format!("unknown method {path}")));
             };
@@ -226,54 +247,16 @@ impl Inner {
             }
             match route.handler {
                 Handler::Entity(runner) => {
-                    let result = runner.run(route.method, payload, metadata.clone()).await?;
-                    // Stored with the command; delivered from here on (and
-                    // after a crash by the next run).
-                    if let Some(scheduler) = self.scheduler.get() {
-                        scheduler.enqueue(result.side_effects);
-                        if result.timers_changed {
-                            scheduler.poke();
-                        }
-                    }
-                    match result.reply {
-                        CommandReply::Message(message) => Ok(ActionReply::Unary(message)),
-                        CommandReply::Forward(call) => {
-                            // A stored forward is the caller's to wait for; the
-                            // scheduler keeps it unless it was delivered.
-                            let scheduler = self.scheduler.get().cloned();
-                            let stored = result.forward.filter(|_| scheduler.is_some());
-                            if let (Some(scheduler), Some(stored)) = (&scheduler, &stored) {
-                                scheduler.hold(&stored.key);
-                            }
-                            let reply = self
-                                .clone()
-                                .call(
-                                    call.path().to_string(),
-                                    call.payload().clone(),
-                                    metadata,
-                                    depth + 1,
-                                )
-                                .await;
-                            if let (Some(scheduler), Some(stored)) = (scheduler, stored) {
-                                scheduler.forwarded(stored, reply.as_ref().err());
-                            }
-                            reply
-                        }
-                    }
+                    self.command(runner, route.method, payload, metadata, depth)
+                        .await
+                }
+                Handler::Workflow(runner) => {
+                    self.command(runner, route.method, payload, metadata, depth)
+                        .await
                 }
                 Handler::Action(adapter) => {
                     let publisher = self.publisher.get().cloned();
-                    let inner = self.clone();
-                    let link = ContextLink {
-                        publisher: publisher.clone(),
-                        caller: Arc::new(move |target, payload, metadata| {
-                            inner
-                                .clone()
-                                .call(target.to_string(), payload, metadata, depth + 1)
-                        }),
-                        source: route.info.service,
-                        scheduler: self.scheduler.get().cloned(),
-                    };
+                    let link = self.link(route.info.service, depth);
                     let reply = call_action(
                         route.info,
                         route.method,
@@ -296,6 +279,98 @@ impl Inner {
             }
         }
         .boxed()
+    }
+
+    /// What an action (or a workflow step) may do through its context:
+    /// call this service's components one level deeper, publish, start timers.
+    fn link(self: &Arc<Self>, source: &'static str, depth: usize) -> ContextLink {
+        let inner = self.clone();
+        ContextLink {
+            publisher: self.publisher.get().cloned(),
+            caller: Arc::new(move |target, payload, metadata| {
+                inner
+                    .clone()
+                    .call(target.to_string(), payload, metadata, depth + 1)
+            }),
+            source,
+            scheduler: self.scheduler.get().cloned(),
+        }
+    }
+
+    /// A call that drives workflow steps: from the scheduler (the runtime)
+    /// only; nothing else can name these paths.
+    async fn drive(
+        self: Arc<Self>,
+        type_id: &str,
+        payload: Bytes,
+        metadata: Metadata,
+        depth: usize,
+    ) -> Result<ActionReply, Status> {
+        let driver = match self.workflows.get(type_id) {
+            Some(driver) if metadata.caller() == Caller::Runtime => driver.clone(),
+            _ => {
+                return Err(Status::unimplemented(format!(
+                    "unknown method {DRIVE_PATH}{type_id}"
+                )));
+            }
+        };
+        let link = self.link(driver.service(), depth);
+        let driven = driver
+            .drive(payload, ActionContext::new(metadata).with_link(link))
+            .await?;
+        if let Some(scheduler) = self.scheduler.get() {
+            scheduler.enqueue(driven.now);
+            if driven.later {
+                scheduler.poke();
+            }
+        }
+        Ok(ActionReply::Unary(Bytes::new()))
+    }
+
+    /// An entity or workflow command; its side effects and step calls go to
+    /// the scheduler, a forward is made here.
+    async fn command(
+        self: Arc<Self>,
+        runner: Arc<dyn EntityRunner>,
+        method: usize,
+        payload: Bytes,
+        metadata: Metadata,
+        depth: usize,
+    ) -> Result<ActionReply, Status> {
+        let result = runner.run(method, payload, metadata.clone()).await?;
+        // Stored with the command; delivered from here on (and
+        // after a crash by the next run).
+        if let Some(scheduler) = self.scheduler.get() {
+            scheduler.enqueue(result.side_effects);
+            if result.timers_changed {
+                scheduler.poke();
+            }
+        }
+        match result.reply {
+            CommandReply::Message(message) => Ok(ActionReply::Unary(message)),
+            CommandReply::Forward(call) => {
+                // A stored forward is the caller's to wait for; the
+                // scheduler keeps it unless it was delivered.
+                let scheduler = self.scheduler.get().cloned();
+                let stored = result.forward.filter(|_| scheduler.is_some());
+                if let (Some(scheduler), Some(stored)) = (&scheduler, &stored) {
+                    scheduler.hold(&stored.key);
+                }
+                let reply = self
+                    .clone()
+                    .call(
+                        call.path().to_string(),
+                        call.payload().clone(),
+                        metadata,
+                        depth + 1,
+                    )
+                    .await;
+                if let (Some(scheduler), Some(stored)) = (scheduler, stored) {
+                    scheduler.forwarded(stored, reply.as_ref().err());
+                }
+                reply
+            }
+        }
     }
 }
 

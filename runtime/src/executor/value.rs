@@ -65,6 +65,7 @@ impl<A: ValueEntityAdapter> ValueEntityRunner<A> {
             Some(StoredState {
                 seq,
                 payload: Some(payload),
+                ..
             }) => {
                 let state = A::State::decode(payload).map_err(|error| {
                     tracing::error!(component = self.info.name, entity_id = id, %error, "stored state does not decode");
@@ -156,6 +157,7 @@ impl<A: ValueEntityAdapter> ValueEntityRunner<A> {
                 scheduled.forward(call);
             }
             let write = StateWrite {
+                meta: None,
                 type_id: info.type_id.to_string(),
                 entity_id: id.clone(),
                 expected_seq: loaded.seq,

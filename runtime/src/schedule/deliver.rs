@@ -108,6 +108,11 @@ impl Scheduler {
                 }
             }
         };
+        if call.path.starts_with(crate::workflow::DRIVE_PATH) {
+            // A workflow step bounds itself by its own timeout (which may be
+            // longer than an attempt's) and extends its claim to match.
+            return outcome.await;
+        }
         match tokio::time::timeout(ATTEMPT_TIMEOUT, outcome).await {
             Ok(outcome) => outcome,
             Err(_) => Err(Status::new(

@@ -40,7 +40,12 @@ async fn status(scheduler: &Scheduler) -> Response {
         .into_iter()
         .map(|call| {
             serde_json::json!({
-                "kind": if call.name.is_some() { "timer" } else { "side_effect" },
+                "kind": match (&call.name, call.path.starts_with(crate::workflow::DRIVE_PATH)) {
+                    (Some(_), true) => "workflow_timeout",
+                    (None, true) => "workflow_step",
+                    (Some(_), false) => "timer",
+                    (None, false) => "side_effect",
+                },
                 "timer": call.name,
                 "lane": call.lane,
                 "method": call.path,

@@ -43,6 +43,10 @@ pub enum ServiceError {
     /// The HTTP/JSON front door could not be built.
     #[error("cannot build the HTTP routes: {0}")]
     Http(String),
+    /// A workflow's definition cannot run (a step defined twice, a failover
+    /// step that does not exist, a failover input of the wrong type).
+    #[error("{0}")]
+    Workflow(String),
     /// A view could not be set up.
     #[error(transparent)]
     View(#[from] crate::view::ViewError),

@@ -204,11 +204,19 @@ impl Service {
         for registration in self.registrations {
             registration.install(&mut installer);
         }
+        if let Some(problem) = installer.workflow_errors().first() {
+            return Err(ServiceError::Workflow(problem.clone()));
+        }
         let (installed, views) = installer.into_installed();
         let views = views?;
-        let has_actions = installed
-            .iter()
-            .any(|i| i.info.kind == crate::component::info::ComponentKind::Action);
+        let kind = |kind| installed.iter().any(|i| i.info.kind == kind);
+        // Actions publish; workflow steps may too, through a topic backend
+        // that is configured, or the local log when the storage is one file
+        // (with a shared storage, a workflow service that publishes from its
+        // steps sets PLINTH_TOPICS).
+        let has_actions = kind(crate::component::info::ComponentKind::Action)
+            || (kind(crate::component::info::ComponentKind::Workflow)
+                && !(storage.shared() && config.topics == TopicsTarget::Local));
         let dispatcher = Dispatcher::new(installed, config.max_concurrency, config.max_streams)?;
         let shared: SharedDispatch = Arc::new(dispatcher.clone());
         let scheduler = crate::schedule::Scheduler::new(storage.clone(), storage.shared());
@@ -254,7 +262,8 @@ impl Service {
         .await?;
         let subscriptions = eventing.status_sources();
         let status_routes = crate::view::status::router(views.clone(), entity_stats)
-            .merge(crate::schedule::status::router(scheduler.clone()));
+            .merge(crate::schedule::status::router(scheduler.clone()))
+            .merge(crate::workflow::status::router(dispatcher.workflows()));
         let admin_here = admin_listener.is_none();
         let mut http = http_router(shared.clone(), &config, auth.clone())?;
         if admin_here {

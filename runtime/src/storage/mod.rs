@@ -70,6 +70,9 @@ pub struct StoredState {
     pub seq: u64,
     /// The encoded state; `None` when the last change was a delete.
     pub payload: Option<Bytes>,
+    /// What the runtime keeps about the entity beside its state (a
+    /// workflow's position), as the last write left it.
+    pub meta: Option<Bytes>,
 }
 
 /// A change to a value entity's state.
@@ -83,6 +86,10 @@ pub struct StateWrite {
     pub expected_seq: u64,
     /// The new encoded state, or `None` to delete.
     pub payload: Option<Bytes>,
+    /// What the runtime keeps about the entity beside its state (a
+    /// workflow's position): stored with the state, replacing what was
+    /// there, and not recorded on the change feed.
+    pub meta: Option<Bytes>,
     /// The fully qualified message name of the state, recorded on the change
     /// feed (ignored for deletes, whose feed records carry an empty name).
     pub type_name: String,

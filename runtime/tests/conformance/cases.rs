@@ -473,3 +473,40 @@ pub async fn live_leases_are_counted_by_prefix(b: &Backend) {
     assert_eq!(storage.count_leases("m_x%/").await.unwrap(), 1);
     assert_eq!(storage.count_leases("m_y%/").await.unwrap(), 0);
 }
+
+pub async fn meta_is_stored_with_the_state_and_not_on_the_feed(b: &Backend) {
+    let storage = &b.storage;
+    // A state write without meta loads without meta.
+    storage
+        .write_state(state("flow", "plain", 0, Some("s")))
+        .await
+        .unwrap();
+    let plain = storage.load_state("flow", "plain").await.unwrap().unwrap();
+    assert_eq!(plain.meta, None);
+
+    let mut first = state("flow", "a", 0, Some("one"));
+    first.meta = Some(Bytes::from_static(b"step-1"));
+    storage.write_state(first).await.unwrap();
+    let loaded = storage.load_state("flow", "a").await.unwrap().unwrap();
+    assert_eq!(loaded.meta.as_deref(), Some(&b"step-1"[..]));
+
+    // Each write replaces it (also with the first write's insert path and the
+    // later writes' update path), and a delete keeps what it is given.
+    let mut second = state("flow", "a", 1, Some("two"));
+    second.meta = Some(Bytes::from_static(b"step-2"));
+    storage.write_state(second).await.unwrap();
+    let mut deleted = state("flow", "a", 2, None);
+    deleted.meta = Some(Bytes::from_static(b"ended"));
+    storage.write_state(deleted).await.unwrap();
+    let loaded = storage.load_state("flow", "a").await.unwrap().unwrap();
+    assert_eq!((loaded.seq, loaded.payload), (3, None));
+    assert_eq!(loaded.meta.as_deref(), Some(&b"ended"[..]));
+
+    // The feed carries the states only.
+    let feed = storage
+        .read_feed(0, &["flow".to_owned()], 100)
+        .await
+        .unwrap();
+    let payloads: Vec<&[u8]> = feed.iter().map(|r| r.payload.as_ref()).collect();
+    assert_eq!(payloads, [&b"s"[..], b"one", b"two", b""]);
+}

@@ -217,6 +217,7 @@ pub fn replace_database(url: &str, name: &str) -> String {
 /// A value entity write.
 pub fn state(type_id: &str, id: &str, expected_seq: u64, payload: Option<&str>) -> StateWrite {
     StateWrite {
+        meta: None,
         type_id: type_id.to_owned(),
         entity_id: id.to_owned(),
         expected_seq,

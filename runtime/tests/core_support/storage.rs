@@ -187,6 +187,7 @@ impl EntityStore for MemoryStorage {
                 StoredState {
                     seq,
                     payload: write.payload,
+                    meta: write.meta,
                 },
             );
             mem.apply_schedule(write.schedule);

@@ -21,6 +21,7 @@ pub fn open(path: &Path) -> Arc<SqliteStorage> {
 
 pub fn state(type_id: &str, id: &str, expected_seq: u64) -> StateWrite {
     StateWrite {
+        meta: None,
         type_id: type_id.to_owned(),
         entity_id: id.to_owned(),
         expected_seq,

@@ -28,11 +28,11 @@ pub(super) const LOCK: &str = "SELECT pg_advisory_xact_lock($1::bigint)";
 
 /// The first state of a value entity (expected sequence 0): inserted only if
 /// the entity has no row. Parameters: type_id, entity_id, payload (NULL to
-/// delete), feed kind, feed type name.
+/// delete), feed kind, feed type name, meta.
 const STATE_INSERT: &str = "
 WITH w AS (
-    INSERT INTO plinth_entity_state (type_id, entity_id, seq, payload)
-    VALUES ($1::text, $2::text, 1, $3::bytea)
+    INSERT INTO plinth_entity_state (type_id, entity_id, seq, payload, meta)
+    VALUES ($1::text, $2::text, 1, $3::bytea, $6::bytea)
     ON CONFLICT (type_id, entity_id) DO NOTHING
     RETURNING seq
 ), f AS (
@@ -46,10 +46,10 @@ SELECT (SELECT seq FROM w), (SELECT position FROM f),
 
 /// A later state of a value entity: updated only if the stored sequence is
 /// the expected one. Parameters: type_id, entity_id, expected sequence,
-/// payload (NULL to delete), feed kind, feed type name.
+/// payload (NULL to delete), feed kind, feed type name, meta.
 const STATE_UPDATE: &str = "
 WITH w AS (
-    UPDATE plinth_entity_state SET seq = $3::bigint + 1, payload = $4::bytea
+    UPDATE plinth_entity_state SET seq = $3::bigint + 1, payload = $4::bytea, meta = $7::bytea
     WHERE type_id = $1::text AND entity_id = $2::text AND seq = $3::bigint
     RETURNING seq
 ), f AS (
@@ -109,9 +109,9 @@ fn with_schedule(base: &str, applied: &str, params: usize) -> String {
 }
 
 static STATE_INSERT_SCHEDULED: LazyLock<String> =
-    LazyLock::new(|| with_schedule(STATE_INSERT, "w", 5));
+    LazyLock::new(|| with_schedule(STATE_INSERT, "w", 6));
 static STATE_UPDATE_SCHEDULED: LazyLock<String> =
-    LazyLock::new(|| with_schedule(STATE_UPDATE, "w", 6));
+    LazyLock::new(|| with_schedule(STATE_UPDATE, "w", 7));
 static APPEND_SCHEDULED: LazyLock<String> = LazyLock::new(|| with_schedule(APPEND, "ok", 8));
 
 /// Announce the feed head to other processes (delivered at commit, in commit
@@ -339,12 +339,13 @@ pub(super) async fn run(
             schedule,
         } => {
             let payload = write.payload.as_deref();
+            let meta = write.meta.as_deref();
             let type_name = feed_type_name(write);
             let mut params: Vec<&(dyn ToSql + Sync)> = vec![&write.type_id, &write.entity_id];
             if *expected != 0 {
                 params.push(expected);
             }
-            params.extend([&payload as &(dyn ToSql + Sync), kind, &type_name]);
+            params.extend([&payload as &(dyn ToSql + Sync), kind, &type_name, &meta]);
             let statement = match (expected, schedule) {
                 (0, None) => &statements.state_insert,
                 (0, Some(_)) => &statements.state_insert_scheduled,

@@ -7,7 +7,7 @@ use super::error::{pg, unsigned};
 use crate::storage::{Replay, StorageResult, StoredEvent, StoredState};
 
 const LOAD_STATE: &str = "
-SELECT seq, payload FROM plinth_entity_state WHERE type_id = $1::text AND entity_id = $2::text";
+SELECT seq, payload, meta FROM plinth_entity_state WHERE type_id = $1::text AND entity_id = $2::text";
 
 /// The latest snapshot (part 0), the events after it (part 1) and the
 /// tombstone (part 2), in one statement.
@@ -41,6 +41,10 @@ pub(super) async fn load_state(
             seq: unsigned(row.try_get(0).map_err(pg)?),
             payload: row
                 .try_get::<_, Option<Vec<u8>>>(1)
+                .map_err(pg)?
+                .map(Bytes::from),
+            meta: row
+                .try_get::<_, Option<Vec<u8>>>(2)
                 .map_err(pg)?
                 .map(Bytes::from),
         })

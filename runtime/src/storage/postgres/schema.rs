@@ -102,6 +102,11 @@ const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX plinth_scheduled_by_due ON plinth_scheduled (due_at);
     ",
+    // 3: what the runtime keeps about an entity beside its state (a
+    // workflow's position), written with the state, not on the feed.
+    "
+    ALTER TABLE plinth_entity_state ADD COLUMN meta BYTEA;
+    ",
 ];
 
 /// The schema version this code writes: the number of migrations.

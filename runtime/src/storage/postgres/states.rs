@@ -58,8 +58,8 @@ pub(super) fn grouped(jobs: &[(&WriteOp, Job<'_>)]) -> Vec<usize> {
     let mut positions = Vec::new();
     for (position, (_, job)) in jobs.iter().enumerate() {
         if let Job::State { write, .. } = job {
-            if job.schedules() {
-                // Its schedule changes travel in its own statement.
+            if job.schedules() || write.meta.is_some() {
+                // Its schedule changes (or meta) travel in its own statement.
                 continue;
             }
             if !keys.insert((write.type_id.as_str(), write.entity_id.as_str())) {

@@ -229,18 +229,31 @@ fn fenced_state_write(
 ) -> StorageResult<()> {
     let changed = if expected == 0 {
         conn.prepare_cached(
-            "INSERT INTO entity_state (type_id, entity_id, seq, payload, position)
-             VALUES (?1, ?2, 1, NULL, ?3)
+            "INSERT INTO entity_state (type_id, entity_id, seq, payload, position, meta)
+             VALUES (?1, ?2, 1, NULL, ?3, ?4)
              ON CONFLICT (type_id, entity_id) DO NOTHING",
         )
-        .and_then(|mut stmt| stmt.execute(params![write.type_id, write.entity_id, position]))
+        .and_then(|mut stmt| {
+            stmt.execute(params![
+                write.type_id,
+                write.entity_id,
+                position,
+                write.meta.as_deref()
+            ])
+        })
     } else {
         conn.prepare_cached(
-            "UPDATE entity_state SET seq = ?3 + 1, payload = NULL, position = ?4
+            "UPDATE entity_state SET seq = ?3 + 1, payload = NULL, position = ?4, meta = ?5
              WHERE type_id = ?1 AND entity_id = ?2 AND seq = ?3",
         )
         .and_then(|mut stmt| {
-            stmt.execute(params![write.type_id, write.entity_id, expected, position])
+            stmt.execute(params![
+                write.type_id,
+                write.entity_id,
+                expected,
+                position,
+                write.meta.as_deref()
+            ])
         })
     }
     .map_err(backend)?;

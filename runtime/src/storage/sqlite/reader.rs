@@ -104,7 +104,7 @@ pub(super) fn load_state(
     entity_id: &str,
 ) -> StorageResult<Option<StoredState>> {
     conn.prepare_cached(
-        "SELECT s.seq, COALESCE(s.payload, f.payload) FROM entity_state s
+        "SELECT s.seq, COALESCE(s.payload, f.payload), s.meta FROM entity_state s
          LEFT JOIN feed f ON f.position = s.position
          WHERE s.type_id = ?1 AND s.entity_id = ?2",
     )
@@ -113,6 +113,7 @@ pub(super) fn load_state(
             Ok(StoredState {
                 seq: unsigned(row, 0)?,
                 payload: row.get::<_, Option<Vec<u8>>>(1)?.map(Bytes::from),
+                meta: row.get::<_, Option<Vec<u8>>>(2)?.map(Bytes::from),
             })
         })
         .optional()

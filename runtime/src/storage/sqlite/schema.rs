@@ -120,6 +120,11 @@ const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX scheduled_by_due ON scheduled (due_ms);
     ",
+    // 8: what the runtime keeps about an entity beside its state (a
+    // workflow's position), written with the state, not on the feed.
+    "
+    ALTER TABLE entity_state ADD COLUMN meta BLOB;
+    ",
 ];
 
 /// The writer connection's page cache, as SQLite's `cache_size` (negative: KiB).
