@@ -1,8 +1,9 @@
-//! Generates the workflow fixture (`protos/flow.proto`).
+//! Generates the fixtures of `protos/`: a workflow (`flow.proto`) and a view
+//! fed by a topic (`orders.proto`).
 
 fn main() {
     if plinth_codegen::configure()
-        .compile_protos(&["protos/flow.proto"], &["protos"])
+        .compile_protos(&["protos/flow.proto", "protos/orders.proto"], &["protos"])
         .is_err()
     {
         // The diagnostics are already on stderr, with file:line:col and a hint.

@@ -4,10 +4,7 @@
 //! 300 ms and gets two retries before it fails over to `recover`; a job
 //! running longer than [`JOB_TIMEOUT`] goes to `timed-out` and ends.
 
-mod generated {
-    plinth::include_protos!();
-}
-pub use generated::flow::*;
+pub use crate::generated::flow::*;
 
 use std::collections::HashMap;
 use std::sync::{LazyLock, Mutex};
@@ -24,6 +21,30 @@ pub const JOB_TIMEOUT: Duration = Duration::from_secs(4);
 
 /// Attempts of step `work` per job id, in this process.
 static ATTEMPTS: LazyLock<Mutex<HashMap<String, u32>>> = LazyLock::new(Default::default);
+
+/// The states of each job the watcher saw, in order.
+static SEEN: LazyLock<Mutex<HashMap<String, Vec<Vec<String>>>>> = LazyLock::new(Default::default);
+
+/// The logs of job `id` the subscribed watcher saw, in order.
+pub fn seen(id: &str) -> Vec<Vec<String>> {
+    SEEN.lock().unwrap().get(id).cloned().unwrap_or_default()
+}
+
+/// Subscribed to the jobs' state changes.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Watcher;
+
+impl JobWatcherAction for Watcher {
+    async fn on_job(&self, message: JobState, _ctx: ActionContext) -> Result<(), Status> {
+        let mut seen = SEEN.lock().unwrap();
+        let logs = seen.entry(message.job_id.clone()).or_default();
+        // At least once: a state seen again is not noted twice.
+        if logs.last() != Some(&message.log) {
+            logs.push(message.log);
+        }
+        Ok(())
+    }
+}
 
 /// How many times step `work` of job `id` was attempted in this process.
 pub fn attempts(id: &str) -> u32 {

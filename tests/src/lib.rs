@@ -11,14 +11,22 @@
 //! - [`nats`]: a NATS JetStream server on a free loopback port.
 //! - [`postgres`]: a fresh database on the test PostgreSQL server.
 //! - [`process`]: starting a service binary as a child process on a free port.
+//! - [`orders`]: a generated view fed by a topic.
 //! - [`views`]: waiting for views, and their status endpoint.
 
 pub mod customers;
+
+/// The code generated from `protos/` (see `build.rs`).
+mod generated {
+    plinth::include_protos!();
+}
+
 pub mod eventing;
 pub mod fixture;
 pub mod flow;
 pub mod grpc;
 pub mod nats;
+pub mod orders;
 pub mod postgres;
 pub mod process;
 pub mod views;

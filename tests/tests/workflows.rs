@@ -2,15 +2,17 @@
 //! succeed, fail and are retried, fail beyond their retries and go to their
 //! recovery step, time out, pause until a command resumes them, and a
 //! workflow that runs too long going to its failover step. The workflow's
-//! state changes are on the change feed. A definition that cannot run
-//! keeps the service from starting.
+//! state changes are on the change feed, and a subscribed action sees them.
+//! A definition that cannot run keeps the service from starting.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use plinth::storage::{SqliteOptions, SqliteStorage, Storage};
 use plinth::{Config, RunningService, Service};
-use plinth_tests::flow::{self, BrokenJobs, JobWorkflowComponent, Jobs};
+use plinth_tests::flow::{
+    self, BrokenJobs, JobWatcherActionComponent, JobWorkflowComponent, Jobs, Watcher,
+};
 use serde_json::{Value, json};
 
 struct Running {
@@ -41,6 +43,7 @@ async fn start(postgres: bool) -> Option<Running> {
     let config = Config::default().with_addr("127.0.0.1:0".parse().expect("addr"));
     let service = Service::new()
         .with(JobWorkflowComponent::new(Jobs))
+        .with(JobWatcherActionComponent::new(Watcher))
         .storage(storage.clone())
         .config(config)
         .start()
@@ -167,14 +170,22 @@ async fn steps_run_in_order_and_their_states_are_on_the_feed(running: &Running) 
                 .log
         })
         .collect();
-    assert_eq!(
-        logs,
-        [
-            vec!["start"],
-            vec!["start", "work"],
-            vec!["start", "work", "finish"]
-        ]
-    );
+    let expected = [
+        vec!["start"],
+        vec!["start", "work"],
+        vec!["start", "work", "finish"],
+    ];
+    assert_eq!(logs, expected);
+    // A subscriber follows the workflow like a value entity.
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while flow::seen(&id) != expected {
+        assert!(
+            Instant::now() < deadline,
+            "the watcher saw {:?}",
+            flow::seen(&id)
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
 }
 
 async fn a_failing_step_is_retried(running: &Running) {

@@ -27,6 +27,7 @@ pub mod publisher;
 pub mod subscription;
 pub mod template;
 mod topic_feed;
+pub(crate) use topic_feed::{topic_message, topic_source};
 pub mod topics;
 
 use std::path::PathBuf;

@@ -75,3 +75,29 @@ impl FeedSource for TopicFeed {
         self.topics.watch(&self.topic)
     }
 }
+
+/// The feed of topic `template` (a name or `${ENV}` template) for a
+/// consumer other than a subscription (a view): its resolved name and the
+/// feed.
+pub(crate) fn topic_source(
+    topics: Arc<dyn Topics>,
+    template: &str,
+) -> Result<(String, Arc<dyn FeedSource>), String> {
+    let resolved = super::template::expand_env(template).map_err(|error| error.to_string())?;
+    super::topics::validate_topic_name(&resolved).map_err(|error| error.to_string())?;
+    let feed = TopicFeed {
+        topics,
+        topic: resolved.clone(),
+    };
+    Ok((resolved, Arc::new(feed)))
+}
+
+/// The payload and metadata (CloudEvents attributes) of a record a
+/// [`TopicFeed`] read.
+pub(crate) fn topic_message(
+    record: &FeedRecord,
+) -> Result<(bytes::Bytes, crate::context::Metadata), String> {
+    let message = codec::decode_message(&record.payload)
+        .map_err(|error| format!("undecodable topic message: {error}"))?;
+    Ok((message.payload, message.metadata))
+}

@@ -231,7 +231,9 @@ impl Service {
             // The local log lives beside the storage file; a storage given
             // in code has none, so topics must be given too (or configured).
             None if injected_storage && config.topics == TopicsTarget::Local => None,
-            None if has_actions => Some(open_topics(&config, storage.as_ref()).await?),
+            None if has_actions || views.iter().any(|view| view.fed_by_topics()) => {
+                Some(open_topics(&config, storage.as_ref()).await?)
+            }
             None => None,
         };
         if let Some(topics) = &topics {
@@ -255,7 +257,7 @@ impl Service {
         let eventing = crate::eventing::Eventing::start(
             groups,
             storage.clone(),
-            topics,
+            topics.clone(),
             shared.clone(),
             sharing.as_ref(),
         )
@@ -294,7 +296,7 @@ impl Service {
         };
         let mut projections = Vec::new();
         for view in &views {
-            projections.extend(view.start(sharing.as_ref()).await?);
+            projections.extend(view.start(sharing.as_ref(), topics.clone()).await?);
         }
 
         let services: Vec<&str> = shared.components().iter().map(|c| c.service).collect();

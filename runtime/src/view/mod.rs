@@ -32,7 +32,7 @@ use crate::component::adapter::ViewAdapter;
 use crate::component::info::ComponentInfo;
 use crate::feed::{ConsumerConfig, ConsumerHandle, Delivery, StatusSource};
 use crate::status::Status;
-use crate::storage::{Storage, ViewStore};
+use crate::storage::{FeedSource, Storage, ViewStore};
 
 use self::plan::Plans;
 
@@ -135,10 +135,17 @@ impl ViewEngine {
             .unwrap_or_default()
     }
 
-    /// Create the view's tables and indexes and start its projections.
+    /// Whether topics feed the view (the service then needs a topic backend).
+    pub(crate) fn fed_by_topics(&self) -> bool {
+        self.plans.topics().next().is_some()
+    }
+
+    /// Create the view's tables and indexes and start its projections (of
+    /// topics, from `topics`).
     pub(crate) async fn start(
         self: &Arc<Self>,
         sharing: Option<&crate::feed::Sharing>,
+        topics: Option<Arc<dyn crate::eventing::Topics>>,
     ) -> Result<Vec<ConsumerHandle>, ViewError> {
         let failed = |message: String| ViewError::Start {
             view: self.info.service,
@@ -166,29 +173,56 @@ impl ViewEngine {
             tokio::spawn(forward_row_changes(Arc::downgrade(self), receiver));
         }
         let mut handles = Vec::new();
-        for (table, type_id) in self.plans.sources() {
+        for (table, source) in self.plans.sources() {
+            let (feed, feed_type, types, poll): (Arc<dyn FeedSource>, String, Vec<String>, _) =
+                match source {
+                    plan::Source::Entity(type_id) => (
+                        self.storage.clone(),
+                        type_id.to_owned(),
+                        vec![type_id.to_owned()],
+                        None,
+                    ),
+                    plan::Source::Topic(template) => {
+                        let Some(topics) = topics.clone() else {
+                            return Err(failed(format!(
+                                "it is fed by topic {template:?} and the service has no topic backend (set PLINTH_TOPICS)"
+                            )));
+                        };
+                        let (resolved, feed) = crate::eventing::topic_source(topics, template)
+                            .map_err(|e| failed(format!("topic {template:?}: {e}")))?;
+                        // Other processes' publishes are seen by polling.
+                        (
+                            feed,
+                            resolved,
+                            Vec::new(),
+                            Some(std::time::Duration::from_millis(50)),
+                        )
+                    }
+                };
             let name = projection_name(
                 self.info.service,
                 &self.plans.tables[table].plan.name,
-                type_id,
+                &match source {
+                    plan::Source::Entity(_) => feed_type.clone(),
+                    plan::Source::Topic(_) => format!("topic:{feed_type}"),
+                },
             );
-            let config = ConsumerConfig::new(name.clone(), vec![type_id.to_string()])
-                .with_delivery(Delivery::Batch);
+            let mut config =
+                ConsumerConfig::new(name.clone(), types).with_delivery(Delivery::Batch);
+            if let Some(poll) = poll {
+                config.poll_interval = poll;
+            }
             let handler = Arc::new(projector::Projector::new(
                 self.clone(),
                 table,
-                type_id,
+                source,
+                feed_type,
                 name,
             ));
-            let started = crate::feed::start_group(
-                self.storage.clone(),
-                self.storage.clone(),
-                config,
-                handler,
-                sharing,
-            )
-            .await
-            .map_err(|e| failed(format!("cannot start the projection: {e}")))?;
+            let started =
+                crate::feed::start_group(feed, self.storage.clone(), config, handler, sharing)
+                    .await
+                    .map_err(|e| failed(format!("cannot start the projection: {e}")))?;
             if let Ok(mut projections) = self.projections.lock() {
                 projections.extend(started.iter().map(ConsumerHandle::status_source));
             }

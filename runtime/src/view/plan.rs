@@ -46,6 +46,15 @@ pub(crate) struct Query {
     pub live: Option<Arc<str>>,
 }
 
+/// Where an update method's records come from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Source {
+    /// An entity's changes (value entity or workflow states, events), by type_id.
+    Entity(&'static str),
+    /// A topic's messages, by the topic's name (a `${ENV}` template).
+    Topic(&'static str),
+}
+
 /// An update method: which records it takes and which table it fills.
 #[derive(Debug)]
 pub(crate) struct Update {
@@ -53,10 +62,12 @@ pub(crate) struct Update {
     pub method: usize,
     /// Index into [`Plans::tables`].
     pub table: usize,
-    /// The source entity's type_id.
-    pub type_id: &'static str,
+    /// Where its records come from.
+    pub source: Source,
     /// The method's input message (the state or event type it takes).
     pub input_type: &'static str,
+    /// The input message, to read JSON topic messages into.
+    pub input: MessageDescriptor,
     /// It receives deletes.
     pub handle_deletes: bool,
 }
@@ -118,20 +129,18 @@ impl Plans {
                     if subscription.ignore {
                         continue;
                     }
-                    let type_id = match subscription.source {
-                        SourceKind::ValueEntity(id) | SourceKind::EventSourcedEntity(id) => id,
-                        SourceKind::Topic(topic) => {
-                            return Err(format!(
-                                "rpc {}: views fed by topics (`{topic}`) are not supported by this runtime",
-                                method.name
-                            ));
+                    let source = match subscription.source {
+                        SourceKind::ValueEntity(id) | SourceKind::EventSourcedEntity(id) => {
+                            Source::Entity(id)
                         }
+                        SourceKind::Topic(topic) => Source::Topic(topic),
                     };
                     updates.push(Update {
                         method: index,
                         table: position,
-                        type_id,
+                        source,
                         input_type: method.input_type,
+                        input: message(&pool, method.input_type).map_err(failed)?,
                         handle_deletes: subscription.handle_deletes,
                     });
                 }
@@ -166,15 +175,23 @@ impl Plans {
         })
     }
 
-    /// The sources feeding the view: each `(table, type_id)` pair is one
+    /// The sources feeding the view: each `(table, source)` pair is one
     /// projection.
-    pub(crate) fn sources(&self) -> Vec<(usize, &'static str)> {
-        let mut out: Vec<(usize, &'static str)> = Vec::new();
+    pub(crate) fn sources(&self) -> Vec<(usize, Source)> {
+        let mut out: Vec<(usize, Source)> = Vec::new();
         for u in &self.updates {
-            if !out.contains(&(u.table, u.type_id)) {
-                out.push((u.table, u.type_id));
+            if !out.contains(&(u.table, u.source)) {
+                out.push((u.table, u.source));
             }
         }
         out
+    }
+
+    /// The topics feeding the view (their templates).
+    pub(crate) fn topics(&self) -> impl Iterator<Item = &'static str> + '_ {
+        self.updates.iter().filter_map(|u| match u.source {
+            Source::Topic(topic) => Some(topic),
+            Source::Entity(_) => None,
+        })
     }
 }

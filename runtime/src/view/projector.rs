@@ -16,7 +16,7 @@ use futures::future::BoxFuture;
 use plinth_view_plan::{SqlValue, row_values};
 use prost_reflect::DynamicMessage;
 
-use super::plan::Update;
+use super::plan::{Source, Update};
 use super::{Change, ViewEngine};
 use crate::component::info::ViewMethod;
 use crate::context::{Metadata, UpdateContext};
@@ -26,11 +26,14 @@ use crate::feed::{FeedHandler, HandlerError};
 use crate::status::Status;
 use crate::storage::{FeedKind, FeedRecord, RowChange, ViewBatch, ViewWrite};
 
-/// Feeds one table from one entity type.
+/// Feeds one table from one entity type or one topic.
 pub(crate) struct Projector {
     engine: Arc<ViewEngine>,
     table: usize,
-    type_id: &'static str,
+    source: Source,
+    /// The `type_id` of the records the feed delivers (a topic's records
+    /// carry the topic's resolved name).
+    type_id: String,
     consumer: String,
     known: Mutex<Known>,
 }
@@ -51,39 +54,53 @@ enum Known {
 const FRESH_CAPACITY: usize = 1_000_000;
 
 impl Projector {
-    /// The projection of `type_id` into table `table`, stored as `consumer`.
+    /// The projection of `source` (whose records carry `type_id`) into
+    /// table `table`, stored as `consumer`.
     pub(crate) fn new(
         engine: Arc<ViewEngine>,
         table: usize,
-        type_id: &'static str,
+        source: Source,
+        type_id: String,
         consumer: String,
     ) -> Projector {
         Projector {
             engine,
             table,
+            source,
             type_id,
             consumer,
             known: Mutex::new(Known::Unchecked),
         }
     }
 
-    /// The update method that takes `record`, if any (none: the record does
-    /// not change the table, e.g. a delete without `handle_deletes`).
-    fn method_for(&self, record: &FeedRecord) -> Option<&Update> {
+    /// The update method that takes a record of `kind` and message type
+    /// `type_name`, if any (none: the record does not change the table, e.g.
+    /// a delete without `handle_deletes`).
+    fn method_for(&self, kind: FeedKind, type_name: &str) -> Option<&Update> {
         let mut candidates = self
             .engine
             .plans
             .updates
             .iter()
-            .filter(|u| u.table == self.table && u.type_id == self.type_id);
-        match record.kind {
+            .filter(|u| u.table == self.table && u.source == self.source);
+        if let Source::Topic(_) = self.source {
+            // A topic's messages go by their `ce-type`; a table fed by one
+            // method takes every message of the topic.
+            let all: Vec<&Update> = candidates.collect();
+            return all
+                .iter()
+                .find(|u| u.input_type == type_name)
+                .or(if all.len() == 1 { all.first() } else { None })
+                .copied();
+        }
+        match kind {
             FeedKind::Delete => candidates.find(|u| u.handle_deletes),
-            FeedKind::Event => candidates.find(|u| u.input_type == record.type_name),
+            FeedKind::Event => candidates.find(|u| u.input_type == type_name),
             FeedKind::State => {
                 let states: Vec<&Update> = candidates.filter(|u| !u.handle_deletes).collect();
                 states
                     .iter()
-                    .find(|u| u.input_type == record.type_name)
+                    .find(|u| u.input_type == type_name)
                     .or(states.first())
                     .copied()
             }
@@ -130,8 +147,45 @@ impl Projector {
             let key = record.entity_id.as_str();
             let seq = applied.entry(key).or_default();
             *seq = (*seq).max(record.seq);
-            let Some(update) = self.method_for(record) else {
+            let (input, metadata, type_name) = match self.source {
+                Source::Entity(_) => (
+                    record.payload.clone(),
+                    Metadata::new(),
+                    record.type_name.clone(),
+                ),
+                Source::Topic(_) => {
+                    let (payload, metadata) =
+                        crate::eventing::topic_message(record).map_err(HandlerError::msg)?;
+                    let type_name = metadata
+                        .get(crate::eventing::cloudevents::TYPE)
+                        .unwrap_or("")
+                        .to_owned();
+                    (payload, metadata, type_name)
+                }
+            };
+            let Some(update) = self.method_for(record.kind, &type_name) else {
+                if let Source::Topic(topic) = self.source {
+                    tracing::warn!(view = engine.info.service, topic, ce_type = %type_name, "no update method takes this topic message; skipped");
+                }
                 continue;
+            };
+            if matches!(self.source, Source::Topic(_)) && key.is_empty() {
+                tracing::warn!(
+                    view = engine.info.service,
+                    position = record.offset,
+                    "a topic message without ce-subject names no row; skipped"
+                );
+                continue;
+            }
+            let input = if metadata
+                .get(crate::eventing::cloudevents::CONTENT_TYPE)
+                .is_some_and(|content| content.starts_with(crate::eventing::cloudevents::JSON))
+            {
+                let message = crate::http::json::decode_message(update.input.clone(), &input)
+                    .map_err(HandlerError::Status)?;
+                Bytes::from(prost::Message::encode_to_vec(&message))
+            } else {
+                input
             };
             let transform = matches!(
                 engine.info.methods[update.method].view,
@@ -145,11 +199,11 @@ impl Projector {
                 (true, Some(row)) => row.clone(),
                 (true, None) => self.load_row(key).await?,
             };
-            let ctx = UpdateContext::new(key, Metadata::new());
+            let ctx = UpdateContext::new(key, metadata);
             let outcome = guarded(engine.info, update.method, || {
                 engine
                     .adapter
-                    .update(update.method, row.as_deref(), &record.payload, &ctx)
+                    .update(update.method, row.as_deref(), &input, &ctx)
             })
             .and_then(|result| result)
             .map_err(|status| {
