@@ -1,9 +1,17 @@
-//! Generates the fixtures of `protos/`: a workflow (`flow.proto`) and a view
-//! fed by a topic (`orders.proto`).
+//! Generates the fixtures of `protos/`: a workflow (`flow.proto`), a view
+//! fed by a topic (`orders.proto`) and an action serving raw HTTP bodies
+//! (`web.proto`).
 
 fn main() {
     if plinth_codegen::configure()
-        .compile_protos(&["protos/flow.proto", "protos/orders.proto"], &["protos"])
+        .compile_protos(
+            &[
+                "protos/flow.proto",
+                "protos/orders.proto",
+                "protos/web.proto",
+            ],
+            &["protos"],
+        )
         .is_err()
     {
         // The diagnostics are already on stderr, with file:line:col and a hint.

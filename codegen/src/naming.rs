@@ -89,6 +89,9 @@ pub fn path_to_root(package: &str) -> TokenStream {
 
 /// The Rust type of the well-known type `name` (without `google.protobuf.`),
 /// as prost-build maps it.
+/// The Rust type of `google.api.HttpBody` (served as a raw HTTP body).
+pub const HTTP_BODY_PATH: &str = "::plinth::codegen::HttpBody";
+
 fn well_known_type(name: &str) -> String {
     match name {
         "Empty" => "()".to_owned(),
@@ -122,6 +125,9 @@ fn well_known_type(name: &str) -> String {
 pub fn type_path_string(from: &str, ty: &TypeRef) -> String {
     if ty.package == "google.protobuf" {
         return well_known_type(&ty.path.join("."));
+    }
+    if ty.package == "google.api" && ty.path == ["HttpBody"] {
+        return HTTP_BODY_PATH.to_owned();
     }
     let mut local = from.split('.').filter(|p| !p.is_empty()).peekable();
     let mut target = ty.package.split('.').filter(|p| !p.is_empty()).peekable();
@@ -251,6 +257,16 @@ mod tests {
         let keyword = ty("x.type.Self", "x.type");
         assert_eq!(type_path_string("x", &keyword), "r#type::Self_");
         assert_eq!(type_path("x", &keyword).to_string(), "r#type :: Self_");
+    }
+
+    #[test]
+    fn http_body_is_the_runtime_type() {
+        let body = ty("google.api.HttpBody", "google.api");
+        assert_eq!(type_path_string("a.b", &body), HTTP_BODY_PATH);
+        assert_eq!(
+            type_path("a", &body).to_string(),
+            ":: plinth :: codegen :: HttpBody"
+        );
     }
 
     #[test]

@@ -19,6 +19,7 @@ pub use crate::component::info::*;
 pub use crate::component::{Component, Registration};
 pub use crate::context::{ActionContext, CommandContext, Metadata, UpdateContext};
 pub use crate::effect::{DeferredCall, Effect, EventEffect, RowUpdate};
+pub use crate::http::HttpBody;
 pub use crate::status::{Code, Status};
 pub use crate::workflow::{WorkflowContext, WorkflowDefinition, WorkflowEffect};
 

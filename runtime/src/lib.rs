@@ -44,6 +44,7 @@ pub use component::{Component, Registration};
 pub use config::Config;
 pub use context::{ActionContext, Caller, CommandContext, Metadata, UpdateContext};
 pub use effect::{DeferredCall, Effect, EventEffect, RowUpdate, StateChange};
+pub use http::HttpBody;
 pub use service::{RunningService, Service, ServiceError};
 pub use status::{Code, Status};
 pub use workflow::{

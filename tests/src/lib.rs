@@ -12,6 +12,7 @@
 //! - [`postgres`]: a fresh database on the test PostgreSQL server.
 //! - [`process`]: starting a service binary as a child process on a free port.
 //! - [`orders`]: a generated view fed by a topic.
+//! - [`web`]: a generated action serving and taking raw HTTP bodies.
 //! - [`views`]: waiting for views, and their status endpoint.
 
 pub mod customers;
@@ -30,3 +31,4 @@ pub mod orders;
 pub mod postgres;
 pub mod process;
 pub mod views;
+pub mod web;

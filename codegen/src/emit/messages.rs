@@ -7,7 +7,7 @@ use prost_build::Module;
 use prost_reflect::DescriptorPool;
 
 use crate::Result;
-use crate::naming::{PROST_PATH, PROST_TYPES_PATH};
+use crate::naming::{HTTP_BODY_PATH, PROST_PATH, PROST_TYPES_PATH};
 
 /// Files whose types are not generated: the well-known types (prost-types has
 /// them) and the annotation protos (options only).
@@ -40,7 +40,8 @@ pub fn generate(pool: &DescriptorPool) -> Result<BTreeMap<String, String>> {
     let mut config = prost_build::Config::new();
     config
         .prost_path(PROST_PATH)
-        .prost_types_path(PROST_TYPES_PATH);
+        .prost_types_path(PROST_TYPES_PATH)
+        .extern_path(".google.api.HttpBody", HTTP_BODY_PATH);
     let modules = config.generate(requests).map_err(|error| {
         super::error(format!(
             "prost-build could not generate the messages: {error}"

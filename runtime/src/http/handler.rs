@@ -10,7 +10,7 @@ use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use http_body_util::{BodyExt, LengthLimitError, Limited};
 use prost::Message as _;
-use prost_reflect::DynamicMessage;
+use prost_reflect::{DynamicMessage, Value};
 
 use crate::component::adapter::ActionReply;
 use crate::context::{Metadata, is_reserved};
@@ -23,6 +23,7 @@ use super::error::{
     bad_request, error_response, method_not_allowed, not_found, payload_too_large,
     unsupported_media_type,
 };
+use super::http_body::{HTTP_BODY, HttpBody};
 use super::json;
 use super::routes::{Body, Lookup, Route, RouteTable};
 use super::stream::{StreamFormat, streaming_response};
@@ -105,7 +106,10 @@ async fn serve(front: &Frontend, request: Request) -> Result<Response, Status> {
         .dispatch
         .dispatch(route.method.path, payload, metadata)
         .await?;
+    let raw_reply = route.response_body.is_none() && route.output.full_name() == HTTP_BODY;
     match reply {
+        ActionReply::Unary(bytes) if raw_reply => raw_response(&bytes),
+        ActionReply::Stream(replies) if raw_reply => raw_stream(replies).await,
         ActionReply::Unary(bytes) => {
             let message = DynamicMessage::decode(route.output.clone(), bytes).map_err(|err| {
                 Status::internal(format!(
@@ -136,6 +140,56 @@ async fn serve(front: &Frontend, request: Request) -> Result<Response, Status> {
     }
 }
 
+/// A `google.api.HttpBody` reply as the response: its data with its content type.
+fn raw_response(bytes: &[u8]) -> Result<Response, Status> {
+    let body = HttpBody::decode(bytes)
+        .map_err(|err| Status::internal(format!("the reply is not a valid HttpBody: {err}")))?;
+    Ok((
+        StatusCode::OK,
+        [(header::CONTENT_TYPE, content_type_of(&body))],
+        body.data,
+    )
+        .into_response())
+}
+
+/// A stream of `google.api.HttpBody` replies as one response: the first
+/// reply's content type, then every reply's data as it comes (a failure
+/// after the first reply ends the body early).
+async fn raw_stream(
+    mut replies: futures::stream::BoxStream<'static, Result<Bytes, Status>>,
+) -> Result<Response, Status> {
+    use futures::StreamExt;
+    let decode = |bytes: Bytes| {
+        HttpBody::decode(bytes)
+            .map_err(|err| Status::internal(format!("a reply is not a valid HttpBody: {err}")))
+    };
+    let first = match replies.next().await {
+        Some(first) => decode(first?)?,
+        None => HttpBody::default(),
+    };
+    let content_type = content_type_of(&first);
+    let rest = replies.map(move |item| {
+        item.and_then(decode)
+            .map(|body| body.data)
+            .map_err(|status| std::io::Error::other(status.message().to_owned()))
+    });
+    let chunks = futures::stream::once(async move { Ok(first.data) }).chain(rest);
+    Ok((
+        StatusCode::OK,
+        [(header::CONTENT_TYPE, content_type)],
+        axum::body::Body::from_stream(chunks),
+    )
+        .into_response())
+}
+
+/// The `Content-Type` of a raw reply (`application/octet-stream` when it names none).
+fn content_type_of(body: &HttpBody) -> HeaderValue {
+    HeaderValue::from_str(&body.content_type)
+        .ok()
+        .filter(|_| !body.content_type.is_empty())
+        .unwrap_or(HeaderValue::from_static("application/octet-stream"))
+}
+
 /// Assemble the request message: the body first, then query parameters, then
 /// path variables (which override both).
 fn build_request(
@@ -145,9 +199,14 @@ fn build_request(
     query: Option<&str>,
     body: &[u8],
 ) -> Result<DynamicMessage, Status> {
+    let raw = raw_body(route, headers, body);
+    if let (Some(message), Body::Whole) = (&raw, &route.body) {
+        return Ok(message.clone());
+    }
     // A body without a content type is read as JSON, as grpc-gateway and
     // Envoy's transcoder do; any other declared type is refused.
-    if !body.is_empty()
+    if raw.is_none()
+        && !body.is_empty()
         && let Some(content_type) = headers.get(header::CONTENT_TYPE)
     {
         let content_type = content_type.to_str().unwrap_or("(not text)");
@@ -156,6 +215,7 @@ fn build_request(
         }
     }
     let mut message = match (&route.body, body.is_empty()) {
+        _ if raw.is_some() => raw.unwrap_or_else(|| DynamicMessage::new(route.input.clone())),
         (Body::None, false) => {
             return Err(bad_request(format!(
                 "`{}` takes no request body",
@@ -215,6 +275,35 @@ fn build_request(
         binding::set_text(&mut message, fields, &text, &name).map_err(bad_request)?;
     }
     Ok(message)
+}
+
+/// The request of a method whose body is a `google.api.HttpBody` (the
+/// whole request, or the body field): the raw bytes and their content type,
+/// with no query parameters or path variables beside them.
+fn raw_body(route: &Route, headers: &HeaderMap, body: &[u8]) -> Option<DynamicMessage> {
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .unwrap_or("");
+    let http_body = |desc: prost_reflect::MessageDescriptor| {
+        let mut message = DynamicMessage::new(desc);
+        message.set_field_by_name("content_type", Value::String(content_type.to_owned()));
+        message.set_field_by_name("data", Value::Bytes(Bytes::copy_from_slice(body)));
+        message
+    };
+    let is_http_body = |desc: &prost_reflect::MessageDescriptor| desc.full_name() == HTTP_BODY;
+    match &route.body {
+        Body::Whole if is_http_body(&route.input) => Some(http_body(route.input.clone())),
+        Body::Field(field) => match field.kind() {
+            prost_reflect::Kind::Message(desc) if is_http_body(&desc) => {
+                let mut message = DynamicMessage::new(route.input.clone());
+                message.set_field(field, Value::Message(http_body(desc)));
+                Some(message)
+            }
+            _ => None,
+        },
+        _ => None,
+    }
 }
 
 /// Whether a content-type is JSON (`application/json`, parameters allowed).

@@ -16,6 +16,7 @@
 mod binding;
 pub(crate) mod error;
 mod handler;
+mod http_body;
 pub(crate) mod json;
 mod json_check;
 mod routes;
@@ -25,6 +26,7 @@ mod template;
 use std::sync::Arc;
 
 pub use error::{HttpSetupError, error_response};
+pub use http_body::HttpBody;
 
 use crate::dispatch::SharedDispatch;
 
