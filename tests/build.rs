@@ -1,6 +1,6 @@
 //! Generates the fixtures of `protos/`: a workflow (`flow.proto`), a view
-//! fed by a topic (`orders.proto`) and an action serving raw HTTP bodies
-//! (`web.proto`).
+//! fed by a topic (`orders.proto`), an action serving raw HTTP bodies
+//! (`web.proto`) and one taking request streams (`numbers.proto`).
 
 fn main() {
     if plinth_codegen::configure()
@@ -9,6 +9,7 @@ fn main() {
                 "protos/flow.proto",
                 "protos/orders.proto",
                 "protos/web.proto",
+                "protos/numbers.proto",
             ],
             &["protos"],
         )

@@ -88,6 +88,7 @@ mod tests {
             input_type: "shop.Add",
             output_type: "shop.Cart",
             server_streaming: false,
+            client_streaming: false,
             id: IdSource::None,
             http: &[],
             subscribe: None,

@@ -26,6 +26,11 @@ pub use crate::workflow::{WorkflowContext, WorkflowDefinition, WorkflowEffect};
 /// A stream of replies of a server-streaming action method.
 pub type ReplyStream<R> = BoxStream<'static, Result<R, Status>>;
 
+/// The requests of a client-streaming (or bidirectional) action method, as
+/// they arrive; an item is an error when a request does not decode or the
+/// client's stream failed.
+pub type RequestStream<R> = BoxStream<'static, Result<R, Status>>;
+
 /// Decode a message, mapping a failure to `INVALID_ARGUMENT`.
 pub fn decode<M: Message + Default>(payload: &[u8]) -> Result<M, Status> {
     M::decode(payload)

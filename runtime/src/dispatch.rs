@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use futures::future::BoxFuture;
+use futures::stream::BoxStream;
 
 use crate::component::adapter::ActionReply;
 use crate::component::info::ComponentInfo;
@@ -25,6 +26,20 @@ pub trait Dispatch: Send + Sync + 'static {
         payload: Bytes,
         metadata: Metadata,
     ) -> BoxFuture<'static, Result<ActionReply, Status>>;
+
+    /// Call the method at `path`, which takes a stream of requests (an
+    /// action's client-streaming or bidirectional method), with `requests`.
+    /// Methods that take one request fail with `UNIMPLEMENTED`.
+    fn dispatch_stream(
+        &self,
+        path: &str,
+        requests: BoxStream<'static, Result<Bytes, Status>>,
+        metadata: Metadata,
+    ) -> BoxFuture<'static, Result<ActionReply, Status>> {
+        let _ = (requests, metadata);
+        let status = Status::unimplemented(format!("{path} does not take a request stream"));
+        Box::pin(futures::future::ready(Err(status)))
+    }
 }
 
 /// A shared dispatcher.

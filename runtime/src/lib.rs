@@ -54,6 +54,9 @@ pub use workflow::{
 /// A stream of replies of a server-streaming action method.
 pub type ReplyStream<R> = codegen::ReplyStream<R>;
 
+/// The requests of a client-streaming (or bidirectional) action method.
+pub type RequestStream<R> = codegen::RequestStream<R>;
+
 /// Include the code `plinth-codegen` generated in `build.rs`: one module per
 /// proto package (`customer.api` becomes `customer::api`), holding the messages
 /// and the generated traits and components.

@@ -11,6 +11,7 @@
 //! - [`nats`]: a NATS JetStream server on a free loopback port.
 //! - [`postgres`]: a fresh database on the test PostgreSQL server.
 //! - [`process`]: starting a service binary as a child process on a free port.
+//! - [`numbers`]: a generated action taking request streams.
 //! - [`orders`]: a generated view fed by a topic.
 //! - [`web`]: a generated action serving and taking raw HTTP bodies.
 //! - [`views`]: waiting for views, and their status endpoint.
@@ -27,6 +28,7 @@ pub mod fixture;
 pub mod flow;
 pub mod grpc;
 pub mod nats;
+pub mod numbers;
 pub mod orders;
 pub mod postgres;
 pub mod process;

@@ -20,6 +20,7 @@ static WATCHER_METHODS: [MethodInfo; 1] = [MethodInfo {
     input_type: "test.Incremented",
     output_type: "test.CounterState",
     server_streaming: false,
+    client_streaming: false,
     id: IdSource::None,
     http: &[],
     subscribe: Some(Subscription {

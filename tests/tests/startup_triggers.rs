@@ -24,6 +24,7 @@ const fn triggered(name: &'static str, path: &'static str, max_retries: u32) -> 
         input_type: "boot.Note",
         output_type: "boot.Note",
         server_streaming: false,
+        client_streaming: false,
         id: IdSource::None,
         http: &[],
         subscribe: None,

@@ -1,4 +1,4 @@
-//! Actions: a trait of async handlers (unary, server-streaming, subscription)
+//! Actions: a trait of async handlers (unary, streaming either way, subscription)
 //! and a component implementing `ActionAdapter`.
 
 use proc_macro2::TokenStream;
@@ -50,10 +50,15 @@ pub fn emit(ctx: &Ctx<'_>) -> TokenStream {
                 &method.comments,
                 &format!("{what} `{}`.", ctx.method_path(method)),
             );
-            let input_name = if method.subscribe.is_some() {
-                ident("message")
+            let (input_name, input) = if method.client_streaming {
+                (
+                    ident("requests"),
+                    quote!(::plinth::codegen::RequestStream<#input>),
+                )
+            } else if method.subscribe.is_some() {
+                (ident("message"), input)
             } else {
-                ident("request")
+                (ident("request"), input)
             };
             quote! {
                 #doc
@@ -82,22 +87,17 @@ pub fn emit(ctx: &Ctx<'_>) -> TokenStream {
                 ))),
             };
         }
-        let handler = ctx.handler(method);
         let input = ctx.ty(&method.input);
-        let reply = if method.server_streaming {
+        let reply = reply_of(ctx, method);
+        let request = if method.client_streaming {
+            // One request is a stream of one.
             quote! {
-                let replies = inner.#handler(request, ctx).await?;
-                ::core::result::Result::Ok(::plinth::codegen::ActionReply::Stream(::std::boxed::Box::pin(
-                    ::plinth::codegen::futures::StreamExt::map(replies, |reply| {
-                        reply.map(|reply| ::plinth::codegen::encode(&reply))
-                    }),
-                )))
+                let request: ::plinth::codegen::RequestStream<#input> = ::std::boxed::Box::pin(
+                    ::plinth::codegen::futures::stream::once(::core::future::ready(::core::result::Result::Ok(request))),
+                );
             }
         } else {
-            quote! {
-                let reply = inner.#handler(request, ctx).await?;
-                ::core::result::Result::Ok(::plinth::codegen::ActionReply::Unary(::plinth::codegen::encode(&reply)))
-            }
+            TokenStream::new()
         };
         quote! {
             #index => {
@@ -108,12 +108,56 @@ pub fn emit(ctx: &Ctx<'_>) -> TokenStream {
                     }
                 };
                 let inner = ::std::sync::Arc::clone(&self.inner);
-                ::std::boxed::Box::pin(async move { #reply })
+                ::std::boxed::Box::pin(async move {
+                    #request
+                    #reply
+                })
             }
         }
     });
+    let stream_arms: Vec<TokenStream> = component
+        .methods
+        .iter()
+        .enumerate()
+        .filter(|(_, method)| method.client_streaming && handled(method))
+        .map(|(index, method)| {
+            let index = proc_macro2::Literal::usize_unsuffixed(index);
+            let input = ctx.ty(&method.input);
+            let reply = reply_of(ctx, method);
+            quote! {
+                #index => {
+                    let request: ::plinth::codegen::RequestStream<#input> = ::std::boxed::Box::pin(
+                        ::plinth::codegen::futures::StreamExt::map(requests, |item| {
+                            item.and_then(|bytes| ::plinth::codegen::decode::<#input>(&bytes))
+                        }),
+                    );
+                    let inner = ::std::sync::Arc::clone(&self.inner);
+                    ::std::boxed::Box::pin(async move { #reply })
+                }
+            }
+        })
+        .collect();
     let unknown = commands::unknown_method(ctx);
-
+    let call_stream = if stream_arms.is_empty() {
+        TokenStream::new()
+    } else {
+        quote! {
+            fn call_stream(
+                &self,
+                method: usize,
+                requests: ::plinth::codegen::BoxStream<'static, ::core::result::Result<::plinth::codegen::Bytes, ::plinth::codegen::Status>>,
+                ctx: ::plinth::codegen::ActionContext,
+            ) -> ::plinth::codegen::BoxFuture<
+                'static,
+                ::core::result::Result<::plinth::codegen::ActionReply, ::plinth::codegen::Status>,
+            > {
+                match method {
+                    #(#stream_arms)*
+                    _ => ::std::boxed::Box::pin(::core::future::ready(::core::result::Result::Err(#unknown))),
+                }
+            }
+        }
+    };
     let wrapper = wrapper::emit(
         component_name,
         trait_name,
@@ -149,6 +193,29 @@ pub fn emit(ctx: &Ctx<'_>) -> TokenStream {
                     _ => ::std::boxed::Box::pin(::core::future::ready(::core::result::Result::Err(#unknown))),
                 }
             }
+
+            #call_stream
+        }
+    }
+}
+
+/// The body of a call arm: run the handler with `request` (a message or a
+/// request stream) and encode its reply (one message or a stream).
+fn reply_of(ctx: &Ctx<'_>, method: &Method) -> TokenStream {
+    let handler = ctx.handler(method);
+    if method.server_streaming {
+        quote! {
+            let replies = inner.#handler(request, ctx).await?;
+            ::core::result::Result::Ok(::plinth::codegen::ActionReply::Stream(::std::boxed::Box::pin(
+                ::plinth::codegen::futures::StreamExt::map(replies, |reply| {
+                    reply.map(|reply| ::plinth::codegen::encode(&reply))
+                }),
+            )))
+        }
+    } else {
+        quote! {
+            let reply = inner.#handler(request, ctx).await?;
+            ::core::result::Result::Ok(::plinth::codegen::ActionReply::Unary(::plinth::codegen::encode(&reply)))
         }
     }
 }

@@ -4,7 +4,7 @@
 use proc_macro2::TokenStream;
 use quote::quote;
 
-use super::Ctx;
+use super::{Ctx, doc};
 use crate::model::{IdKind, IdSpec, Method, TypeRef};
 use crate::naming::{self, ident};
 
@@ -152,4 +152,36 @@ pub fn handle_params(ctx: &Ctx<'_>) -> (proc_macro2::Ident, proc_macro2::Ident) 
     } else {
         (ident("state"), ident("ctx"))
     }
+}
+
+/// The handler declarations of a stateful component's trait, one per
+/// method: `fn handler(&self, state: &S, command: I, ctx: &C) -> R`, with the
+/// context type `context`, the return type `effect(output)` and the doc line
+/// `what` (after the method's own comments) saying what it does with `path`.
+pub fn handler_decls(
+    ctx: &Ctx<'_>,
+    state_ty: &TokenStream,
+    context: &TokenStream,
+    what: impl Fn(&str) -> String,
+    effect: impl Fn(TokenStream) -> TokenStream,
+) -> Vec<TokenStream> {
+    ctx.component
+        .methods
+        .iter()
+        .map(|method| {
+            let handler = ctx.handler(method);
+            let input = ctx.ty(&method.input);
+            let returns = effect(ctx.ty(&method.output));
+            let doc = doc(&method.comments, &what(&ctx.method_path(method)));
+            quote! {
+                #doc
+                fn #handler(
+                    &self,
+                    state: &#state_ty,
+                    command: #input,
+                    ctx: &#context,
+                ) -> #returns;
+            }
+        })
+        .collect()
 }

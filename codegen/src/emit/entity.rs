@@ -4,7 +4,7 @@
 use proc_macro2::TokenStream;
 use quote::quote;
 
-use super::{Ctx, commands, doc, doc_with, names, wrapper};
+use super::{Ctx, commands, doc_with, names, wrapper};
 use crate::Result;
 use crate::model::TypeRef;
 
@@ -37,24 +37,13 @@ pub fn emit(ctx: &Ctx<'_>, state: &TypeRef) -> Result<TokenStream> {
             component.name, component.service_full_name, state.full_name
         ),
     );
-    let handlers = component.methods.iter().map(|method| {
-        let handler = ctx.handler(method);
-        let input = ctx.ty(&method.input);
-        let output = ctx.ty(&method.output);
-        let doc = doc(
-            &method.comments,
-            &format!("Handles `{}`.", ctx.method_path(method)),
-        );
-        quote! {
-            #doc
-            fn #handler(
-                &self,
-                state: &#state_ty,
-                command: #input,
-                ctx: &::plinth::codegen::CommandContext,
-            ) -> ::plinth::codegen::Effect<#state_ty, #output>;
-        }
-    });
+    let handlers = commands::handler_decls(
+        ctx,
+        &state_ty,
+        &quote!(::plinth::codegen::CommandContext),
+        |path| format!("Handles `{path}`."),
+        |output| quote!(::plinth::codegen::Effect<#state_ty, #output>),
+    );
     let empty_doc = format!(
         " The state of an {noun} that has none stored yet (the message's defaults unless overridden)."
     );

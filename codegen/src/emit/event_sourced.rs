@@ -5,7 +5,7 @@
 use proc_macro2::TokenStream;
 use quote::quote;
 
-use super::{Ctx, commands, doc, doc_with, names, wrapper};
+use super::{Ctx, commands, doc_with, names, wrapper};
 use crate::Result;
 use crate::model::TypeRef;
 use crate::naming::{self, ident};
@@ -74,27 +74,13 @@ pub fn emit(ctx: &Ctx<'_>, state: &TypeRef, events: &[TypeRef]) -> Result<TokenS
             component.name, component.service_full_name, state.full_name
         ),
     );
-    let handlers = component.methods.iter().map(|method| {
-        let handler = ctx.handler(method);
-        let input = ctx.ty(&method.input);
-        let output = ctx.ty(&method.output);
-        let doc = doc(
-            &method.comments,
-            &format!(
-                "Handles `{}`: returns the events to persist and the reply.",
-                ctx.method_path(method)
-            ),
-        );
-        quote! {
-            #doc
-            fn #handler(
-                &self,
-                state: &#state_ty,
-                command: #input,
-                ctx: &::plinth::codegen::CommandContext,
-            ) -> #effect<#output>;
-        }
-    });
+    let handlers = commands::handler_decls(
+        ctx,
+        &state_ty,
+        &quote!(::plinth::codegen::CommandContext),
+        |path| format!("Handles `{path}`: returns the events to persist and the reply."),
+        |output| quote!(#effect<#output>),
+    );
     let apply_docs = event_names
         .iter()
         .map(|name| format!(" Folds a `{name}` into the state."));

@@ -99,6 +99,7 @@ fn method_info(ctx: &Ctx<'_>, method: &Method) -> TokenStream {
     let input = &method.input.full_name;
     let output = &method.output.full_name;
     let streaming = method.server_streaming;
+    let client_streaming = method.client_streaming;
     let id = match &method.id {
         IdSpec::None => quote!(None),
         IdSpec::GeneratedUuid => quote!(GeneratedUuid),
@@ -129,6 +130,7 @@ fn method_info(ctx: &Ctx<'_>, method: &Method) -> TokenStream {
             input_type: #input,
             output_type: #output,
             server_streaming: #streaming,
+            client_streaming: #client_streaming,
             id: ::plinth::codegen::IdSource::#id,
             http: &[#(#http),*],
             subscribe: #subscribe,

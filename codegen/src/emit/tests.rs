@@ -19,6 +19,7 @@ fn method(name: &str, input: TypeRef, output: TypeRef) -> Method {
         input,
         output,
         server_streaming: false,
+        client_streaming: false,
         comments: Comments::default(),
         id: IdSpec::GeneratedUuid,
         http: Vec::new(),

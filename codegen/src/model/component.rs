@@ -261,13 +261,13 @@ fn method(
     let file = method.parent_service().parent_file();
     let loc = Loc::new(&file, method.path());
     let name = method.name();
-    if method.is_client_streaming() {
+    if method.is_client_streaming() && !matches!(kind, ComponentKind::Action) {
         ctx.error(
             ErrorKind::UnsupportedRpc,
             &loc.clone().at("stream"),
             "client streaming",
-            format!("rpc `{name}` streams its requests, which is not supported"),
-            "take a single request message (server streaming replies are supported)",
+            format!("rpc `{name}` streams its requests, which only an action's methods may do"),
+            "take a single request message (entities, workflows and views handle one at a time), or move the method to an action",
         );
     }
     let mut m = MethodDecl::default();
@@ -294,6 +294,18 @@ fn method(
         decl.subscribe.as_ref()
     };
     let (subscribe, subscribe_loc) = subscription(ctx, method, m.subscribe.as_ref(), default);
+    if let (Some(_), Some(at)) = (&subscribe, &subscribe_loc)
+        && is_action
+        && method.is_client_streaming()
+    {
+        ctx.error(
+            ErrorKind::UnsupportedRpc,
+            &at.clone().at("subscribe"),
+            "a subscription on a request stream",
+            format!("rpc `{name}` streams its requests and is fed by a subscription, which delivers one message per call"),
+            "take a single request message (`rpc M(Event)`), or drop the subscription",
+        );
+    }
     if let (Some(_), Some(at)) = (&subscribe, &subscribe_loc)
         && !is_view
         && !is_action
@@ -355,15 +367,16 @@ fn method(
         misplaced(ctx, &at.clone().at("publish"), name, "publish", "actions");
     }
     let jwt = super::jwt::method(ctx, method, m.jwt, decl.jwt.as_ref(), &loc);
-    let startup_retries = m
-        .trigger
-        .as_ref()
-        .and_then(|t| startup_trigger(ctx, t, name, is_action, method.is_server_streaming()));
+    let startup_retries = m.trigger.as_ref().and_then(|t| {
+        let streaming = method.is_server_streaming() || method.is_client_streaming();
+        startup_trigger(ctx, t, name, is_action, streaming)
+    });
     let method_model = Method {
         name: name.to_owned(),
         input: type_ref(&method.input()),
         output: type_ref(&method.output()),
         server_streaming: method.is_server_streaming(),
+        client_streaming: method.is_client_streaming(),
         comments: span::comments(&file, method.path()),
         id,
         http: routes.iter().map(|(b, _)| b.clone()).collect(),

@@ -129,6 +129,8 @@ pub struct Method {
     pub output: TypeRef,
     /// Whether the rpc streams its replies.
     pub server_streaming: bool,
+    /// Whether the rpc takes a stream of requests (actions only).
+    pub client_streaming: bool,
     /// The rpc's comments.
     pub comments: Comments,
     /// Where the entity id comes from (stateful components only).

@@ -131,6 +131,22 @@ pub trait ActionAdapter: Send + Sync + 'static {
         payload: Bytes,
         ctx: ActionContext,
     ) -> BoxFuture<'static, Result<ActionReply, Status>>;
+
+    /// Call the handler of method `method`, which takes a stream of
+    /// requests, with `requests` (each decoded as it arrives).
+    fn call_stream(
+        &self,
+        method: usize,
+        requests: BoxStream<'static, Result<Bytes, Status>>,
+        ctx: ActionContext,
+    ) -> BoxFuture<'static, Result<ActionReply, Status>> {
+        let _ = (requests, ctx);
+        let status = Status::unimplemented(format!(
+            "method {method} of {} does not take a request stream",
+            self.info().service
+        ));
+        Box::pin(futures::future::ready(Err(status)))
+    }
 }
 
 /// A view, as the runtime drives it.

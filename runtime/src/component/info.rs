@@ -64,6 +64,8 @@ pub struct MethodInfo {
     pub output_type: &'static str,
     /// Whether the method streams its replies.
     pub server_streaming: bool,
+    /// Whether the method takes a stream of requests (actions only).
+    pub client_streaming: bool,
     /// Where a command's entity id comes from (stateful components).
     pub id: IdSource,
     /// The HTTP routes of the method (its `google.api.http` rule and additional
@@ -309,6 +311,7 @@ mod tests {
             input_type: "counter.CounterState",
             output_type: "counter.CounterChanged",
             server_streaming: false,
+            client_streaming: false,
             id: IdSource::None,
             http,
             subscribe: subscribed.then_some(Subscription {

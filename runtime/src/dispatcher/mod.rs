@@ -12,6 +12,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use futures::future::BoxFuture;
+use futures::stream::BoxStream;
 use futures::{FutureExt, StreamExt};
 
 use crate::component::adapter::{ActionAdapter, ActionReply};
@@ -220,6 +221,69 @@ impl Dispatch for Dispatcher {
                 }
                 other => other,
             }
+        }
+        .boxed()
+    }
+
+    fn dispatch_stream(
+        &self,
+        path: &str,
+        requests: BoxStream<'static, Result<Bytes, Status>>,
+        metadata: Metadata,
+    ) -> BoxFuture<'static, Result<ActionReply, Status>> {
+        self.stream_call(path, requests, metadata)
+    }
+}
+
+impl Dispatcher {
+    /// A request stream's call: always to an action, holding a stream slot
+    /// for as long as the requests (and a streamed reply) last.
+    fn stream_call(
+        &self,
+        path: &str,
+        requests: BoxStream<'static, Result<Bytes, Status>>,
+        metadata: Metadata,
+    ) -> BoxFuture<'static, Result<ActionReply, Status>> {
+        let route = match self.inner.routes.get(path) {
+            Some(route) if route.info.methods[route.method].client_streaming => route.clone(),
+            _ => {
+                let status =
+                    Status::unimplemented(format!("{path} does not take a request stream"));
+                return futures::future::ready(Err(status)).boxed();
+            }
+        };
+        let Handler::Action(adapter) = route.handler.clone() else {
+            let status = Status::unimplemented(format!("{path} does not take a request stream"));
+            return futures::future::ready(Err(status)).boxed();
+        };
+        let slot = match self.inner.budgets.acquire(path, true) {
+            Ok(slot) => slot,
+            Err(status) => return futures::future::ready(Err(status)).boxed(),
+        };
+        let inner = self.inner.clone();
+        async move {
+            let link = inner.link(route.info.service, 0);
+            let ctx = ActionContext::new(metadata.clone()).with_link(link);
+            let (info, method) = (route.info, route.method);
+            let future = guarded(info, method, || adapter.call_stream(method, requests, ctx))?;
+            let reply = AssertUnwindSafe(future)
+                .catch_unwind()
+                .await
+                .map_err(|panic| panic_status(info, method, panic))??;
+            let reply = crate::eventing::publish_reply(
+                inner.publisher.get(),
+                info,
+                method,
+                &metadata,
+                reply,
+            )
+            .await?;
+            Ok(match reply {
+                ActionReply::Stream(stream) => {
+                    ActionReply::Stream(inner.budgets.bound(stream, slot))
+                }
+                unary => unary,
+            })
         }
         .boxed()
     }

@@ -326,6 +326,7 @@ mod tests {
             input_type: input,
             output_type: "google.protobuf.Empty",
             server_streaming: false,
+            client_streaming: false,
             id: IdSource::None,
             http: &[],
             subscribe: Some(Subscription {

@@ -11,7 +11,9 @@ use bytes::Bytes;
 use futures::future::BoxFuture;
 use futures::stream::BoxStream;
 use futures::{FutureExt, StreamExt};
-use tonic::server::{Grpc, ServerStreamingService, UnaryService};
+use tonic::server::{
+    ClientStreamingService, Grpc, ServerStreamingService, StreamingService, UnaryService,
+};
 
 use super::codec::BytesCodec;
 use crate::auth::{Authenticator, Claims};
@@ -102,11 +104,13 @@ where
             caller,
         };
         let mut grpc = Grpc::new(BytesCodec).max_decoding_message_size(self.max_message_bytes);
+        let client_streaming = method.client_streaming;
         async move {
-            Ok(if streaming {
-                grpc.server_streaming(call, request).await
-            } else {
-                grpc.unary(call, request).await
+            Ok(match (client_streaming, streaming) {
+                (false, false) => grpc.unary(call, request).await,
+                (false, true) => grpc.server_streaming(call, request).await,
+                (true, false) => grpc.client_streaming(call, request).await,
+                (true, true) => grpc.streaming(call, request).await,
             })
         }
         .boxed()
@@ -144,24 +148,88 @@ impl Call {
     }
 }
 
+impl Call {
+    /// Dispatch a call whose requests stream in: each message gets the
+    /// token's claims in its fields, as a unary request would.
+    fn start_stream(
+        &self,
+        request: tonic::Request<tonic::Streaming<Bytes>>,
+    ) -> BoxFuture<'static, Result<ActionReply, Status>> {
+        let mut metadata = metadata_of(request.metadata());
+        metadata.set_claims(self.claims.clone());
+        metadata.set_caller(self.caller.clone());
+        let (auth, method, claims) = (self.auth.clone(), self.method, self.claims.clone());
+        let requests = request
+            .into_inner()
+            .map(move |item| {
+                let payload = item.map_err(|status| {
+                    Status::new(
+                        crate::status::Code::from_i32(status.code() as i32),
+                        status.message().to_owned(),
+                    )
+                })?;
+                auth.fill_fields(method, payload, claims.as_deref())
+            })
+            .boxed();
+        self.dispatch
+            .dispatch_stream(self.method.path, requests, metadata)
+    }
+
+    /// The reply of a method that answers once.
+    async fn unary_reply(
+        reply: BoxFuture<'static, Result<ActionReply, Status>>,
+    ) -> Result<tonic::Response<Bytes>, tonic::Status> {
+        match reply.await.map_err(to_tonic)? {
+            ActionReply::Unary(message) => Ok(tonic::Response::new(message)),
+            // A unary method whose handler streamed: its first message is the reply.
+            ActionReply::Stream(mut stream) => match stream.next().await {
+                Some(Ok(message)) => Ok(tonic::Response::new(message)),
+                Some(Err(status)) => Err(to_tonic(status)),
+                None => Err(tonic::Status::internal("the handler produced no reply")),
+            },
+        }
+    }
+
+    /// The reply of a method that streams its replies.
+    async fn stream_reply(
+        reply: BoxFuture<'static, Result<ActionReply, Status>>,
+    ) -> Result<tonic::Response<BoxStream<'static, Result<Bytes, tonic::Status>>>, tonic::Status>
+    {
+        let stream = match reply.await.map_err(to_tonic)? {
+            ActionReply::Unary(message) => {
+                futures::stream::once(async move { Ok(message) }).boxed()
+            }
+            ActionReply::Stream(stream) => stream.map(|item| item.map_err(to_tonic)).boxed(),
+        };
+        Ok(tonic::Response::new(stream))
+    }
+}
+
+impl ClientStreamingService<Bytes> for Call {
+    type Response = Bytes;
+    type Future = BoxFuture<'static, Result<tonic::Response<Bytes>, tonic::Status>>;
+
+    fn call(&mut self, request: tonic::Request<tonic::Streaming<Bytes>>) -> Self::Future {
+        Call::unary_reply(self.start_stream(request)).boxed()
+    }
+}
+
+impl StreamingService<Bytes> for Call {
+    type Response = Bytes;
+    type ResponseStream = BoxStream<'static, Result<Bytes, tonic::Status>>;
+    type Future = BoxFuture<'static, Result<tonic::Response<Self::ResponseStream>, tonic::Status>>;
+
+    fn call(&mut self, request: tonic::Request<tonic::Streaming<Bytes>>) -> Self::Future {
+        Call::stream_reply(self.start_stream(request)).boxed()
+    }
+}
+
 impl UnaryService<Bytes> for Call {
     type Response = Bytes;
     type Future = BoxFuture<'static, Result<tonic::Response<Bytes>, tonic::Status>>;
 
     fn call(&mut self, request: tonic::Request<Bytes>) -> Self::Future {
-        let reply = self.start(request);
-        async move {
-            match reply.await.map_err(to_tonic)? {
-                ActionReply::Unary(message) => Ok(tonic::Response::new(message)),
-                // A unary method whose handler streamed: its first message is the reply.
-                ActionReply::Stream(mut stream) => match stream.next().await {
-                    Some(Ok(message)) => Ok(tonic::Response::new(message)),
-                    Some(Err(status)) => Err(to_tonic(status)),
-                    None => Err(tonic::Status::internal("the handler produced no reply")),
-                },
-            }
-        }
-        .boxed()
+        Call::unary_reply(self.start(request)).boxed()
     }
 }
 
@@ -171,17 +239,7 @@ impl ServerStreamingService<Bytes> for Call {
     type Future = BoxFuture<'static, Result<tonic::Response<Self::ResponseStream>, tonic::Status>>;
 
     fn call(&mut self, request: tonic::Request<Bytes>) -> Self::Future {
-        let reply = self.start(request);
-        async move {
-            let stream = match reply.await.map_err(to_tonic)? {
-                ActionReply::Unary(message) => {
-                    futures::stream::once(async move { Ok(message) }).boxed()
-                }
-                ActionReply::Stream(stream) => stream.map(|item| item.map_err(to_tonic)).boxed(),
-            };
-            Ok(tonic::Response::new(stream))
-        }
-        .boxed()
+        Call::stream_reply(self.start(request)).boxed()
     }
 }
 

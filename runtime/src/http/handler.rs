@@ -8,6 +8,7 @@ use axum::extract::{Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
+use futures::StreamExt;
 use http_body_util::{BodyExt, LengthLimitError, Limited};
 use prost::Message as _;
 use prost_reflect::{DynamicMessage, Value};
@@ -93,19 +94,38 @@ async fn serve(front: &Frontend, request: Request) -> Result<Response, Status> {
         }
     };
 
-    let message = build_request(route, &found, &parts.headers, parts.uri.query(), &body)?;
-    let payload = front.auth.fill_fields(
-        route.method,
-        Bytes::from(message.encode_to_vec()),
-        claims.as_deref(),
-    )?;
     let mut metadata = metadata(&parts.headers);
-    metadata.set_claims(claims);
     metadata.set_caller(crate::server::caller(&parts.extensions));
-    let reply = front
-        .dispatch
-        .dispatch(route.method.path, payload, metadata)
-        .await?;
+    let reply = if route.method.client_streaming {
+        // A request stream over HTTP: one JSON message per line.
+        let mut requests = Vec::new();
+        for message in ndjson_requests(route, &body)? {
+            let payload = Bytes::from(message.encode_to_vec());
+            requests.push(
+                front
+                    .auth
+                    .fill_fields(route.method, payload, claims.as_deref()),
+            );
+        }
+        metadata.set_claims(claims);
+        let requests = futures::stream::iter(requests).boxed();
+        front
+            .dispatch
+            .dispatch_stream(route.method.path, requests, metadata)
+            .await?
+    } else {
+        let message = build_request(route, &found, &parts.headers, parts.uri.query(), &body)?;
+        let payload = front.auth.fill_fields(
+            route.method,
+            Bytes::from(message.encode_to_vec()),
+            claims.as_deref(),
+        )?;
+        metadata.set_claims(claims);
+        front
+            .dispatch
+            .dispatch(route.method.path, payload, metadata)
+            .await?
+    };
     let raw_reply = route.response_body.is_none() && route.output.full_name() == HTTP_BODY;
     match reply {
         ActionReply::Unary(bytes) if raw_reply => raw_response(&bytes),
@@ -275,6 +295,20 @@ fn build_request(
         binding::set_text(&mut message, fields, &text, &name).map_err(bad_request)?;
     }
     Ok(message)
+}
+
+/// The requests of a method that takes a request stream, from an NDJSON
+/// body (one JSON message per non-blank line; the body is read whole,
+/// within the body limit). Such a route's body is the whole request.
+fn ndjson_requests(route: &Route, body: &[u8]) -> Result<Vec<DynamicMessage>, Status> {
+    body.split(|byte| *byte == b'\n')
+        .enumerate()
+        .filter(|(_, line)| !line.iter().all(u8::is_ascii_whitespace))
+        .map(|(number, line)| {
+            json::decode_message(route.input.clone(), line)
+                .map_err(|status| bad_request(format!("line {}: {}", number + 1, status.message())))
+        })
+        .collect()
 }
 
 /// The request of a method whose body is a `google.api.HttpBody` (the

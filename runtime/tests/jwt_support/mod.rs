@@ -66,6 +66,7 @@ const fn method(
         input_type: "jwtauth.WhoAmI",
         output_type: "jwtauth.Reply",
         server_streaming: false,
+        client_streaming: false,
         id: IdSource::None,
         http,
         subscribe: None,
