@@ -29,6 +29,7 @@ use crate::server::FrontDoors;
 use crate::storage::Storage;
 
 mod error;
+mod health;
 
 pub use error::{ServiceError, ServiceResult};
 
@@ -263,9 +264,11 @@ impl Service {
         )
         .await?;
         let subscriptions = eventing.status_sources();
-        let status_routes = crate::view::status::router(views.clone(), entity_stats)
-            .merge(crate::schedule::status::router(scheduler.clone()))
-            .merge(crate::workflow::status::router(dispatcher.workflows()));
+        let status_routes =
+            crate::view::status::router(views.clone(), subscriptions.clone(), entity_stats)
+                .merge(crate::schedule::status::router(scheduler.clone()))
+                .merge(crate::workflow::status::router(dispatcher.workflows()))
+                .merge(health::router(storage.clone(), topics.clone()));
         let admin_here = admin_listener.is_none();
         let mut http = http_router(shared.clone(), &config, auth.clone())?;
         if admin_here {

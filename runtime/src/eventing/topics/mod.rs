@@ -98,6 +98,12 @@ pub trait Topics: Send + Sync + 'static {
 
     /// A short description for logs (`sqlite:/path`, `nats://host:port`).
     fn describe(&self) -> String;
+
+    /// Whether the backend can serve now (for readiness): a round trip to
+    /// a server, where there is one. The default: always.
+    fn check(&self) -> BoxFuture<'_, TopicResult<()>> {
+        Box::pin(async { Ok(()) })
+    }
 }
 
 /// Check a topic name: non-empty, at most 200 characters of letters, digits,

@@ -211,6 +211,17 @@ impl Topics for NatsTopics {
     fn describe(&self) -> String {
         self.url.clone()
     }
+
+    fn check(&self) -> BoxFuture<'_, TopicResult<()>> {
+        Box::pin(async move {
+            // A flush is a ping to the server and back.
+            self.jetstream
+                .client()
+                .flush()
+                .await
+                .map_err(|e| backend("the NATS server does not answer", e))
+        })
+    }
 }
 
 #[cfg(test)]
