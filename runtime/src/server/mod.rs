@@ -15,6 +15,7 @@
 //! the calling service ([`Peer`]). The admin surface (`/_plinth/*`, gRPC
 //! reflection) answers callers on this host only unless opened to all.
 
+mod access;
 mod connections;
 mod files;
 mod tls;
@@ -133,16 +134,19 @@ impl FrontDoors {
             .get(http::header::CONTENT_TYPE)
             .and_then(|value| value.to_str().ok())
             .is_some_and(|value| value.starts_with("application/grpc"));
-        if let Some(refusal) = self.admin_refusal(request.uri().path(), &peer, is_grpc) {
+        let access = access::Access::start(&request, is_grpc);
+        if let Some(mut refusal) = self.admin_refusal(request.uri().path(), &peer, is_grpc) {
+            access.finish(&mut refusal);
             return Ok(refusal);
         }
         request.extensions_mut().insert(peer.as_ref().clone());
         let request = request.map(axum::body::Body::new);
-        let response = if is_grpc {
+        let mut response = if is_grpc {
             self.grpc.oneshot(request).await?
         } else {
             self.http.oneshot(request).await?
         };
+        access.finish(&mut response);
         // The call stays in flight until its body is sent or dropped.
         Ok(response.map(|body| {
             axum::body::Body::new(body.map_frame(move |frame| {
