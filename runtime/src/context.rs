@@ -12,6 +12,12 @@ pub(crate) fn is_reserved(key: &str) -> bool {
 
 use std::sync::Arc;
 
+use bytes::Bytes;
+use futures::future::BoxFuture;
+
+use crate::effect::DeferredCall;
+use crate::status::Status;
+
 use crate::auth::Claims;
 
 /// Who a call comes from, as the runtime established it (never from
@@ -157,13 +163,62 @@ impl CommandContext {
     }
 }
 
+/// What an action's (or a workflow step's) context reaches beyond the
+/// handler: the service's components, its topics and its timers. The
+/// runtime implements it; a test can give a context a fake of its own
+/// ([`ActionContext::with_outbound`]).
+pub trait Outbound: Send + Sync + 'static {
+    /// Call the unary method `path` (`/package.Service/Method`) with an
+    /// encoded request, carrying `metadata`; the encoded reply.
+    fn call(
+        &self,
+        path: &'static str,
+        payload: Bytes,
+        metadata: Metadata,
+    ) -> BoxFuture<'static, Result<Bytes, Status>>;
+
+    /// Publish an encoded message of CloudEvents type `ce_type` and
+    /// `content_type` to `topic` (a name or `${ENV}` template); `incoming`
+    /// is the metadata of the call publishing it. Returns once durable.
+    fn publish<'a>(
+        &'a self,
+        topic: &'a str,
+        ce_type: &'a str,
+        content_type: &'a str,
+        payload: Bytes,
+        incoming: &'a Metadata,
+    ) -> BoxFuture<'a, Result<(), Status>>;
+
+    /// Store the timer `name` (replacing one of the same name): `call` is
+    /// made once `delay` passed, retried up to `max_retries` times.
+    fn start_timer<'a>(
+        &'a self,
+        name: &'a str,
+        delay: std::time::Duration,
+        call: DeferredCall<Bytes>,
+        max_retries: u32,
+    ) -> BoxFuture<'a, Result<(), Status>>;
+
+    /// Remove the timer `name`, if there is one.
+    fn cancel_timer<'a>(&'a self, name: &'a str) -> BoxFuture<'a, Result<(), Status>>;
+}
+
 /// The context of an action call or subscription delivery.
-#[derive(Debug, Clone, Default)]
+#[derive(Clone, Default)]
 pub struct ActionContext {
     metadata: Metadata,
-    /// What the runtime lends the handler: publishing and calls (see
-    /// `crate::eventing::context`); `None` in contexts built by tests.
-    link: Option<crate::eventing::ContextLink>,
+    /// What the runtime lends the handler: calls, publishing, timers;
+    /// `None` in contexts built outside a service.
+    outbound: Option<Arc<dyn Outbound>>,
+}
+
+impl std::fmt::Debug for ActionContext {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ActionContext")
+            .field("metadata", &self.metadata)
+            .field("connected", &self.outbound.is_some())
+            .finish()
+    }
 }
 
 impl ActionContext {
@@ -173,19 +228,73 @@ impl ActionContext {
     pub fn new(metadata: Metadata) -> ActionContext {
         ActionContext {
             metadata,
-            link: None,
+            outbound: None,
         }
     }
 
-    /// The same context, able to publish and call through `link`.
-    pub(crate) fn with_link(mut self, link: crate::eventing::ContextLink) -> ActionContext {
-        self.link = Some(link);
+    /// The same context, calling, publishing and starting timers through
+    /// `outbound` (the runtime's, or a test's fake).
+    pub fn with_outbound(mut self, outbound: Arc<dyn Outbound>) -> ActionContext {
+        self.outbound = Some(outbound);
         self
     }
 
-    /// What the runtime lent the handler.
-    pub(crate) fn link(&self) -> Option<&crate::eventing::ContextLink> {
-        self.link.as_ref()
+    /// What the handler reaches beyond itself, or why it cannot.
+    fn outbound(&self, what: &str) -> Result<&dyn Outbound, Status> {
+        self.outbound.as_deref().ok_or_else(|| {
+            Status::failed_precondition(format!(
+                "cannot {what}: this context is not connected to a running service"
+            ))
+        })
+    }
+
+    /// Call a unary method of another component of this service and wait for
+    /// its reply, e.g. `ctx.call(CustomerServiceClient::get_customer(request)).await?`
+    /// with a generated client. The call carries this call's metadata; entity
+    /// commands are serialized with the entity's other commands as usual, and
+    /// the callee's error comes back as it is. Fails with `FAILED_PRECONDITION`
+    /// outside a running service.
+    pub async fn call<R: prost::Message + Default>(
+        &self,
+        call: DeferredCall<R>,
+    ) -> Result<R, Status> {
+        let path = call.path();
+        let outbound = self.outbound(&format!("call {path}"))?;
+        let reply = outbound
+            .call(path, call.payload().clone(), self.metadata.clone())
+            .await?;
+        R::decode(reply).map_err(|error| {
+            Status::internal(format!("the reply of {path} does not decode: {error}"))
+        })
+    }
+
+    /// Publish `message` (of the fully qualified type `ce_type`) to `topic` (a
+    /// name or `${ENV}` template), with CloudEvents attributes; its
+    /// `ce-subject` is this call's, if it has one. Returns once the message is
+    /// durable. Fails with `FAILED_PRECONDITION` outside a running service.
+    pub async fn publish<M: prost::Message>(
+        &self,
+        topic: &str,
+        ce_type: &str,
+        message: &M,
+    ) -> Result<(), Status> {
+        let payload = Bytes::from(message.encode_to_vec());
+        self.publish_encoded(topic, ce_type, "application/protobuf", payload)
+            .await
+    }
+
+    /// Publish an already encoded payload with its content type
+    /// (`application/protobuf` or `application/json`).
+    pub async fn publish_encoded(
+        &self,
+        topic: &str,
+        ce_type: &str,
+        content_type: &str,
+        payload: Bytes,
+    ) -> Result<(), Status> {
+        self.outbound("publish")?
+            .publish(topic, ce_type, content_type, payload, &self.metadata)
+            .await
     }
 
     /// The request metadata (for subscriptions, the CloudEvents attributes).
@@ -215,7 +324,7 @@ impl ActionContext {
     /// Outside a running service they fail with `FAILED_PRECONDITION`.
     pub fn timers(&self) -> crate::schedule::timers::Timers<'_> {
         crate::schedule::timers::Timers {
-            scheduler: self.link.as_ref().and_then(|link| link.scheduler.as_ref()),
+            outbound: self.outbound.as_deref(),
         }
     }
 }
@@ -270,5 +379,109 @@ mod tests {
         let ctx = CommandContext::new("c1").with_metadata(metadata);
         assert_eq!(ctx.caller(), Caller::Runtime);
         assert!(ctx.jwt_claims().is_none());
+    }
+
+    /// A fake of the runtime: canned replies, and what was published and scheduled.
+    #[derive(Default)]
+    struct Fake {
+        seen: std::sync::Mutex<Vec<String>>,
+    }
+
+    impl Outbound for Fake {
+        fn call(
+            &self,
+            path: &'static str,
+            payload: Bytes,
+            _metadata: Metadata,
+        ) -> BoxFuture<'static, Result<Bytes, Status>> {
+            self.seen
+                .lock()
+                .unwrap()
+                .push(format!("call {path} ({} bytes)", payload.len()));
+            let reply = if path.ends_with("/Fail") {
+                Err(Status::not_found("no such thing"))
+            } else {
+                Ok(Bytes::from(prost::Message::encode_to_vec(&7u64)))
+            };
+            Box::pin(async move { reply })
+        }
+
+        fn publish<'a>(
+            &'a self,
+            topic: &'a str,
+            ce_type: &'a str,
+            content_type: &'a str,
+            payload: Bytes,
+            incoming: &'a Metadata,
+        ) -> BoxFuture<'a, Result<(), Status>> {
+            let subject = incoming.get("ce-subject").unwrap_or("-").to_owned();
+            self.seen.lock().unwrap().push(format!(
+                "publish {topic} {ce_type} {content_type} {} subject {subject}",
+                payload.len()
+            ));
+            Box::pin(async { Ok(()) })
+        }
+
+        fn start_timer<'a>(
+            &'a self,
+            name: &'a str,
+            delay: std::time::Duration,
+            call: DeferredCall<Bytes>,
+            max_retries: u32,
+        ) -> BoxFuture<'a, Result<(), Status>> {
+            self.seen.lock().unwrap().push(format!(
+                "timer {name} {delay:?} {} {max_retries}",
+                call.path()
+            ));
+            Box::pin(async { Ok(()) })
+        }
+
+        fn cancel_timer<'a>(&'a self, name: &'a str) -> BoxFuture<'a, Result<(), Status>> {
+            self.seen.lock().unwrap().push(format!("cancel {name}"));
+            Box::pin(async { Ok(()) })
+        }
+    }
+
+    #[tokio::test]
+    async fn an_action_context_reaches_out_through_its_outbound() {
+        let fake = Arc::new(Fake::default());
+        let ctx = ActionContext::new(Metadata::new().with("ce-subject", "c1"))
+            .with_outbound(fake.clone());
+        let reply: u64 = ctx
+            .call(DeferredCall::new("/x.Svc/Get", Bytes::from_static(b"ab")))
+            .await
+            .unwrap();
+        assert_eq!(reply, 7);
+        let failed = ctx
+            .call(DeferredCall::<u64>::new("/x.Svc/Fail", Bytes::new()))
+            .await
+            .unwrap_err();
+        assert_eq!(failed.message(), "no such thing");
+        ctx.publish("events", "x.Changed", &1u32).await.unwrap();
+        let call = DeferredCall::<()>::new("/x.Svc/Later", Bytes::new());
+        ctx.timers()
+            .start_single("t1", std::time::Duration::from_secs(3), call, 2)
+            .await
+            .unwrap();
+        ctx.timers().cancel("t1").await.unwrap();
+        assert_eq!(
+            *fake.seen.lock().unwrap(),
+            [
+                "call /x.Svc/Get (2 bytes)",
+                "call /x.Svc/Fail (0 bytes)",
+                "publish events x.Changed application/protobuf 2 subject c1",
+                "timer t1 3s /x.Svc/Later 2",
+                "cancel t1",
+            ]
+        );
+        // Without one, each of them says why it cannot.
+        let alone = ActionContext::new(Metadata::new());
+        let refused = alone
+            .call(DeferredCall::<u64>::new("/x.Svc/Get", Bytes::new()))
+            .await
+            .unwrap_err();
+        assert_eq!(refused.code(), crate::status::Code::FailedPrecondition);
+        assert!(alone.publish("events", "x", &1u32).await.is_err());
+        assert!(alone.timers().cancel("t1").await.is_err());
     }
 }

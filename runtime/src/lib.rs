@@ -42,7 +42,7 @@ pub mod workflow;
 
 pub use component::{Component, Registration};
 pub use config::Config;
-pub use context::{ActionContext, Caller, CommandContext, Metadata, UpdateContext};
+pub use context::{ActionContext, Caller, CommandContext, Metadata, Outbound, UpdateContext};
 pub use effect::{DeferredCall, Effect, EventEffect, RowUpdate, StateChange};
 pub use http::HttpBody;
 pub use service::{RunningService, Service, ServiceError};

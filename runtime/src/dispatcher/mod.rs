@@ -263,7 +263,7 @@ impl Dispatcher {
         let inner = self.inner.clone();
         async move {
             let link = inner.link(route.info.service, 0);
-            let ctx = ActionContext::new(metadata.clone()).with_link(link);
+            let ctx = ActionContext::new(metadata.clone()).with_outbound(Arc::new(link));
             let (info, method) = (route.info, route.method);
             let future = guarded(info, method, || adapter.call_stream(method, requests, ctx))?;
             let reply = AssertUnwindSafe(future)
@@ -380,7 +380,10 @@ impl Inner {
         };
         let link = self.link(driver.service(), depth);
         let driven = driver
-            .drive(payload, ActionContext::new(metadata).with_link(link))
+            .drive(
+                payload,
+                ActionContext::new(metadata).with_outbound(Arc::new(link)),
+            )
             .await?;
         if let Some(scheduler) = self.scheduler.get() {
             scheduler.enqueue(driven.now);
@@ -448,7 +451,7 @@ async fn call_action(
     metadata: Metadata,
     link: ContextLink,
 ) -> Result<ActionReply, Status> {
-    let ctx = ActionContext::new(metadata).with_link(link);
+    let ctx = ActionContext::new(metadata).with_outbound(Arc::new(link));
     let future = guarded(info, method, || adapter.call(method, payload, ctx))?;
     let reply = AssertUnwindSafe(future)
         .catch_unwind()

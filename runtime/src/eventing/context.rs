@@ -1,16 +1,16 @@
-//! What an action handler can do through its [`ActionContext`] besides
-//! replying: publish messages to topics, and call other components.
+//! What an action handler can do through its context besides replying —
+//! call other components, publish to topics, start timers — as the
+//! runtime's [`Outbound`]: the dispatcher lends each call a [`ContextLink`].
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use bytes::Bytes;
 use futures::future::BoxFuture;
 
-use super::cloudevents as ce;
 use super::publisher::{Origin, Publisher};
 use crate::component::adapter::ActionReply;
-use crate::context::ActionContext;
-use crate::context::Metadata;
+use crate::context::{Metadata, Outbound};
 use crate::effect::DeferredCall;
 use crate::status::Status;
 
@@ -44,75 +44,70 @@ impl std::fmt::Debug for ContextLink {
     }
 }
 
-impl ActionContext {
-    /// Publish `message` (of the fully qualified type `ce_type`) to `topic` (a
-    /// name or `${ENV}` template), with CloudEvents attributes; its
-    /// `ce-subject` is this call's, if it has one. Returns once the message is
-    /// durable. Fails with `FAILED_PRECONDITION` outside a running service.
-    pub async fn publish<M: prost::Message>(
+impl Outbound for ContextLink {
+    fn call(
         &self,
-        topic: &str,
-        ce_type: &str,
-        message: &M,
-    ) -> Result<(), Status> {
-        self.publish_encoded(
-            topic,
-            ce_type,
-            ce::PROTOBUF,
-            Bytes::from(message.encode_to_vec()),
-        )
-        .await
-    }
-
-    /// Publish an already encoded payload with its content type
-    /// (`application/protobuf` or `application/json`).
-    pub async fn publish_encoded(
-        &self,
-        topic: &str,
-        ce_type: &str,
-        content_type: &str,
+        path: &'static str,
         payload: Bytes,
-    ) -> Result<(), Status> {
-        let link = self.link().ok_or_else(|| {
-            Status::failed_precondition("publishing needs a context from a running service")
-        })?;
-        let publisher = link.publisher.as_ref().ok_or_else(|| {
-            Status::failed_precondition("the service has no topic backend configured")
-        })?;
-        let origin = Origin {
-            source: link.source,
-            ce_type,
-            incoming: self.metadata(),
-            keep_id: false,
-            content_type,
-        };
-        publisher.publish(topic, origin, payload).await.map(drop)
+        metadata: Metadata,
+    ) -> BoxFuture<'static, Result<Bytes, Status>> {
+        let reply = (self.caller)(path, payload, metadata);
+        Box::pin(async move {
+            match reply.await? {
+                ActionReply::Unary(bytes) => Ok(bytes),
+                ActionReply::Stream(_) => Err(Status::invalid_argument(format!(
+                    "{path} streams its replies; call it from a client instead"
+                ))),
+            }
+        })
     }
 
-    /// Call a unary method of another component of this service and wait for
-    /// its reply, e.g. `ctx.call(CustomerServiceClient::get_customer(request)).await?`
-    /// with a generated client. The call carries this call's metadata; entity
-    /// commands are serialized with the entity's other commands as usual, and
-    /// the callee's error comes back as it is. Fails with `FAILED_PRECONDITION`
-    /// outside a running service.
-    pub async fn call<R: prost::Message + Default>(
-        &self,
-        call: DeferredCall<R>,
-    ) -> Result<R, Status> {
-        let path = call.path();
-        let link = self.link().ok_or_else(|| {
-            Status::failed_precondition(format!(
-                "cannot call {path}: this context is not connected to a running service"
-            ))
-        })?;
-        let reply = (link.caller)(path, call.payload().clone(), self.metadata().clone()).await?;
-        match reply {
-            ActionReply::Unary(bytes) => R::decode(bytes).map_err(|error| {
-                Status::internal(format!("the reply of {path} does not decode: {error}"))
-            }),
-            ActionReply::Stream(_) => Err(Status::invalid_argument(format!(
-                "{path} streams its replies; call it from a client instead"
-            ))),
-        }
+    fn publish<'a>(
+        &'a self,
+        topic: &'a str,
+        ce_type: &'a str,
+        content_type: &'a str,
+        payload: Bytes,
+        incoming: &'a Metadata,
+    ) -> BoxFuture<'a, Result<(), Status>> {
+        Box::pin(async move {
+            let publisher = self.publisher.as_ref().ok_or_else(|| {
+                Status::failed_precondition("the service has no topic backend configured")
+            })?;
+            let origin = Origin {
+                source: self.source,
+                ce_type,
+                incoming,
+                keep_id: false,
+                content_type,
+            };
+            publisher.publish(topic, origin, payload).await.map(drop)
+        })
+    }
+
+    fn start_timer<'a>(
+        &'a self,
+        name: &'a str,
+        delay: Duration,
+        call: DeferredCall<Bytes>,
+        max_retries: u32,
+    ) -> BoxFuture<'a, Result<(), Status>> {
+        Box::pin(async move {
+            self.scheduler()?
+                .start_timer(name, delay, call, max_retries)
+                .await
+        })
+    }
+
+    fn cancel_timer<'a>(&'a self, name: &'a str) -> BoxFuture<'a, Result<(), Status>> {
+        Box::pin(async move { self.scheduler()?.cancel_timer(name).await })
+    }
+}
+
+impl ContextLink {
+    fn scheduler(&self) -> Result<&Arc<crate::schedule::Scheduler>, Status> {
+        self.scheduler.as_ref().ok_or_else(|| {
+            Status::failed_precondition("timers need a context from a running service")
+        })
     }
 }

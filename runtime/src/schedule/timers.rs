@@ -13,20 +13,27 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use super::Scheduler;
+use crate::context::Outbound;
 use crate::effect::DeferredCall;
 use crate::status::Status;
 use crate::storage::ScheduleOp;
 
 /// The timers of an action call ([`ActionContext::timers`](crate::ActionContext::timers)).
-#[derive(Debug)]
 pub struct Timers<'a> {
-    pub(crate) scheduler: Option<&'a Arc<Scheduler>>,
+    pub(crate) outbound: Option<&'a dyn Outbound>,
+}
+
+impl std::fmt::Debug for Timers<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Timers")
+            .field("connected", &self.outbound.is_some())
+            .finish()
+    }
 }
 
 impl Timers<'_> {
-    fn scheduler(&self) -> Result<&Arc<Scheduler>, Status> {
-        self.scheduler.ok_or_else(|| {
+    fn outbound(&self) -> Result<&dyn Outbound, Status> {
+        self.outbound.ok_or_else(|| {
             Status::failed_precondition("timers need a context from a running service")
         })
     }
@@ -41,7 +48,7 @@ impl Timers<'_> {
         call: DeferredCall<R>,
         max_retries: u32,
     ) -> Result<(), Status> {
-        self.scheduler()?
+        self.outbound()?
             .start_timer(name, delay, call.erase(), max_retries)
             .await
     }
@@ -49,7 +56,7 @@ impl Timers<'_> {
     /// Cancel the timer `name`; nothing happens if there is none (it fired,
     /// or was never started). A call already under way is not stopped.
     pub async fn cancel(&self, name: &str) -> Result<(), Status> {
-        self.scheduler()?.cancel_timer(name).await
+        self.outbound()?.cancel_timer(name).await
     }
 }
 
