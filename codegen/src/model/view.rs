@@ -114,7 +114,7 @@ fn report(ctx: &mut Ctx<'_>, loc: &Loc, sql: &str, method: &str, error: &QueryEr
     let help = error
         .help
         .clone()
-        .unwrap_or_else(|| "see the query language reference for views".into());
+        .unwrap_or_else(|| "see the view query language reference, docs/query-language.md".into());
     let mut problem = Problem::new(ErrorKind::InvalidQuery, message).with_help(help);
     if let (Some(file), Some(text)) = (file, text) {
         let outer = span::span(&file, loc, &text);
