@@ -19,6 +19,7 @@ pub mod emit;
 mod error;
 pub mod model;
 pub mod naming;
+pub mod openapi;
 pub mod query;
 
 pub use builder::{Builder, configure};
@@ -50,6 +51,16 @@ pub struct Config {
 pub fn generate(pool: &DescriptorPool, config: &Config) -> Result<Vec<GeneratedFile>> {
     let model = model::build(pool, &config.sources)?;
     emit::emit(pool, &model)
+}
+
+/// The OpenAPI 3.1 document of the HTTP/JSON routes of `pool`'s services.
+pub fn generate_openapi(
+    pool: &DescriptorPool,
+    config: &Config,
+    title: &str,
+) -> Result<serde_json::Value> {
+    let model = model::build(pool, &config.sources)?;
+    Ok(openapi::openapi(pool, &model, title))
 }
 
 /// The SQL of every view of `pool`, per dialect, for review (`plinth

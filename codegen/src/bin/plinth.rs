@@ -37,6 +37,9 @@ enum Command {
         /// The output directory.
         #[arg(long)]
         out: PathBuf,
+        /// Also write the OpenAPI 3.1 document of the HTTP/JSON routes to this file.
+        #[arg(long)]
+        openapi: Option<PathBuf>,
     },
 }
 
@@ -47,7 +50,8 @@ fn main() -> ExitCode {
             protos,
             includes,
             out,
-        } => run_generate(&protos, &includes, &out),
+            openapi,
+        } => run_generate(&protos, &includes, &out, openapi.as_deref()),
     };
     match result {
         Ok(summary) => {
@@ -100,6 +104,7 @@ fn run_generate(
     protos: &[PathBuf],
     includes: &[PathBuf],
     out: &std::path::Path,
+    openapi: Option<&std::path::Path>,
 ) -> Result<String, Error> {
     let compiled = compile(protos, &includes_or_cwd(includes))?;
     let config = Config {
@@ -113,6 +118,11 @@ fn run_generate(
             std::fs::create_dir_all(dir)?;
         }
         std::fs::write(&path, &file.contents)?;
+    }
+    if let Some(path) = openapi {
+        let document = plinth_codegen::generate_openapi(&compiled.pool, &config, "Plinth service")?;
+        let text = serde_json::to_string_pretty(&document).unwrap_or_default();
+        std::fs::write(path, text + "\n")?;
     }
     Ok(format!(
         "generated {} files into {} from {} proto files",

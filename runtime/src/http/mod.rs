@@ -19,6 +19,7 @@ mod handler;
 mod http_body;
 pub(crate) mod json;
 mod json_check;
+pub(crate) mod openapi;
 mod routes;
 mod stream;
 mod template;

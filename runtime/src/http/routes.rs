@@ -89,6 +89,11 @@ pub(crate) struct RouteTable {
 }
 
 impl RouteTable {
+    /// Every route, in the order they are tried.
+    pub(crate) fn routes(&self) -> &[Route] {
+        &self.routes
+    }
+
     /// Resolve every HTTP rule of every method, plus the default
     /// `POST /package.Service/Method` route of each method (unless a rule
     /// already binds exactly that). An internal method (fed by a

@@ -268,7 +268,11 @@ impl Service {
             crate::view::status::router(views.clone(), subscriptions.clone(), entity_stats)
                 .merge(crate::schedule::status::router(scheduler.clone()))
                 .merge(crate::workflow::status::router(dispatcher.workflows()))
-                .merge(health::router(storage.clone(), topics.clone()));
+                .merge(health::router(storage.clone(), topics.clone()))
+                .merge(crate::http::openapi::router(
+                    crate::http::openapi::document(&shared)
+                        .map_err(|error| ServiceError::Http(error.to_string()))?,
+                ));
         let admin_here = admin_listener.is_none();
         let mut http = http_router(shared.clone(), &config, auth.clone())?;
         if admin_here {
