@@ -1,6 +1,8 @@
 //! Generates the fixtures of `protos/`: a workflow (`flow.proto`), a view
 //! fed by a topic (`orders.proto`), an action serving raw HTTP bodies
-//! (`web.proto`) and one taking request streams (`numbers.proto`).
+//! (`web.proto`), one taking request streams (`numbers.proto`), and a shop
+//! (`shop.proto`) whose direct event stream another service (`catalog.proto`)
+//! reads.
 
 fn main() {
     if plinth_codegen::configure()
@@ -10,6 +12,8 @@ fn main() {
                 "protos/orders.proto",
                 "protos/web.proto",
                 "protos/numbers.proto",
+                "protos/shop.proto",
+                "protos/catalog.proto",
             ],
             &["protos"],
         )

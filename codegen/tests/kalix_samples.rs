@@ -112,8 +112,11 @@ fn eventsourced_customer_registry() {
     );
     assert_eq!(transform.acl.as_ref().unwrap().deny_code, 7);
     assert_eq!(transform.id, IdSpec::None);
-    // Its direct event stream for other services is not served: a warning
-    // at the option, not an error.
+    // Its results form the direct event stream other services read.
+    assert_eq!(
+        transform.publish.as_deref(),
+        Some("plinth-direct.customer_events")
+    );
     let warnings: Vec<String> = model
         .warnings
         .0
@@ -121,8 +124,7 @@ fn eventsourced_customer_registry() {
         .map(|w| format!("{} at {}", w.message(), w.location().unwrap_or_default()))
         .collect();
     assert!(
-        warnings.iter().any(|w| w.contains("eventing.out.direct")
-            && w.contains("customer/api/direct_customer_events.proto:45:")),
+        !warnings.iter().any(|w| w.contains("eventing.out.direct")),
         "{warnings:?}"
     );
     // Its view's snapshot handler is never called: reported too.
@@ -131,6 +133,14 @@ fn eventsourced_customer_registry() {
             .iter()
             .any(|w| w.contains("`handle_snapshots` is not served")
                 && w.contains("customer/view/customer_view.proto:81:")),
+        "{warnings:?}"
+    );
+    // Its live query's view can delete rows, which the stream does not announce.
+    assert!(
+        warnings
+            .iter()
+            .any(|w| w.contains("`GetCustomers` streams updates")
+                && w.contains("customer/view/customer_view.proto:148:")),
         "{warnings:?}"
     );
     assert_eq!(warnings.len(), 2, "{warnings:?}");

@@ -78,6 +78,9 @@ pub struct Config {
     /// embedded log in `topics.db` beside the storage file; another SQLite
     /// path; or `nats://host:port`).
     pub topics: crate::eventing::TopicsTarget,
+    /// Where other services that this one reads direct event streams from
+    /// answer (`PLINTH_DIRECT_SERVICES`: `name=http://host:port,...`).
+    pub direct_services: std::collections::BTreeMap<String, String>,
     /// Into how many slices each view projection and subscription is split
     /// on a shared storage, each run by one live process at a time
     /// (`PLINTH_CONSUMER_SLICES`, default 4; a storage served by one process
@@ -127,6 +130,7 @@ impl Default for Config {
             max_active_entities: 100_000,
             shutdown_grace: Duration::from_secs(30),
             topics: crate::eventing::TopicsTarget::Local,
+            direct_services: std::collections::BTreeMap::new(),
             consumer_slices: 4,
             max_connections: 10_000,
             max_streams: 1024,
@@ -154,6 +158,7 @@ struct FileConfig {
     max_active_entities: Option<u64>,
     shutdown_grace_secs: Option<u64>,
     topics: Option<String>,
+    direct_services: Option<String>,
     consumer_slices: Option<u64>,
     max_connections: Option<u64>,
     max_streams: Option<u64>,
@@ -359,6 +364,14 @@ impl Config {
         if let Some(raw) = pick("PLINTH_TOPICS", "topics", file_config.topics) {
             config.topics =
                 crate::eventing::parse_topics(&raw.value).map_err(|reason| raw.invalid(&reason))?;
+        }
+        if let Some(raw) = pick(
+            "PLINTH_DIRECT_SERVICES",
+            "direct_services",
+            file_config.direct_services,
+        ) {
+            config.direct_services = crate::eventing::parse_direct_services(&raw.value)
+                .map_err(|reason| raw.invalid(&reason))?;
         }
         config.jwt_keys =
             crate::auth::keys_from_config(file_config.jwt_keys, env("PLINTH_JWT_KEYS"))?;

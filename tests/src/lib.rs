@@ -6,6 +6,7 @@
 //! - [`flow`]: a generated workflow whose steps fail, sleep and pause on
 //!   request.
 //! - [`customers`]: creating and watching the customer registry's customers.
+//! - [`direct`]: a shop producing a direct event stream and a catalog reading it.
 //! - [`eventing`]: reading topics and waiting, for the eventing tests.
 //! - [`grpc`]: a gRPC client calling methods by path.
 //! - [`nats`]: a NATS JetStream server on a free loopback port.
@@ -23,6 +24,7 @@ mod generated {
     plinth::include_protos!();
 }
 
+pub mod direct;
 pub mod eventing;
 pub mod fixture;
 pub mod flow;

@@ -207,6 +207,7 @@ fn subscription(subscription: &Subscription) -> TokenStream {
         Source::ValueEntity(type_id) => quote!(ValueEntity(#type_id)),
         Source::EventSourcedEntity(type_id) => quote!(EventSourcedEntity(#type_id)),
         Source::Topic(topic) => quote!(Topic(#topic)),
+        Source::Direct { service, stream } => quote!(Direct { service: #service, stream: #stream }),
     };
     let Subscription {
         consumer_group,

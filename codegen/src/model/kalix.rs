@@ -72,6 +72,7 @@ pub(crate) fn component(ctx: &mut Ctx<'_>, service: &ServiceDescriptor) -> Optio
         acl: None,
         jwt: None,
         subscribe: None,
+        direct_stream: None,
         loc,
     };
     let service_ext = ctx.ext.kalix_service.clone();
@@ -82,23 +83,16 @@ pub(crate) fn component(ctx: &mut Ctx<'_>, service: &ServiceDescriptor) -> Optio
             .unwrap_or_else(|| decl.loc.clone());
         decl.acl = message(&options, "acl").map(|m| acl(&m));
         decl.jwt = message(&options, "jwt").map(|m| jwt(&m, service_loc.child(&[5])));
-        // `eventing.out.direct` (a stream other services subscribe to) is not
-        // served; the rest of the service is, so it is a warning, not an error.
-        if message(&options, "eventing")
+        // `eventing.out.direct`: the service's results form a direct event
+        // stream other services read from this one.
+        if let Some(direct) = message(&options, "eventing")
             .and_then(|e| message(&e, "out"))
-            .is_some_and(|out| out.has_field_by_name("direct"))
+            .and_then(|out| message(&out, "direct"))
         {
-            ctx.warning(
-                ErrorKind::InvalidOption,
-                &service_loc.child(&[4, 2, 1]).at("direct"),
-                "not served",
-                format!(
-                    "service `{}` offers a direct event stream (`eventing.out.direct`), which Plinth \
-                     does not serve: no other service can subscribe to it",
-                    service.name()
-                ),
-                "publish the events to a topic with `eventing.out.topic`; other services subscribe with `topic: \"...\"`",
-            );
+            decl.direct_stream = Some((
+                string(&direct, "event_stream_id"),
+                service_loc.child(&[4, 2, 1]),
+            ));
         }
         if let Some(source) = message(&options, "eventing").and_then(|e| message(&e, "in")) {
             decl.subscribe = Some(subscribe(ctx, &source, service_loc.child(&[4, 1])));

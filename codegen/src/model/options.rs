@@ -21,6 +21,8 @@ pub(crate) struct ComponentDecl {
     pub jwt: Option<JwtDecl>,
     /// The default source of the service's methods.
     pub subscribe: Option<SubscribeDecl>,
+    /// The direct event stream the service's results form, and where it is declared.
+    pub direct_stream: Option<(String, Loc)>,
     /// The component option.
     pub loc: Loc,
 }
@@ -261,16 +263,24 @@ pub(crate) fn subscribe(ctx: &mut Ctx<'_>, msg: &DynamicMessage, loc: Loc) -> Su
         )))
     } else if has(msg, "topic") {
         Some(Source::Topic(string(msg, "topic")))
-    } else {
-        if has(msg, "direct") {
+    } else if let Some(direct) = message(msg, "direct") {
+        let (service, stream) = (
+            string(&direct, "service"),
+            string(&direct, "event_stream_id"),
+        );
+        if service.is_empty() || stream.is_empty() {
             ctx.error(
                 ErrorKind::InvalidOption,
                 &loc.clone().at("direct"),
-                "not supported",
-                "subscribing to another service's direct event stream is not supported",
-                "publish the events to a topic with `eventing.out.topic` and subscribe with `topic: \"...\"`",
+                "incomplete",
+                "a direct subscription names the producing `service` and its `event_stream_id`",
+                "set both: `direct: { service: \"orders\" event_stream_id: \"order-events\" }`",
             );
+            None
+        } else {
+            Some(Source::Direct { service, stream })
         }
+    } else {
         None
     };
     if flag(msg, "handle_snapshots") {
@@ -357,6 +367,9 @@ pub(crate) fn component(ctx: &mut Ctx<'_>, service: &ServiceDescriptor) -> Optio
         acl: message(&msg, "acl").map(|m| acl(&m)),
         jwt: message(&msg, "jwt").map(|m| jwt(&m, loc.child(&[11]))),
         subscribe,
+        direct_stream: Some(string(&msg, "direct_stream"))
+            .filter(|id| !id.is_empty())
+            .map(|id| (id, loc.child(&[13]))),
         loc,
     })
 }

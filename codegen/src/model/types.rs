@@ -283,6 +283,13 @@ pub enum Source {
     EventSourcedEntity(String),
     /// A topic (may hold `${ENV}` templates).
     Topic(String),
+    /// Another service's direct event stream.
+    Direct {
+        /// The producing service, as configured (may hold `${ENV}` templates).
+        service: String,
+        /// The stream's id.
+        stream: String,
+    },
 }
 
 /// A method's role in a view.

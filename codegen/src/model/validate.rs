@@ -61,7 +61,7 @@ fn subscriptions(ctx: &mut Ctx<'_>, built: &[Built]) {
         let (id, want_es) = match source {
             Source::ValueEntity(id) => (id, false),
             Source::EventSourcedEntity(id) => (id, true),
-            Source::Topic(_) => return None,
+            Source::Topic(_) | Source::Direct { .. } => return None,
         };
         Some(built.iter().find(|b| match &b.component.kind {
             // A workflow's state changes are on the feed like a value entity's.
@@ -184,7 +184,7 @@ fn unknown_source(ctx: &mut Ctx<'_>, built: &[Built], source: &Source, loc: &Loc
     let (id, what) = match source {
         Source::ValueEntity(id) => (id, "value entity"),
         Source::EventSourcedEntity(id) => (id, "event-sourced entity"),
-        Source::Topic(_) => return,
+        Source::Topic(_) | Source::Direct { .. } => return,
     };
     let declared: Vec<String> = built
         .iter()

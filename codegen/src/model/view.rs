@@ -48,6 +48,17 @@ pub(crate) fn compile(
         view_tables.insert_as(table.name.clone(), sql_name.clone(), row.clone());
         rows.push((table.name.clone(), sql_name, row));
     }
+    // Rows leave a table only through deletes: a value entity's
+    // (`handle_deletes`) or a `transform_updates` handler's.
+    let rows_can_go = methods.iter().any(|m| {
+        matches!(
+            m.view,
+            Some(ViewRole::Update {
+                transform_updates: true,
+                ..
+            })
+        ) || m.subscribe.as_ref().is_some_and(|s| s.handle_deletes)
+    });
     let mut compiled: Vec<(usize, CompiledQuery)> = Vec::new();
     for (index, (method, desc)) in methods.iter().zip(service.methods()).enumerate() {
         let Some(ViewRole::Query {
@@ -60,6 +71,19 @@ pub(crate) fn compile(
         let Some(loc) = extras.get(index).and_then(|e| e.query_loc.clone()) else {
             continue;
         };
+        if *stream_updates && rows_can_go {
+            ctx.warning(
+                ErrorKind::InvalidOption,
+                &loc.clone().at("stream_updates"),
+                "deletes not announced",
+                format!(
+                    "rpc `{}` streams updates: rows added or changed are sent as they happen, but a row \
+                     deleted from the view is not announced on the stream (as in Kalix)",
+                    method.name
+                ),
+                "run the query again to see removals, or subscribe to the source (with `handle_deletes`) where deletes matter",
+            );
+        }
         let result = compile_query(
             sql,
             &view_tables,

@@ -156,6 +156,13 @@ pub enum SourceKind {
     EventSourcedEntity(&'static str),
     /// Messages of this topic (may contain `${ENV}` templates).
     Topic(&'static str),
+    /// Another service's direct event stream, read from that service.
+    Direct {
+        /// The producing service, as configured (may contain `${ENV}` templates).
+        service: &'static str,
+        /// The stream's id.
+        stream: &'static str,
+    },
 }
 
 /// The role of a view method.

@@ -23,6 +23,8 @@
 pub mod cloudevents;
 mod codec;
 mod context;
+pub(crate) mod direct;
+pub use direct::parse_direct_services;
 pub mod publisher;
 pub mod subscription;
 pub mod template;
@@ -187,6 +189,7 @@ impl Eventing {
         groups: Vec<SubscriptionGroup>,
         storage: Arc<dyn Storage>,
         topics: Option<Arc<dyn Topics>>,
+        direct_services: &std::collections::BTreeMap<String, String>,
         dispatch: SharedDispatch,
         sharing: Option<&feed::Sharing>,
     ) -> Result<Eventing, EventingError> {
@@ -212,6 +215,18 @@ impl Eventing {
                     let config =
                         ConsumerConfig::new(group.consumer_name(None), vec![type_id.to_owned()]);
                     (config, storage.clone() as Arc<dyn FeedSource>, None)
+                }
+                SourceKind::Direct {
+                    service: producer,
+                    stream,
+                } => {
+                    let (type_id, feed) = direct::feed(direct_services, producer, stream)
+                        .map_err(|message| EventingError::Topic { service, message })?;
+                    let mut config =
+                        ConsumerConfig::new(group.consumer_name(Some(&type_id)), vec![]);
+                    // The producer holds each read up to a second for new messages.
+                    config.poll_interval = Duration::from_millis(50);
+                    (config, feed, Some(type_id))
                 }
                 SourceKind::Topic(template) => {
                     let resolved =

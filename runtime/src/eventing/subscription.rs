@@ -52,6 +52,13 @@ impl SubscriptionGroup {
             (SourceKind::EventSourcedEntity(type_id), _) => {
                 format!("eventing:{}:event_sourced_entity:{type_id}", self.group)
             }
+            (SourceKind::Direct { service, stream }, resolved) => {
+                format!(
+                    "eventing:{}:{}",
+                    self.group,
+                    resolved.map_or_else(|| format!("direct:{service}/{stream}"), str::to_owned)
+                )
+            }
             (SourceKind::Topic(template), resolved) => {
                 format!(
                     "eventing:{}:topic:{}",
@@ -475,6 +482,7 @@ mod tests {
             groups,
             storage,
             None,
+            &Default::default(),
             std::sync::Arc::new(Nothing),
             None,
         )

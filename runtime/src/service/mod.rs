@@ -259,6 +259,7 @@ impl Service {
             groups,
             storage.clone(),
             topics.clone(),
+            &config.direct_services,
             shared.clone(),
             sharing.as_ref(),
         )
@@ -275,6 +276,10 @@ impl Service {
                 ));
         let admin_here = admin_listener.is_none();
         let mut http = http_router(shared.clone(), &config, auth.clone())?;
+        // The direct streams this service produces, read by other services.
+        if let Some(direct) = crate::eventing::direct::router(shared.components(), topics.clone()) {
+            http = direct.merge(http);
+        }
         if admin_here {
             http = http.merge(status_routes.clone());
         }
@@ -303,7 +308,10 @@ impl Service {
         };
         let mut projections = Vec::new();
         for view in &views {
-            projections.extend(view.start(sharing.as_ref(), topics.clone()).await?);
+            projections.extend(
+                view.start(sharing.as_ref(), topics.clone(), &config.direct_services)
+                    .await?,
+            );
         }
 
         let services: Vec<&str> = shared.components().iter().map(|c| c.service).collect();

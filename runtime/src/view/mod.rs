@@ -146,6 +146,7 @@ impl ViewEngine {
         self: &Arc<Self>,
         sharing: Option<&crate::feed::Sharing>,
         topics: Option<Arc<dyn crate::eventing::Topics>>,
+        direct_services: &std::collections::BTreeMap<String, String>,
     ) -> Result<Vec<ConsumerHandle>, ViewError> {
         let failed = |message: String| ViewError::Start {
             view: self.info.service,
@@ -182,6 +183,17 @@ impl ViewEngine {
                         vec![type_id.to_owned()],
                         None,
                     ),
+                    plan::Source::Direct { service, stream } => {
+                        let (type_id, feed) =
+                            crate::eventing::direct::feed(direct_services, service, stream)
+                                .map_err(|e| failed(format!("direct stream {stream:?}: {e}")))?;
+                        (
+                            feed,
+                            type_id,
+                            Vec::new(),
+                            Some(std::time::Duration::from_millis(50)),
+                        )
+                    }
                     plan::Source::Topic(template) => {
                         let Some(topics) = topics.clone() else {
                             return Err(failed(format!(
@@ -205,6 +217,7 @@ impl ViewEngine {
                 &match source {
                     plan::Source::Entity(_) => feed_type.clone(),
                     plan::Source::Topic(_) => format!("topic:{feed_type}"),
+                    plan::Source::Direct { .. } => feed_type.clone(),
                 },
             );
             let mut config =

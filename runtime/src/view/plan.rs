@@ -53,6 +53,21 @@ pub(crate) enum Source {
     Entity(&'static str),
     /// A topic's messages, by the topic's name (a `${ENV}` template).
     Topic(&'static str),
+    /// Another service's direct event stream.
+    Direct {
+        /// The producing service, as configured.
+        service: &'static str,
+        /// The stream's id.
+        stream: &'static str,
+    },
+}
+
+impl Source {
+    /// Whether its records are messages (a topic's or a direct stream's),
+    /// routed by `ce-type` and keyed by `ce-subject`, rather than entity changes.
+    pub(crate) fn carries_messages(&self) -> bool {
+        !matches!(self, Source::Entity(_))
+    }
 }
 
 /// An update method: which records it takes and which table it fills.
@@ -134,6 +149,9 @@ impl Plans {
                             Source::Entity(id)
                         }
                         SourceKind::Topic(topic) => Source::Topic(topic),
+                        SourceKind::Direct { service, stream } => {
+                            Source::Direct { service, stream }
+                        }
                     };
                     updates.push(Update {
                         method: index,
@@ -191,7 +209,7 @@ impl Plans {
     pub(crate) fn topics(&self) -> impl Iterator<Item = &'static str> + '_ {
         self.updates.iter().filter_map(|u| match u.source {
             Source::Topic(topic) => Some(topic),
-            Source::Entity(_) => None,
+            Source::Entity(_) | Source::Direct { .. } => None,
         })
     }
 }

@@ -83,7 +83,7 @@ impl Projector {
             .updates
             .iter()
             .filter(|u| u.table == self.table && u.source == self.source);
-        if let Source::Topic(_) = self.source {
+        if self.source.carries_messages() {
             // A topic's messages go by their `ce-type`; a table fed by one
             // method takes every message of the topic.
             let all: Vec<&Update> = candidates.collect();
@@ -153,7 +153,7 @@ impl Projector {
                     Metadata::new(),
                     record.type_name.clone(),
                 ),
-                Source::Topic(_) => {
+                Source::Topic(_) | Source::Direct { .. } => {
                     let (payload, metadata) =
                         crate::eventing::topic_message(record).map_err(HandlerError::msg)?;
                     let type_name = metadata
@@ -164,12 +164,13 @@ impl Projector {
                 }
             };
             let Some(update) = self.method_for(record.kind, &type_name) else {
-                if let Source::Topic(topic) = self.source {
+                if self.source.carries_messages() {
+                    let topic = &self.type_id;
                     tracing::warn!(view = engine.info.service, topic, ce_type = %type_name, "no update method takes this topic message; skipped");
                 }
                 continue;
             };
-            if matches!(self.source, Source::Topic(_)) && key.is_empty() {
+            if self.source.carries_messages() && key.is_empty() {
                 tracing::warn!(
                     view = engine.info.service,
                     position = record.offset,
