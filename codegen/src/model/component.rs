@@ -122,7 +122,7 @@ pub(crate) fn build(ctx: &mut Ctx<'_>, service: &ServiceDescriptor) -> Option<Bu
     let file = service.parent_file();
     let kind = kind(ctx, service, &decl);
     if let Some((stream, at)) = &decl.direct_stream {
-        direct_stream(ctx, service, &kind, stream, at);
+        super::direct::check(ctx, service, &kind, stream, at);
     }
     let file_acl = file_acl(ctx, service);
     let mut methods = Vec::new();
@@ -253,43 +253,6 @@ fn file_acl(ctx: &Ctx<'_>, service: &ServiceDescriptor) -> Option<Acl> {
         .find_map(|ext| extension(&file_options, ext.as_ref()).and_then(|m| message(&m, "acl")))
         .map(|m| options::acl(&m))
 }
-
-/// A direct event stream is an action's, and its id a plain name.
-fn direct_stream(
-    ctx: &mut Ctx<'_>,
-    service: &ServiceDescriptor,
-    kind: &ComponentKind,
-    stream: &str,
-    at: &Loc,
-) {
-    if !matches!(kind, ComponentKind::Action) {
-        ctx.error(
-            ErrorKind::InvalidOption,
-            &at.clone().at("direct"),
-            "not an action",
-            format!("service `{}` offers direct stream `{stream}`, but only an action's results can form one", service.name()),
-            "declare the stream on an action whose methods subscribe to the entity and return the messages to publish",
-        );
-    }
-    let valid = !stream.is_empty()
-        && stream.len() <= 150
-        && stream
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
-    if !valid {
-        ctx.error(
-            ErrorKind::InvalidOption,
-            &at.clone().at("direct"),
-            "invalid stream id",
-            format!("direct stream id `{stream}` of service `{}` must be 1 to 150 letters, digits, `-`, `_` or `.`", service.name()),
-            "name the stream like `customer_events`",
-        );
-    }
-}
-
-/// The topic a direct event stream's messages are kept in by the producing
-/// service (the runtime serves it to other services under the stream's id).
-pub const DIRECT_TOPIC_PREFIX: &str = "plinth-direct.";
 
 fn method(
     ctx: &mut Ctx<'_>,
@@ -425,9 +388,7 @@ fn method(
         view_plan: None,
         publish: match (&decl.direct_stream, m.publish) {
             // An action's results form its service's direct event stream.
-            (Some((stream, _)), None) if is_action => {
-                Some(format!("{DIRECT_TOPIC_PREFIX}{stream}"))
-            }
+            (Some((stream, _)), None) if is_action => Some(super::direct::topic(stream)),
             (Some((stream, at)), Some((topic, _))) if is_action => {
                 ctx.error(
                     ErrorKind::InvalidOption,

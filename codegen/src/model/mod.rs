@@ -9,6 +9,7 @@
 //! Every problem is collected and reported together.
 
 mod component;
+mod direct;
 mod http;
 mod id;
 mod jwt;
