@@ -38,6 +38,26 @@ pub(crate) struct MethodExtra {
 /// or `(kalix.method)` options (the older Kalix style, where the SDK code
 /// named the component) would serve nothing those options ask for: refused.
 fn options_without_component(ctx: &mut Ctx<'_>, service: &ServiceDescriptor) {
+    // The oldest Kalix style binds a service to a file-level entity with
+    // `(kalix.service) = { type component }`.
+    if let Some(ext) = ctx.ext.kalix_service.clone()
+        && let Some(options) = options::extension(&service.options(), Some(&ext))
+        && (options::int(&options, "type") != 0
+            || !options::string(&options, "component").is_empty())
+    {
+        ctx.error(
+            ErrorKind::MisplacedOption,
+            &options::service_option_loc(service, &ext),
+            "older Kalix style",
+            format!(
+                "service `{}` names its component with `(kalix.service).type`/`component` and \
+                 file-level entity options, the Kalix style before `(kalix.codegen)`, which Plinth does not read",
+                service.name()
+            ),
+            "declare the component on the service: `option (kalix.codegen) = { value_entity: { name type_id state } };`",
+        );
+        return;
+    }
     let exts = [
         (
             "plinth.method",

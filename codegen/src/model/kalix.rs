@@ -134,6 +134,18 @@ pub(crate) fn method(ctx: &mut Ctx<'_>, method: &MethodDescriptor, decl: &mut Me
         decl.trigger = Some(super::options::trigger(&t, loc.child(&[7])));
     }
     if let Some(view) = message(&msg, "view") {
+        if view.has_field_by_name("json_schema") {
+            ctx.error(
+                ErrorKind::InvalidOption,
+                &loc.child(&[2]).at("json_schema"),
+                "not supported",
+                format!(
+                    "rpc `{}` declares a JSON view (`view.json_schema`), which is not supported",
+                    method.name()
+                ),
+                "give the view's rows a protobuf message type and drop `json_schema`",
+            );
+        }
         if let Some(update) = message(&view, "update") {
             decl.update = Some(UpdateDecl {
                 table: string(&update, "table"),
@@ -143,6 +155,19 @@ pub(crate) fn method(ctx: &mut Ctx<'_>, method: &MethodDescriptor, decl: &mut Me
             });
         }
         if let Some(query) = message(&view, "query") {
+            if super::options::flag(&query, "transform_results") {
+                ctx.error(
+                    ErrorKind::InvalidOption,
+                    &loc.child(&[2, 2]).at("transform_results"),
+                    "not supported",
+                    format!(
+                        "rpc `{}` asks for `transform_results`, which Kalix itself dropped: no user code \
+                         reshapes a query's results here",
+                        method.name()
+                    ),
+                    "shape the result in the query (`SELECT ... AS field`, nested projections) and remove the option",
+                );
+            }
             decl.query = Some((
                 string(&query, "query"),
                 super::options::flag(&query, "stream_updates"),
