@@ -13,7 +13,7 @@ use super::cache::EntityCache;
 use super::guard::guarded;
 use super::{
     CommandReply, CommandResult, EntityRunner, ExecutorSettings, MAX_CONFLICT_RETRIES, Scheduled,
-    entity_id, run_detached, storage_status,
+    start_command, storage_status,
 };
 use crate::component::adapter::{EventSet, EventSourcedAdapter};
 use crate::component::info::ComponentInfo;
@@ -262,13 +262,12 @@ impl<A: EventSourcedAdapter> EntityRunner for EventSourcedRunner<A> {
         metadata: Metadata,
     ) -> BoxFuture<'static, Result<CommandResult, Status>> {
         Box::pin(async move {
-            let info = self.info;
-            let decoded = guarded(info, method, || self.adapter.decode(method, &payload))??;
-            let id = entity_id(info, method, decoded.entity_id)?;
-            run_detached(
-                info,
+            let runner = self.clone();
+            start_command(
+                self.info,
                 method,
-                self.execute(method, payload, decoded.command, id, metadata),
+                || self.adapter.decode(method, &payload),
+                |command, id| runner.execute(method, payload.clone(), command, id, metadata),
             )
             .await
         })

@@ -237,6 +237,23 @@ pub(crate) fn storage_status(
     }
 }
 
+/// Decode a command of `method` with `decode` (user code, guarded against
+/// panics), find its entity id, and run `execute` on it detached from the
+/// caller: what every stateful runner does first.
+pub(crate) async fn start_command<C, Fut>(
+    info: &'static ComponentInfo,
+    method: usize,
+    decode: impl FnOnce() -> Result<crate::component::adapter::Decoded<C>, Status>,
+    execute: impl FnOnce(C, String) -> Fut,
+) -> Result<CommandResult, Status>
+where
+    Fut: Future<Output = Result<CommandResult, Status>> + Send + 'static,
+{
+    let decoded = guard::guarded(info, method, decode)??;
+    let id = entity_id(info, method, decoded.entity_id)?;
+    run_detached(info, method, execute(decoded.command, id)).await
+}
+
 /// Spawn `work` so it runs to completion even if the caller goes away, and
 /// turn a panic that escaped it into `INTERNAL`.
 pub(crate) async fn run_detached<T: Send + 'static>(

@@ -22,8 +22,8 @@ use crate::context::{ActionContext, CommandContext, Metadata};
 use crate::executor::cache::EntityCache;
 use crate::executor::guard::{guarded, panic_status};
 use crate::executor::{
-    CommandReply, CommandResult, EntityRunner, ExecutorSettings, Scheduled, entity_id,
-    run_detached, storage_status,
+    CommandReply, CommandResult, EntityRunner, ExecutorSettings, Scheduled, run_detached,
+    start_command, storage_status,
 };
 use crate::feed::Backoff;
 use crate::status::{Code, Status};
@@ -296,28 +296,47 @@ impl<A: WorkflowAdapter> WorkflowRunner<A> {
                 // token still matches), so only a failure is left to retry.
                 None => Err(Status::aborted("the workflow changed while its step ran")),
             };
-            let mut planned = self.after_step(&id, loaded, result);
-            let later = planned.ops.len() > planned.now.len();
-            match self.write(&id, loaded, &mut planned).await {
-                Ok(seq) => {
-                    let now = std::mem::take(&mut planned.now);
-                    *loaded = Loaded {
-                        seq,
-                        state: planned.state,
-                        record: planned.record,
-                    };
-                    return Ok(Driven { now, later });
-                }
-                Err(StorageError::Conflict { .. }) => *slot = None,
-                Err(error) => {
-                    *slot = None;
-                    return Err(storage_status(info, &id, &error));
-                }
+            let planned = self.after_step(&id, loaded, result);
+            if let Some(driven) = self.commit(&id, &mut slot, planned).await? {
+                return Ok(driven);
             }
         }
         Err(Status::aborted(format!(
             "{id} kept changing under its step"
         )))
+    }
+
+    /// Write `planned` over the workflow in `slot` (loaded): what to drive
+    /// next, or `None` after a conflict (the slot is emptied, to load again).
+    async fn commit(
+        &self,
+        id: &str,
+        slot: &mut Option<Loaded<A::State>>,
+        mut planned: Planned<A::State>,
+    ) -> Result<Option<Driven>, Status> {
+        let Some(loaded) = slot.as_mut() else {
+            return Ok(None);
+        };
+        let later = planned.ops.len() > planned.now.len();
+        match self.write(id, loaded, &mut planned).await {
+            Ok(seq) => {
+                let now = std::mem::take(&mut planned.now);
+                *loaded = Loaded {
+                    seq,
+                    state: planned.state,
+                    record: planned.record,
+                };
+                Ok(Some(Driven { now, later }))
+            }
+            Err(StorageError::Conflict { .. }) => {
+                *slot = None;
+                Ok(None)
+            }
+            Err(error) => {
+                *slot = None;
+                Err(storage_status(self.info, id, &error))
+            }
+        }
     }
 
     /// The move after a step's call: its transition on success, else its
@@ -390,26 +409,12 @@ impl<A: WorkflowAdapter> WorkflowRunner<A> {
             let Some(loaded) = slot.as_mut() else {
                 continue;
             };
-            let Some(mut planned) = self.mover(&id).timed_out(&loaded.record, &loaded.state) else {
+            let Some(planned) = self.mover(&id).timed_out(&loaded.record, &loaded.state) else {
                 return Ok(Driven::default());
             };
             tracing::warn!(component = self.info.name, workflow_id = %id, "workflow timed out");
-            let later = planned.ops.len() > planned.now.len();
-            match self.write(&id, loaded, &mut planned).await {
-                Ok(seq) => {
-                    let now = std::mem::take(&mut planned.now);
-                    *loaded = Loaded {
-                        seq,
-                        state: planned.state,
-                        record: planned.record,
-                    };
-                    return Ok(Driven { now, later });
-                }
-                Err(StorageError::Conflict { .. }) => *slot = None,
-                Err(error) => {
-                    *slot = None;
-                    return Err(storage_status(self.info, &id, &error));
-                }
+            if let Some(driven) = self.commit(&id, &mut slot, planned).await? {
+                return Ok(driven);
             }
         }
         Err(Status::aborted(format!(
@@ -426,13 +431,12 @@ impl<A: WorkflowAdapter> EntityRunner for WorkflowRunner<A> {
         metadata: Metadata,
     ) -> BoxFuture<'static, Result<CommandResult, Status>> {
         Box::pin(async move {
-            let info = self.info;
-            let decoded = guarded(info, method, || self.adapter.decode(method, &payload))??;
-            let id = entity_id(info, method, decoded.entity_id)?;
-            run_detached(
-                info,
+            let runner = self.clone();
+            start_command(
+                self.info,
                 method,
-                self.execute(method, payload, decoded.command, id, metadata),
+                || self.adapter.decode(method, &payload),
+                |command, id| runner.execute(method, payload.clone(), command, id, metadata),
             )
             .await
         })
