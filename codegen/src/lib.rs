@@ -21,6 +21,7 @@ pub mod model;
 pub mod naming;
 pub mod openapi;
 pub mod query;
+pub mod routes;
 
 pub use builder::{Builder, configure};
 pub use compile::{Compiled, compile};

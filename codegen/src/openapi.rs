@@ -6,60 +6,20 @@
 use prost_reflect::DescriptorPool;
 use serde_json::Value;
 
-use crate::model::{BodySelector, HttpMethod, Method, Model, ViewRole};
-
-/// Whether the runtime serves `method` to clients: methods fed by a
-/// subscription and views' update methods are its own, unless a binding of
-/// their own (not the default `POST /package.Service/Method`) opens them.
-fn public(service: &str, method: &Method) -> bool {
-    let internal =
-        method.subscribe.is_some() || matches!(method.view, Some(ViewRole::Update { .. }));
-    let default = format!("/{service}/{}", method.name);
-    !internal
-        || method
-            .http
-            .iter()
-            .any(|b| !(b.method == HttpMethod::Post && b.template.source == default))
-}
+use crate::model::{BodySelector, HttpMethod, Model};
 
 /// The document of every public route of `model`.
 pub fn openapi(pool: &DescriptorPool, model: &Model, title: &str) -> Value {
     let mut operations = Vec::new();
     for component in model.packages.iter().flat_map(|p| &p.components) {
         for method in &component.methods {
-            if !public(&component.service_full_name, method) {
-                continue;
-            }
             let (Some(input), Some(output)) = (
                 pool.get_message_by_name(&method.input.full_name),
                 pool.get_message_by_name(&method.output.full_name),
             ) else {
                 continue;
             };
-            let internal =
-                method.subscribe.is_some() || matches!(method.view, Some(ViewRole::Update { .. }));
-            let default = format!("/{}/{}", component.service_full_name, method.name);
-            let mut bindings: Vec<(HttpMethod, String, BodySelector, Option<String>)> = method
-                .http
-                .iter()
-                .map(|b| {
-                    (
-                        b.method.clone(),
-                        b.template.source.clone(),
-                        b.body.clone(),
-                        b.response_body.clone(),
-                    )
-                })
-                .collect();
-            // Every public method also answers `POST /package.Service/Method`
-            // with the whole request as the body (as the runtime routes it).
-            if !internal
-                && !bindings
-                    .iter()
-                    .any(|(m, t, _, _)| *m == HttpMethod::Post && *t == default)
-            {
-                bindings.push((HttpMethod::Post, default, BodySelector::Whole, None));
-            }
+            let bindings = crate::routes::bindings(component, method);
             for (method_kind, template, body, response_body) in &bindings {
                 let http_method = match method_kind {
                     HttpMethod::Get => "GET",

@@ -104,3 +104,48 @@ service CounterAudit {
         assert!(ok, "{name}: {stderr}");
     }
 }
+
+/// `plinth routes` lists each method's gRPC path and HTTP routes, the
+/// default `POST /package.Service/Method` included, and marks the methods
+/// only the runtime calls.
+#[test]
+fn routes_lists_every_method_and_route() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/customer-registry/proto");
+    let output = Command::new(PLINTH)
+        .arg("routes")
+        .arg(root.join("customer/api/customer_api.proto"))
+        .arg(root.join("customer/view/customer_view.proto"))
+        .arg("-I")
+        .arg(&root)
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let text = String::from_utf8(output.stdout).unwrap();
+    for line in [
+        "customer.api.CustomerService (value entity Customer)",
+        "  gRPC /customer.api.CustomerService/GetCustomer",
+        "  HTTP GET /customers/{customer_id}",
+        "  HTTP POST /customer.api.CustomerService/GetCustomer",
+        "  gRPC /customer.view.CustomerByName/GetCustomers [reply stream]",
+    ] {
+        assert!(
+            text.lines().any(|l| l == line),
+            "{line:?} missing in\n{text}"
+        );
+    }
+    // A view's update method: the runtime's, with no route.
+    let update = text
+        .lines()
+        .position(|l| l == "  gRPC /customer.view.CustomerByName/UpdateCustomer")
+        .expect("the update method is listed");
+    let next: Vec<&str> = text.lines().skip(update + 1).take(2).collect();
+    assert_eq!(
+        next[0],
+        "       called by the runtime only (fed by its subscription)"
+    );
+    assert!(next[1].starts_with("  gRPC "), "{next:?}");
+}

@@ -26,6 +26,15 @@ enum Command {
         #[arg(short = 'I', long = "include")]
         includes: Vec<PathBuf>,
     },
+    /// List every gRPC method and HTTP route of the services, with their component.
+    Routes {
+        /// The proto files.
+        #[arg(required = true)]
+        protos: Vec<PathBuf>,
+        /// Include directories (import roots).
+        #[arg(short = 'I', long = "include")]
+        includes: Vec<PathBuf>,
+    },
     /// Generate Rust code from proto files into a directory.
     Generate {
         /// The proto files.
@@ -46,6 +55,7 @@ enum Command {
 fn main() -> ExitCode {
     let result = match Cli::parse().command {
         Command::Check { protos, includes } => check(&protos, &includes),
+        Command::Routes { protos, includes } => routes(&protos, &includes),
         Command::Generate {
             protos,
             includes,
@@ -98,6 +108,12 @@ fn check(protos: &[PathBuf], includes: &[PathBuf]) -> Result<String, Error> {
         if components.is_empty() { "" } else { ": " },
         components.join(", ")
     ))
+}
+
+fn routes(protos: &[PathBuf], includes: &[PathBuf]) -> Result<String, Error> {
+    let compiled = compile(protos, &includes_or_cwd(includes))?;
+    let model = model::build(&compiled.pool, &compiled.sources)?;
+    Ok(plinth_codegen::routes::render(&model).trim_end().to_owned())
 }
 
 fn run_generate(
