@@ -241,9 +241,25 @@ impl Diagnostic for Problem {
 }
 
 /// Every problem of a compilation or generation run (at least one).
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Error {
     problems: Vec<Problem>,
+}
+
+/// One line: the problems themselves are rendered by [`Error::render_plain`]
+/// (which the build has printed already), so a `build.rs` whose `main`
+/// returns this error does not print every diagnostic a second time.
+impl fmt::Debug for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.problems.as_slice() {
+            [only] => write!(f, "{} (the diagnostic is above)", only.message),
+            many => write!(
+                f,
+                "{} problems in the proto files (the diagnostics are above)",
+                many.len()
+            ),
+        }
+    }
 }
 
 impl Error {

@@ -132,3 +132,30 @@ fn a_missing_input_file_names_the_file() {
     assert!(plain.contains("does_not_exist.proto"), "{plain}");
     assert!(plain.contains("include"), "{plain}");
 }
+
+/// A `build.rs` whose `main` returns the error (`compile_protos(..)?`) prints
+/// its Debug form after the rendered diagnostics: one line, not the
+/// diagnostics again.
+#[test]
+fn the_debug_form_is_one_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("bad.proto");
+    std::fs::write(
+        &path,
+        "syntax = \"proto3\";\npackage p;\nimport \"plinth/annotations.proto\";\nmessage M { string id = 1; }\nservice S {\n  option (plinth.component) = { value_entity: { type_id: \"s\" state: \"Nope\" } };\n  rpc Get(M) returns (M);\n}\n",
+    )
+    .unwrap();
+    let compiled = plinth_codegen::compile(&[&path], &[dir.path()]).unwrap();
+    let error = plinth_codegen::model::build(&compiled.pool, &compiled.sources).unwrap_err();
+    let debug = format!("{error:?}");
+    assert_eq!(debug.lines().count(), 1, "{debug}");
+    assert!(
+        debug.ends_with("problems in the proto files (the diagnostics are above)"),
+        "{debug}"
+    );
+    assert!(
+        error.render_plain().contains("bad.proto:6:"),
+        "{}",
+        error.render_plain()
+    );
+}
