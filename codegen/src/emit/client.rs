@@ -5,6 +5,7 @@ use proc_macro2::TokenStream;
 use quote::quote;
 
 use super::Ctx;
+use crate::model::ViewRole;
 
 /// The client struct of a service.
 pub fn emit(ctx: &Ctx<'_>) -> TokenStream {
@@ -17,7 +18,11 @@ pub fn emit(ctx: &Ctx<'_>) -> TokenStream {
     let methods = component
         .methods
         .iter()
-        .filter(|method| !method.server_streaming)
+        // A view's update methods are fed by its projection: a call could
+        // only fail.
+        .filter(|method| {
+            !method.server_streaming && !matches!(method.view, Some(ViewRole::Update { .. }))
+        })
         .map(|method| {
             let name = ctx.handler(method);
             let input = ctx.ty(&method.input);
