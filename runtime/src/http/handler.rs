@@ -178,7 +178,6 @@ fn raw_response(bytes: &[u8]) -> Result<Response, Status> {
 async fn raw_stream(
     mut replies: futures::stream::BoxStream<'static, Result<Bytes, Status>>,
 ) -> Result<Response, Status> {
-    use futures::StreamExt;
     let decode = |bytes: Bytes| {
         HttpBody::decode(bytes)
             .map_err(|err| Status::internal(format!("a reply is not a valid HttpBody: {err}")))
@@ -219,32 +218,11 @@ fn build_request(
     query: Option<&str>,
     body: &[u8],
 ) -> Result<DynamicMessage, Status> {
-    let raw = raw_body(route, headers, body);
-    if let (Some(message), Body::Whole) = (&raw, &route.body) {
-        return Ok(message.clone());
-    }
-    // A body without a content type is read as JSON, as grpc-gateway and
-    // Envoy's transcoder do; any other declared type is refused.
-    if raw.is_none()
-        && !body.is_empty()
-        && let Some(content_type) = headers.get(header::CONTENT_TYPE)
-    {
-        let content_type = content_type.to_str().unwrap_or("(not text)");
-        if !is_json(content_type) {
-            return Err(unsupported_media_type(content_type));
-        }
-    }
-    let mut message = match (&route.body, body.is_empty()) {
-        _ if raw.is_some() => raw.unwrap_or_else(|| DynamicMessage::new(route.input.clone())),
-        (Body::None, false) => {
-            return Err(bad_request(format!(
-                "`{}` takes no request body",
-                route.pattern.source
-            )));
-        }
-        (Body::Whole, false) => json::decode_message(route.input.clone(), body)?,
-        (Body::Field(field), false) => json::decode_field(route.input.clone(), field, body)?,
-        (_, true) => DynamicMessage::new(route.input.clone()),
+    let mut message = match raw_body(route, headers, body) {
+        // The whole request is the raw body: nothing else can set a field.
+        Some(message) if matches!(route.body, Body::Whole) => return Ok(message),
+        Some(message) => message,
+        None => json_body(route, headers, body)?,
     };
 
     for (key, value) in form_urlencoded::parse(query.unwrap_or("").as_bytes()) {
@@ -337,6 +315,30 @@ fn raw_body(route: &Route, headers: &HeaderMap, body: &[u8]) -> Option<DynamicMe
             _ => None,
         },
         _ => None,
+    }
+}
+
+/// The request as a JSON body sets it (the whole message or one field), or
+/// the empty message when there is no body. A body without a content type is
+/// read as JSON, as grpc-gateway and Envoy's transcoder do; any other declared
+/// type is refused.
+fn json_body(route: &Route, headers: &HeaderMap, body: &[u8]) -> Result<DynamicMessage, Status> {
+    if body.is_empty() {
+        return Ok(DynamicMessage::new(route.input.clone()));
+    }
+    if let Some(content_type) = headers.get(header::CONTENT_TYPE) {
+        let content_type = content_type.to_str().unwrap_or("(not text)");
+        if !is_json(content_type) {
+            return Err(unsupported_media_type(content_type));
+        }
+    }
+    match &route.body {
+        Body::None => Err(bad_request(format!(
+            "`{}` takes no request body",
+            route.pattern.source
+        ))),
+        Body::Whole => json::decode_message(route.input.clone(), body),
+        Body::Field(field) => json::decode_field(route.input.clone(), field, body),
     }
 }
 

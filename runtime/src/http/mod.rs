@@ -57,25 +57,28 @@ pub fn router(
     dispatch: SharedDispatch,
     options: HttpOptions,
 ) -> Result<axum::Router, HttpSetupError> {
-    router_with_auth(dispatch, options, Arc::default())
+    router_with_auth(dispatch, options, Arc::default()).map(|(router, _)| router)
 }
 
-/// [`router`], checking bearer tokens with `auth`.
+/// [`router`], checking bearer tokens with `auth`, and the OpenAPI document
+/// of the routes it serves.
 pub(crate) fn router_with_auth(
     dispatch: SharedDispatch,
     options: HttpOptions,
     auth: Arc<crate::auth::Authenticator>,
-) -> Result<axum::Router, HttpSetupError> {
+) -> Result<(axum::Router, serde_json::Value), HttpSetupError> {
     let components = dispatch.components();
     let pool = routes::descriptor_pool(components)?;
     let table = routes::RouteTable::build(components, &pool)?;
+    let document = openapi::of_table(&table);
     let front = Arc::new(handler::Frontend {
         dispatch,
         table,
         options,
         auth,
     });
-    Ok(axum::Router::new()
+    let router = axum::Router::new()
         .fallback(handler::handle)
-        .with_state(front))
+        .with_state(front);
+    Ok((router, document))
 }

@@ -8,23 +8,14 @@ use std::sync::Arc;
 use axum::Json;
 use axum::routing::get;
 
-use super::HttpSetupError;
-use super::routes::{self, Body, RouteTable};
+use super::routes::{Body, RouteTable};
 use crate::component::info::HttpMethod;
-use crate::dispatch::SharedDispatch;
 
 /// The path of the document.
 pub const OPENAPI_PATH: &str = "/_plinth/openapi.json";
 
-/// The document of `dispatch`'s routes.
-pub(crate) fn document(dispatch: &SharedDispatch) -> Result<serde_json::Value, HttpSetupError> {
-    let components = dispatch.components();
-    let pool = routes::descriptor_pool(components)?;
-    let table = RouteTable::build(components, &pool)?;
-    Ok(of_table(&table))
-}
-
-fn of_table(table: &RouteTable) -> serde_json::Value {
+/// The document of the routes of `table`.
+pub(crate) fn of_table(table: &RouteTable) -> serde_json::Value {
     let operations: Vec<plinth_openapi::Operation> = table
         .routes()
         .iter()

@@ -265,17 +265,14 @@ impl Service {
         )
         .await?;
         let subscriptions = eventing.status_sources();
+        let (mut http, openapi) = http_router(shared.clone(), &config, auth.clone())?;
         let status_routes =
             crate::view::status::router(views.clone(), subscriptions.clone(), entity_stats)
                 .merge(crate::schedule::status::router(scheduler.clone()))
                 .merge(crate::workflow::status::router(dispatcher.workflows()))
                 .merge(health::router(storage.clone(), topics.clone()))
-                .merge(crate::http::openapi::router(
-                    crate::http::openapi::document(&shared)
-                        .map_err(|error| ServiceError::Http(error.to_string()))?,
-                ));
+                .merge(crate::http::openapi::router(openapi));
         let admin_here = admin_listener.is_none();
-        let mut http = http_router(shared.clone(), &config, auth.clone())?;
         // The direct streams this service produces, read by other services.
         if let Some(direct) = crate::eventing::direct::router(shared.components(), topics.clone()) {
             http = direct.merge(http);
@@ -478,12 +475,12 @@ async fn open_topics(
     Ok(crate::eventing::open_topics(&config.topics, &beside).await?)
 }
 
-/// The HTTP/JSON front door.
+/// The HTTP/JSON front door, and the OpenAPI document of its routes.
 fn http_router(
     dispatch: SharedDispatch,
     config: &Config,
     auth: Arc<crate::auth::Authenticator>,
-) -> ServiceResult<axum::Router> {
+) -> ServiceResult<(axum::Router, serde_json::Value)> {
     crate::http::router_with_auth(
         dispatch,
         HttpOptions {

@@ -27,12 +27,14 @@ trait Run<S>: Send + Sync {
     fn run(&self, input: &[u8], ctx: ActionContext) -> BoxFuture<'static, Result<Then<S>, Status>>;
 }
 
-struct Typed<F, T> {
+/// A step's call and transition with their input and output types.
+struct Typed<F, T, I, O> {
     call: F,
     then: Arc<T>,
+    types: std::marker::PhantomData<fn(I) -> O>,
 }
 
-impl<S, I, O, F, Fut, T> Run<S> for (Typed<F, T>, std::marker::PhantomData<fn(I) -> O>)
+impl<S, I, O, F, Fut, T> Run<S> for Typed<F, T, I, O>
 where
     S: 'static,
     I: prost::Message + Default + 'static,
@@ -49,8 +51,8 @@ where
                 return Box::pin(async move { Err(status) });
             }
         };
-        let call = (self.0.call)(input, ctx);
-        let then = self.0.then.clone();
+        let call = (self.call)(input, ctx);
+        let then = self.then.clone();
         Box::pin(async move {
             let output = call.await?;
             Ok(Box::new(move |state: &S| then(state, output)) as Then<S>)
@@ -87,6 +89,7 @@ impl<S: 'static> Step<S> {
         let typed = Typed {
             call,
             then: Arc::new(and_then),
+            types: std::marker::PhantomData::<fn(I) -> O>,
         };
         Step {
             name: name.to_owned(),
@@ -94,7 +97,7 @@ impl<S: 'static> Step<S> {
             input_name: std::any::type_name::<I>(),
             timeout: None,
             recover: None,
-            run: Arc::new((typed, std::marker::PhantomData::<fn(I) -> O>)),
+            run: Arc::new(typed),
         }
     }
 
