@@ -28,7 +28,14 @@ fn access_lines(log: &Path, count: usize) -> Vec<String> {
     }
 }
 
+/// Both scenarios run one after the other: each starts a service process,
+/// and two at once could be handed the same free port.
 #[tokio::test]
+async fn the_access_log_is_off_by_default_and_one_line_per_call_when_on() {
+    the_default_level_logs_no_calls().await;
+    each_call_is_one_line_with_its_request_id().await;
+}
+
 async fn each_call_is_one_line_with_its_request_id() {
     let dir = tempfile::tempdir().unwrap();
     let log = dir.path().join("service.log");
@@ -97,7 +104,6 @@ async fn each_call_is_one_line_with_its_request_id() {
     }
 }
 
-#[tokio::test]
 async fn the_default_level_logs_no_calls() {
     let dir = tempfile::tempdir().unwrap();
     let log = dir.path().join("service.log");
