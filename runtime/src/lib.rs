@@ -19,6 +19,7 @@ mod acl;
 #[cfg(feature = "mimalloc")]
 mod alloc;
 pub mod auth;
+pub mod clock;
 pub mod codegen;
 pub mod component;
 pub mod config;
@@ -40,6 +41,7 @@ mod trigger;
 pub mod view;
 pub mod workflow;
 
+pub use clock::{Clock, ManualClock, SystemClock};
 pub use component::{Component, Registration};
 pub use config::Config;
 pub use context::{ActionContext, Caller, CommandContext, Metadata, Outbound, UpdateContext};
