@@ -13,6 +13,8 @@
 //!   [`WorkflowDefinition`] and [`Step`] for the steps.
 //! - [`schedule::timers`]: timers from action and entity handlers; side
 //!   effects are delivered through the same durable schedule ([`schedule`]).
+//! - [`testkit`]: unit test kits for each component and a service test
+//!   harness.
 //! - [`include_protos!`]: pulls the generated code into a crate.
 
 mod acl;
@@ -37,6 +39,7 @@ mod server;
 pub mod service;
 pub mod status;
 pub mod storage;
+pub mod testkit;
 mod trigger;
 pub mod view;
 pub mod workflow;

@@ -7,7 +7,7 @@
 //! Per component kind, one module: [`entity`] (value entities), [`workflow`],
 //! [`event_sourced`], [`action`], [`view`]; shared pieces: [`info`] (the static
 //! `ComponentInfo`), [`client`] (typed deferred calls), [`commands`] (command
-//! decoding and entity ids). [`messages`] runs prost-build; [`tree`] writes the
+//! decoding and entity ids), [`testkit`] (the typed test kits). [`messages`] runs prost-build; [`tree`] writes the
 //! module tree.
 
 mod action;
@@ -20,6 +20,7 @@ mod info;
 pub mod messages;
 mod names;
 pub mod sql;
+mod testkit;
 mod tree;
 mod view;
 mod workflow;
@@ -116,7 +117,8 @@ fn emit_component(ctx: &Ctx<'_>) -> Result<TokenStream> {
     };
     let info = info::emit(ctx);
     let client = client::emit(ctx);
-    Ok(quote! { #body #info #client })
+    let kit = testkit::emit(ctx)?;
+    Ok(quote! { #body #info #client #kit })
 }
 
 /// What emitting one component needs.

@@ -28,6 +28,8 @@ pub struct Names {
     pub effect: Ident,
     /// The typed client (`CustomerServiceClient`).
     pub client: Ident,
+    /// The test kit (`CustomerEntityTestKit`).
+    pub test_kit: Ident,
 }
 
 /// The kind suffix of a component's trait.
@@ -106,6 +108,7 @@ impl Taken {
                 "{}Client",
                 naming::upper_camel(&component.service_name).trim_start_matches("r#")
             )),
+            test_kit: ident(&format!("{stripped}TestKit")),
         };
         let owner = format!("service `{}`", component.service_full_name);
         let mut generated = vec![
@@ -115,17 +118,24 @@ impl Taken {
         ];
         match &component.kind {
             ComponentKind::ValueEntity { .. } | ComponentKind::Workflow { .. } => {
-                generated.extend([names.component.to_string(), names.command.to_string()]);
+                generated.extend([
+                    names.component.to_string(),
+                    names.command.to_string(),
+                    names.test_kit.to_string(),
+                ]);
             }
             ComponentKind::EventSourcedEntity { .. } => generated.extend([
                 names.component.to_string(),
                 names.command.to_string(),
                 names.event.to_string(),
                 names.effect.to_string(),
+                names.test_kit.to_string(),
             ]),
-            ComponentKind::Action => generated.push(names.component.to_string()),
+            ComponentKind::Action => {
+                generated.extend([names.component.to_string(), names.test_kit.to_string()])
+            }
             ComponentKind::View { .. } if view_transforms(component) => {
-                generated.push(names.component.to_string())
+                generated.extend([names.component.to_string(), names.test_kit.to_string()])
             }
             ComponentKind::View { .. } => {}
         }

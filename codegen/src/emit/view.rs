@@ -11,7 +11,7 @@ use crate::model::{Method, ViewRole};
 use crate::naming::ident;
 
 /// How the adapter answers one update method.
-enum Update {
+pub(super) enum Update {
     /// Store the input as the row.
     Store,
     /// Delete the row (a delete of the source entity).
@@ -24,7 +24,7 @@ enum Update {
     Query,
 }
 
-fn update_of(method: &Method) -> Update {
+pub(super) fn update_of(method: &Method) -> Update {
     let subscription = method.subscribe.as_ref();
     if subscription.is_some_and(|s| s.ignore) {
         return Update::Ignore;

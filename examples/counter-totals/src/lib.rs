@@ -74,6 +74,9 @@ impl CounterEventsConsumerAction for TotalsFeeder {
 
 #[cfg(test)]
 mod tests {
+    use plinth::{Code, Metadata, Status};
+
+    use super::totals::{CounterEventsConsumerActionTestKit, CounterTotalsEntityTestKit};
     use super::*;
 
     fn observe(value: i64, event_id: &str) -> Observe {
@@ -84,35 +87,65 @@ mod tests {
         }
     }
 
-    #[test]
-    fn the_last_value_wins_and_repeats_count_once() {
-        let ctx = CommandContext::new("c1");
-        let first = Totals.observe(&CounterTotal::default(), observe(3, "e1"), &ctx);
-        let state = first.updated_state().cloned().unwrap();
-        assert_eq!((state.last_value, state.changes_seen), (3, 1));
-        let again = Totals.observe(&state, observe(3, "e1"), &ctx);
-        assert!(again.updated_state().is_none());
-        let next = Totals.observe(&state, observe(4, "e2"), &ctx);
-        let state = next.updated_state().unwrap();
-        assert_eq!((state.last_value, state.changes_seen), (4, 2));
+    fn changed(value: i64) -> CounterChanged {
+        CounterChanged {
+            counter_id: "c1".into(),
+            value,
+        }
     }
 
     #[test]
-    fn calls_need_a_running_service() {
-        let changed = CounterChanged {
-            counter_id: "c1".into(),
-            value: 1,
-        };
-        let outcome = futures::executor::block_on(
-            TotalsFeeder.on_counter_changed(changed, ActionContext::default()),
-        );
+    fn the_last_value_wins_and_repeats_count_once() {
+        let mut totals = CounterTotalsEntityTestKit::of(Totals);
+        totals.observe(observe(3, "e1"));
         assert_eq!(
-            outcome.unwrap_err().code(),
-            plinth::Code::FailedPrecondition
+            (totals.state().last_value, totals.state().changes_seen),
+            (3, 1)
         );
-        let anonymous = futures::executor::block_on(
-            TotalsFeeder.on_counter_changed(CounterChanged::default(), ActionContext::default()),
+        let again = totals.observe(observe(3, "e1"));
+        assert!(!again.state_was_updated());
+        let next = totals.observe(observe(4, "e2"));
+        let state = next.updated_state().expect("stored");
+        assert_eq!((state.last_value, state.changes_seen), (4, 2));
+    }
+
+    #[tokio::test]
+    async fn each_message_becomes_an_observe_with_its_event_id() {
+        let mut feeder = CounterEventsConsumerActionTestKit::of(TotalsFeeder);
+        feeder
+            .when(CounterTotalServiceClient::observe)
+            .reply(|observe| {
+                Ok(CounterTotal {
+                    counter_id: observe.counter_id,
+                    last_value: observe.value,
+                    changes_seen: 1,
+                    last_event_id: observe.event_id,
+                })
+            });
+        feeder.set_metadata(Metadata::new().with("ce-id", "e7"));
+        let result = feeder.on_counter_changed(changed(5)).await;
+        result.reply();
+        let [call] = result.calls() else {
+            panic!("one call, not {:?}", result.calls())
+        };
+        assert_eq!(call.path, "/totals.CounterTotalService/Observe");
+        assert_eq!(call.request::<Observe>(), observe(5, "e7"));
+    }
+
+    #[tokio::test]
+    async fn a_failing_observe_fails_the_message_so_it_is_retried() {
+        let mut feeder = CounterEventsConsumerActionTestKit::of(TotalsFeeder);
+        feeder
+            .when(CounterTotalServiceClient::observe)
+            .fail(Status::unavailable("storage is down"));
+        let result = feeder.on_counter_changed(changed(1)).await;
+        assert_eq!(result.error().code(), Code::Unavailable);
+        let anonymous = feeder.on_counter_changed(CounterChanged::default()).await;
+        assert_eq!(anonymous.error().code(), Code::InvalidArgument);
+        assert_eq!(
+            feeder.calls().len(),
+            1,
+            "the anonymous message calls nothing"
         );
-        assert_eq!(anonymous.unwrap_err().code(), plinth::Code::InvalidArgument);
     }
 }

@@ -102,18 +102,10 @@ impl CounterEventsAction for CounterPublisher {
 
 #[cfg(test)]
 mod tests {
-    use futures::executor::block_on;
-    use plinth::codegen::{ActionAdapter, ActionReply, Message, decode, encode};
     use plinth::{Code, Metadata};
 
-    use super::counter::{
-        COUNTER_EVENTS_ACTION_INFO, CounterEventsActionComponent, CounterServiceClient,
-    };
+    use super::counter::{CounterEntityTestKit, CounterEventsActionTestKit};
     use super::*;
-
-    fn ctx() -> CommandContext {
-        CommandContext::new("c1")
-    }
 
     fn change(amount: i64) -> ChangeValue {
         ChangeValue {
@@ -122,102 +114,83 @@ mod tests {
         }
     }
 
-    #[test]
-    fn increase_and_decrease_change_the_value() {
-        let up = Counter.increase(&CounterState { value: 2 }, change(3), &ctx());
-        assert_eq!(up.updated_state(), Some(&CounterState { value: 5 }));
-        assert_eq!(up.reply_message(), Some(&CurrentValue { value: 5 }));
-
-        let down = Counter.decrease(&CounterState { value: 5 }, change(5), &ctx());
-        assert_eq!(down.updated_state(), Some(&CounterState { value: 0 }));
+    fn id() -> CounterId {
+        CounterId {
+            counter_id: "c1".into(),
+        }
     }
 
     #[test]
-    fn bad_amounts_and_underflow_are_rejected() {
-        let zero = Counter.increase(&CounterState::default(), change(0), &ctx());
+    fn increase_and_decrease_change_the_value() {
+        let mut counter = CounterEntityTestKit::of(Counter);
         assert_eq!(
-            zero.error_status().map(Status::code),
-            Some(Code::InvalidArgument)
+            counter.increase(change(2)).reply(),
+            &CurrentValue { value: 2 }
         );
-        let below = Counter.decrease(&CounterState { value: 1 }, change(2), &ctx());
+        let up = counter.increase(change(3));
+        assert_eq!(up.updated_state(), Some(&CounterState { value: 5 }));
+        assert_eq!(up.reply(), &CurrentValue { value: 5 });
+        counter.decrease(change(5));
+        assert_eq!(counter.state(), &CounterState { value: 0 });
+    }
+
+    #[test]
+    fn bad_amounts_and_underflow_are_rejected_and_change_nothing() {
+        let mut counter = CounterEntityTestKit::of(Counter);
         assert_eq!(
-            below.error_status().map(Status::code),
-            Some(Code::FailedPrecondition)
+            counter.increase(change(0)).error().code(),
+            Code::InvalidArgument
         );
-        assert!(below.updated_state().is_none());
-        let overflow = Counter.increase(&CounterState { value: i64::MAX }, change(1), &ctx());
-        assert_eq!(
-            overflow.error_status().map(Status::code),
-            Some(Code::OutOfRange)
-        );
+        counter.increase(change(1));
+        let below = counter.decrease(change(2));
+        assert_eq!(below.error().code(), Code::FailedPrecondition);
+        assert!(!below.state_was_updated());
+        assert_eq!(counter.state().value, 1);
+        counter.set_state(CounterState { value: i64::MAX });
+        assert_eq!(counter.increase(change(1)).error().code(), Code::OutOfRange);
     }
 
     #[test]
     fn get_and_reset() {
-        let id = CounterId {
-            counter_id: "c1".into(),
-        };
-        let get = Counter.get(&CounterState { value: 7 }, id.clone(), &ctx());
-        assert_eq!(get.reply_message(), Some(&CurrentValue { value: 7 }));
-        let reset = Counter.reset(&CounterState { value: 7 }, id, &ctx());
+        let mut counter = CounterEntityTestKit::of(Counter);
+        counter.set_state(CounterState { value: 7 });
+        assert_eq!(counter.get(id()).reply(), &CurrentValue { value: 7 });
+        let reset = counter.reset(id());
         assert_eq!(reset.updated_state(), Some(&CounterState { value: 0 }));
+        assert_eq!(counter.get(id()).reply().value, 0);
     }
 
-    #[test]
-    fn the_action_publishes_each_change() {
-        let metadata = Metadata::new().with("ce-subject", "c1");
-        let changed = block_on(
-            CounterPublisher.on_changed(CounterState { value: 4 }, ActionContext::new(metadata)),
-        );
-        assert_eq!(
-            changed,
-            Ok(CounterChanged {
-                counter_id: "c1".into(),
-                value: 4
-            })
-        );
-        let anonymous = block_on(
-            CounterPublisher.on_changed(CounterState { value: 4 }, ActionContext::default()),
-        );
-        assert_eq!(anonymous.map_err(|s| s.code()), Err(Code::InvalidArgument));
-
-        let method = &COUNTER_EVENTS_ACTION_INFO.methods[0];
-        assert_eq!(method.publish, Some("counter-events"));
-        assert!(method.subscribe.is_some());
-    }
-
-    #[test]
-    fn the_action_component_decodes_and_encodes() {
-        let component = CounterEventsActionComponent::new(CounterPublisher);
-        let ctx = ActionContext::new(Metadata::new().with("ce-subject", "c9"));
-        let payload = encode(&CounterState { value: 11 });
-        let reply = block_on(component.call(0, payload, ctx.clone())).expect("handled");
-        let ActionReply::Unary(bytes) = reply else {
-            panic!("a unary reply")
+    #[tokio::test]
+    async fn the_action_publishes_each_change_to_counter_events() {
+        let mut publisher = CounterEventsActionTestKit::of(CounterPublisher);
+        publisher.set_metadata(Metadata::new().with("ce-subject", "c1"));
+        let changed = publisher.on_changed(CounterState { value: 4 }).await;
+        let expected = CounterChanged {
+            counter_id: "c1".into(),
+            value: 4,
         };
-        let changed: CounterChanged = decode(&bytes).unwrap();
+        assert_eq!(changed.reply(), &expected);
         assert_eq!(
-            changed,
-            CounterChanged {
-                counter_id: "c9".into(),
-                value: 11
-            }
+            changed.expect_one::<CounterChanged>("counter-events"),
+            expected
         );
+        let published = &changed.published()[0];
+        assert_eq!(published.ce_type(), "counter.CounterChanged");
+        assert_eq!(published.subject(), Some("c1"));
+    }
 
-        let garbage =
-            block_on(component.call(0, vec![0xff, 0xff].into(), ctx.clone())).unwrap_err();
-        assert_eq!(garbage.code(), Code::InvalidArgument);
-        let unknown = block_on(component.call(3, Default::default(), ctx)).unwrap_err();
-        assert_eq!(unknown.code(), Code::Unimplemented);
+    #[tokio::test]
+    async fn a_change_without_a_subject_is_refused_and_publishes_nothing() {
+        let mut publisher = CounterEventsActionTestKit::of(CounterPublisher);
+        let anonymous = publisher.on_changed(CounterState { value: 4 }).await;
+        assert_eq!(anonymous.error().code(), Code::InvalidArgument);
+        assert!(anonymous.published().is_empty());
+        assert!(publisher.published_to("counter-events").is_empty());
     }
 
     #[test]
     fn the_client_builds_deferred_calls() {
-        let call = CounterServiceClient::increase(change(2));
+        let call = counter::CounterServiceClient::increase(change(2));
         assert_eq!(call.path(), "/counter.CounterService/Increase");
-        assert_eq!(
-            ChangeValue::decode(call.payload().clone()).unwrap(),
-            change(2)
-        );
     }
 }

@@ -224,16 +224,10 @@ impl CartSummaryView for CartSummaries {
 #[cfg(test)]
 mod tests {
     use plinth::Code;
-    use plinth::codegen::{EventSet, EventSourcedAdapter};
 
-    use super::shopping::cart::api::{
-        SHOPPING_CART_ENTITY_INFO, ShoppingCartEntityComponent, ShoppingCartEntityEvent,
-    };
+    use super::shopping::cart::api::{SHOPPING_CART_ENTITY_INFO, ShoppingCartEntityTestKit};
+    use super::shopping::cart::view::CartSummaryViewTestKit;
     use super::*;
-
-    fn ctx() -> CommandContext {
-        CommandContext::new("cart-1")
-    }
 
     fn add(product: &str, quantity: i32) -> AddLineItem {
         AddLineItem {
@@ -244,139 +238,148 @@ mod tests {
         }
     }
 
-    /// Run a command and fold its events into `state`, as the runtime does.
-    fn run(
-        state: &mut CartState,
-        command: impl FnOnce(&CartState) -> ShoppingCartEntityEffect<()>,
-    ) -> Result<(), Status> {
-        let effect = command(state);
-        if let Some(status) = effect.error_status() {
-            return Err(status.clone());
+    fn remove(product: &str) -> RemoveLineItem {
+        RemoveLineItem {
+            cart_id: "cart-1".into(),
+            product_id: product.into(),
         }
-        for event in effect.events() {
-            ShoppingCartEntityComponent::new(ShoppingCart).apply(state, event);
+    }
+
+    fn get() -> GetShoppingCart {
+        GetShoppingCart {
+            cart_id: "cart-1".into(),
         }
-        Ok(())
+    }
+
+    fn checkout() -> CheckoutCart {
+        CheckoutCart {
+            cart_id: "cart-1".into(),
+        }
+    }
+
+    #[test]
+    fn adding_an_item_emits_item_added() {
+        let mut cart = ShoppingCartEntityTestKit::of(ShoppingCart);
+        let mut result = cart.add_item(add("apple", 2));
+        let added = result.next_event::<ItemAdded>().item.expect("an item");
+        assert_eq!((added.product_id.as_str(), added.quantity), ("apple", 2));
+        assert_eq!(result.state().items.len(), 1);
     }
 
     #[test]
     fn adding_items_accumulates_quantities() {
-        let mut state = CartState::default();
-        run(&mut state, |s| {
-            ShoppingCart.add_item(s, add("apple", 2), &ctx())
-        })
-        .unwrap();
-        run(&mut state, |s| {
-            ShoppingCart.add_item(s, add("pear", 1), &ctx())
-        })
-        .unwrap();
-        run(&mut state, |s| {
-            ShoppingCart.add_item(s, add("apple", 3), &ctx())
-        })
-        .unwrap();
-        let cart = ShoppingCart
-            .get_cart(
-                &state,
-                GetShoppingCart {
-                    cart_id: "cart-1".into(),
-                },
-                &ctx(),
-            )
-            .reply_for(&state);
-        let cart = cart.expect("reply");
-        assert_eq!(cart.items.len(), 2);
+        let mut cart = ShoppingCartEntityTestKit::of(ShoppingCart);
+        cart.add_item(add("apple", 2));
+        cart.add_item(add("pear", 1));
+        cart.add_item(add("apple", 3));
+        assert_eq!(cart.all_events().len(), 3);
+        let reply = cart.get_cart(get()).into_reply();
+        assert_eq!(reply.items.len(), 2);
         assert_eq!(
-            (cart.items[0].product_id.as_str(), cart.items[0].quantity),
+            (reply.items[0].product_id.as_str(), reply.items[0].quantity),
             ("apple", 5)
         );
-        assert_eq!(cart.items[1].name, "PEAR");
+        assert_eq!(reply.items[1].name, "PEAR");
     }
 
     #[test]
     fn quantities_must_be_positive() {
-        let state = CartState::default();
+        let mut cart = ShoppingCartEntityTestKit::of(ShoppingCart);
         for quantity in [0, -4] {
-            let effect = ShoppingCart.add_item(&state, add("apple", quantity), &ctx());
-            assert_eq!(
-                effect.error_status().map(Status::code),
-                Some(Code::InvalidArgument)
-            );
-            assert!(effect.events().is_empty());
+            let result = cart.add_item(add("apple", quantity));
+            assert_eq!(result.error().code(), Code::InvalidArgument);
+            assert!(!result.did_emit_events());
         }
+        assert!(cart.all_events().is_empty());
     }
 
     #[test]
     fn removing_needs_the_item() {
-        let mut state = CartState::default();
-        run(&mut state, |s| {
-            ShoppingCart.add_item(s, add("apple", 1), &ctx())
-        })
-        .unwrap();
-        let remove = |product: &str| RemoveLineItem {
-            cart_id: "cart-1".into(),
-            product_id: product.into(),
-        };
-        let missing = ShoppingCart.remove_item(&state, remove("pear"), &ctx());
+        let mut cart = ShoppingCartEntityTestKit::of(ShoppingCart);
+        cart.add_item(add("apple", 1));
         assert_eq!(
-            missing.error_status().map(Status::code),
-            Some(Code::NotFound)
+            cart.remove_item(remove("pear")).error().code(),
+            Code::NotFound
         );
-        run(&mut state, |s| {
-            ShoppingCart.remove_item(s, remove("apple"), &ctx())
-        })
-        .unwrap();
-        assert!(state.items.is_empty());
+        let mut removed = cart.remove_item(remove("apple"));
+        assert_eq!(removed.next_event::<ItemRemoved>().product_id, "apple");
+        assert!(cart.state().items.is_empty());
     }
 
     #[test]
     fn a_checked_out_cart_cannot_change() {
-        let mut state = CartState::default();
-        let checkout = CheckoutCart {
-            cart_id: "cart-1".into(),
-        };
-        let empty = ShoppingCart.checkout(&state, checkout.clone(), &ctx());
-        assert_eq!(
-            empty.error_status().map(Status::code),
-            Some(Code::FailedPrecondition)
-        );
+        let mut cart = ShoppingCartEntityTestKit::of(ShoppingCart);
+        let empty = cart.checkout(checkout());
+        assert_eq!(empty.error().code(), Code::FailedPrecondition);
 
-        run(&mut state, |s| {
-            ShoppingCart.add_item(s, add("apple", 1), &ctx())
-        })
-        .unwrap();
-        run(&mut state, |s| {
-            ShoppingCart.checkout(s, checkout.clone(), &ctx())
-        })
-        .unwrap();
-        assert!(state.checked_out);
+        cart.add_item(add("apple", 1));
+        cart.checkout(checkout()).next_event::<CheckedOut>();
+        assert!(cart.state().checked_out);
 
-        let error = run(&mut state, |s| {
-            ShoppingCart.add_item(s, add("pear", 1), &ctx())
-        })
-        .unwrap_err();
-        assert_eq!(error.code(), Code::FailedPrecondition);
-        let again = ShoppingCart.checkout(&state, checkout, &ctx());
         assert_eq!(
-            again.error_status().map(Status::code),
-            Some(Code::FailedPrecondition)
+            cart.add_item(add("pear", 1)).error().code(),
+            Code::FailedPrecondition
         );
-        assert_eq!(state.items.len(), 1);
+        assert_eq!(
+            cart.checkout(checkout()).error().code(),
+            Code::FailedPrecondition
+        );
+        assert_eq!(cart.state().items.len(), 1);
     }
 
     #[test]
-    fn events_round_trip_by_type_name() {
-        let event = ShoppingCartEntityEvent::from(ItemRemoved {
-            product_id: "apple".into(),
-        });
-        assert_eq!(event.type_name(), "shopping.cart.domain.ItemRemoved");
-        let decoded =
-            ShoppingCartEntityEvent::decode_payload(event.type_name(), &event.encode_payload())
-                .unwrap();
-        assert_eq!(decoded, event);
-        let unknown =
-            ShoppingCartEntityEvent::decode_payload("shopping.cart.domain.Nope", &[]).unwrap_err();
-        assert_eq!(unknown.code(), Code::Internal);
-        assert_eq!(SHOPPING_CART_ENTITY_INFO.event_types.len(), 3);
+    fn a_restart_rebuilds_the_same_cart_from_its_events() {
+        let mut cart = ShoppingCartEntityTestKit::of(ShoppingCart);
+        cart.given(vec![
+            ItemAdded {
+                item: Some(domain::LineItem {
+                    product_id: "apple".into(),
+                    name: "APPLE".into(),
+                    quantity: 4,
+                }),
+            }
+            .into(),
+        ]);
+        cart.remove_item(remove("apple"));
+        cart.add_item(add("pear", 2));
+        assert_eq!(&cart.recovered_state(), cart.state());
+        assert_eq!(cart.state().items[0].product_id, "pear");
+    }
+
+    #[test]
+    fn the_summary_view_follows_the_cart() {
+        let mut view = CartSummaryViewTestKit::of(CartSummaries);
+        let line = |product: &str, quantity| domain::LineItem {
+            product_id: product.into(),
+            name: product.to_uppercase(),
+            quantity,
+        };
+        view.on_item_added(
+            "cart-1",
+            ItemAdded {
+                item: Some(line("apple", 2)),
+            },
+        );
+        let row = view
+            .on_item_added(
+                "cart-1",
+                ItemAdded {
+                    item: Some(line("pear", 1)),
+                },
+            )
+            .row()
+            .cloned()
+            .expect("a row");
+        assert_eq!(row.total_quantity, 3);
+        view.on_item_removed(
+            "cart-1",
+            ItemRemoved {
+                product_id: "apple".into(),
+            },
+        );
+        let row = view.row("cart-1").expect("a row");
+        assert_eq!(row.total_quantity, 1);
+        assert!(view.row("cart-2").is_none());
     }
 
     #[test]

@@ -2,7 +2,7 @@
 //! reflection (v1 and v1alpha) describing the registered services, and the
 //! standard health service reporting every service `SERVING`.
 
-mod codec;
+pub(crate) mod codec;
 pub(crate) mod gateway;
 
 pub use codec::{BytesCodec, BytesDecoder, BytesEncoder};

@@ -47,9 +47,9 @@
 
 mod context;
 mod definition;
-mod effect;
-mod plan;
-mod record;
+pub(crate) mod effect;
+pub(crate) mod plan;
+pub(crate) mod record;
 pub(crate) mod runner;
 pub(crate) mod status;
 

@@ -1,7 +1,8 @@
 //! Topic backends: where published messages go and subscriptions read them
 //! from. [`Topics`] is the one trait; [`SqliteTopics`] is the embedded durable
 //! log (the default: the service's own SQLite file, or a file shared by
-//! several services), [`NatsTopics`] is NATS JetStream.
+//! several services), [`NatsTopics`] is NATS JetStream, [`MemoryTopics`] the
+//! in-memory double for tests.
 //!
 //! A topic is an append-only sequence of messages numbered 1, 2, ... (its
 //! positions). Readers keep their own position (a consumer stores it as its
@@ -14,9 +15,11 @@ use tokio::sync::watch;
 
 use crate::context::Metadata;
 
+mod memory;
 mod nats;
 mod sqlite;
 
+pub use memory::MemoryTopics;
 pub use nats::NatsTopics;
 pub use sqlite::SqliteTopics;
 
