@@ -156,14 +156,10 @@ impl CustomerEntity for CustomerRegistry {
 
 #[cfg(test)]
 mod tests {
-    use plinth::codegen::{Code, ValueEntityAdapter};
+    use plinth::Code;
 
-    use super::customer::api::CustomerEntityComponent;
+    use super::customer::api::CustomerEntityTestKit;
     use super::*;
-
-    fn ctx() -> CommandContext {
-        CommandContext::new("c1")
-    }
 
     fn alice() -> Customer {
         Customer {
@@ -177,221 +173,93 @@ mod tests {
         }
     }
 
-    fn created() -> CustomerState {
-        let effect = CustomerRegistry.create(&CustomerState::default(), alice(), &ctx());
-        effect
-            .updated_state()
-            .cloned()
-            .expect("create stores the customer")
+    /// A kit holding Alice.
+    fn registry() -> CustomerEntityTestKit<CustomerRegistry> {
+        let mut kit = CustomerEntityTestKit::with_id("c1", CustomerRegistry);
+        assert!(kit.create(alice()).state_was_updated());
+        kit
+    }
+
+    fn get() -> GetCustomerRequest {
+        GetCustomerRequest {
+            customer_id: "c1".into(),
+        }
     }
 
     #[test]
     fn create_stores_the_customer() {
-        let state = created();
-        assert_eq!(state.name, "Alice");
+        let kit = registry();
+        assert_eq!(kit.state().name, "Alice");
         assert_eq!(
-            state.address.as_ref().map(|a| a.city.as_str()),
+            kit.state().address.as_ref().map(|a| a.city.as_str()),
             Some("Springfield")
         );
     }
 
     #[test]
     fn create_rejects_duplicates_and_bad_input() {
-        let again = CustomerRegistry.create(&created(), alice(), &ctx());
-        assert_eq!(
-            again.error_status().map(Status::code),
-            Some(Code::AlreadyExists)
-        );
+        let mut kit = registry();
+        assert_eq!(kit.create(alice()).error().code(), Code::AlreadyExists);
 
-        let nameless = CustomerRegistry.create(
-            &CustomerState::default(),
-            Customer {
-                name: " ".into(),
-                ..alice()
-            },
-            &ctx(),
-        );
-        assert_eq!(
-            nameless.error_status().map(Status::code),
-            Some(Code::InvalidArgument)
-        );
-        assert!(nameless.updated_state().is_none());
-
-        let bad_email = CustomerRegistry.create(
-            &CustomerState::default(),
-            Customer {
-                email: "nope".into(),
-                ..alice()
-            },
-            &ctx(),
-        );
-        assert_eq!(
-            bad_email.error_status().map(Status::code),
-            Some(Code::InvalidArgument)
-        );
+        let mut empty = CustomerEntityTestKit::of(CustomerRegistry);
+        let nameless = empty.create(Customer {
+            name: " ".into(),
+            ..alice()
+        });
+        assert_eq!(nameless.error().code(), Code::InvalidArgument);
+        assert!(!nameless.state_was_updated());
+        let bad_email = empty.create(Customer {
+            email: "nope".into(),
+            ..alice()
+        });
+        assert_eq!(bad_email.error().code(), Code::InvalidArgument);
+        assert!(!empty.exists());
     }
 
     #[test]
     fn get_returns_the_customer_or_not_found() {
-        let effect = CustomerRegistry.get_customer(
-            &created(),
-            GetCustomerRequest {
-                customer_id: "c1".into(),
-            },
-            &ctx(),
-        );
-        assert_eq!(effect.reply_message(), Some(&alice()));
-
-        let missing = CustomerRegistry.get_customer(
-            &CustomerState::default(),
-            GetCustomerRequest {
-                customer_id: "c1".into(),
-            },
-            &ctx(),
-        );
-        assert_eq!(
-            missing.error_status().map(Status::code),
-            Some(Code::NotFound)
-        );
+        assert_eq!(registry().get_customer(get()).reply(), &alice());
+        let mut empty = CustomerEntityTestKit::of(CustomerRegistry);
+        assert_eq!(empty.get_customer(get()).error().code(), Code::NotFound);
     }
 
     #[test]
     fn changes_update_the_state() {
-        let renamed = CustomerRegistry.change_name(
-            &created(),
-            ChangeNameRequest {
-                customer_id: "c1".into(),
-                new_name: "Alicia".into(),
-            },
-            &ctx(),
-        );
-        assert_eq!(
-            renamed.updated_state().map(|s| s.name.as_str()),
-            Some("Alicia")
-        );
-        assert_eq!(
-            renamed.updated_state().map(|s| s.email.as_str()),
-            Some("alice@example.com")
-        );
+        let mut kit = registry();
+        let renamed = kit.change_name(ChangeNameRequest {
+            customer_id: "c1".into(),
+            new_name: "Alicia".into(),
+        });
+        assert_eq!(renamed.state().name, "Alicia");
+        assert_eq!(renamed.state().email, "alice@example.com");
 
-        let moved = CustomerRegistry.change_address(
-            &created(),
-            ChangeAddressRequest {
-                customer_id: "c1".into(),
-                new_address: Some(Address {
-                    street: "Elm 2".into(),
-                    city: "Shelbyville".into(),
-                }),
-            },
-            &ctx(),
-        );
-        let address = moved
-            .updated_state()
-            .and_then(|s| s.address.clone())
-            .expect("address stored");
+        kit.change_address(ChangeAddressRequest {
+            customer_id: "c1".into(),
+            new_address: Some(Address {
+                street: "Elm 2".into(),
+                city: "Shelbyville".into(),
+            }),
+        });
+        let address = kit.state().address.clone().expect("address stored");
         assert_eq!(address.city, "Shelbyville");
 
-        let empty = CustomerRegistry.change_address(
-            &created(),
-            ChangeAddressRequest {
-                customer_id: "c1".into(),
-                new_address: None,
-            },
-            &ctx(),
-        );
-        assert_eq!(
-            empty.error_status().map(Status::code),
-            Some(Code::InvalidArgument)
-        );
+        let empty = kit.change_address(ChangeAddressRequest {
+            customer_id: "c1".into(),
+            new_address: None,
+        });
+        assert_eq!(empty.error().code(), Code::InvalidArgument);
+        assert_eq!(kit.get_customer(get()).reply().name, "Alicia");
     }
 
     #[test]
     fn delete_removes_an_existing_customer() {
-        let deleted = CustomerRegistry.delete(
-            &created(),
-            DeleteCustomerRequest {
-                customer_id: "c1".into(),
-            },
-            &ctx(),
-        );
-        assert!(deleted.is_delete());
-        let missing = CustomerRegistry.delete(
-            &CustomerState::default(),
-            DeleteCustomerRequest {
-                customer_id: "c1".into(),
-            },
-            &ctx(),
-        );
-        assert_eq!(
-            missing.error_status().map(Status::code),
-            Some(Code::NotFound)
-        );
-    }
-
-    #[test]
-    fn the_component_decodes_ids_and_encodes_replies() {
-        use plinth::codegen::{Message, decode};
-
-        let component = CustomerEntityComponent::new(CustomerRegistry);
-        let info = component.info();
-        let (index, method) = info
-            .method_by_path("/customer.api.CustomerService/GetCustomer")
-            .expect("method");
-        assert_eq!(method.http.len(), 1);
-
-        let payload = GetCustomerRequest {
+        let mut kit = registry();
+        let delete = || DeleteCustomerRequest {
             customer_id: "c1".into(),
-        }
-        .encode_to_vec();
-        let decoded = component.decode(index, &payload).expect("decodes");
-        assert_eq!(decoded.entity_id.as_deref(), Some("c1"));
-        let effect = component.handle(&created(), decoded.command, &ctx());
-        let reply: Customer =
-            decode(effect.reply_message().expect("reply")).expect("reply decodes");
-        assert_eq!(reply.name, "Alice");
-
-        let empty_id = GetCustomerRequest {
-            customer_id: String::new(),
-        }
-        .encode_to_vec();
-        let error = component.decode(index, &empty_id).expect_err("empty id");
-        assert_eq!(error.code(), Code::InvalidArgument);
-        assert!(
-            error.message().contains("customer_id"),
-            "{}",
-            error.message()
-        );
-
-        let error = component.decode(index, &[0xff, 0xff]).expect_err("garbage");
-        assert_eq!(error.code(), Code::InvalidArgument);
-        assert_eq!(
-            component
-                .decode(99, &payload)
-                .expect_err("no such method")
-                .code(),
-            Code::Unimplemented
-        );
-    }
-
-    #[test]
-    fn the_view_stores_states_as_rows() {
-        use plinth::UpdateContext;
-        use plinth::codegen::{Metadata, RowUpdate, ViewAdapter};
-
-        use super::customer::view::{CUSTOMER_BY_NAME_VIEW_INFO, CustomerByNameView};
-
-        let row = created();
-        let bytes = plinth::codegen::encode(&row);
-        let update =
-            CustomerByNameView.update(0, None, &bytes, &UpdateContext::new("c1", Metadata::new()));
-        assert_eq!(update, Ok(RowUpdate::Upsert(bytes)));
-        let query = &CUSTOMER_BY_NAME_VIEW_INFO.methods[1];
-        assert!(matches!(
-            query.view,
-            Some(plinth::codegen::ViewMethod::Query {
-                sql: "SELECT * FROM customers WHERE name = :name",
-                ..
-            })
-        ));
+        };
+        assert!(kit.delete(delete()).state_was_deleted());
+        assert!(!kit.exists());
+        assert_eq!(kit.delete(delete()).error().code(), Code::NotFound);
+        assert_eq!(kit.get_customer(get()).error().code(), Code::NotFound);
     }
 }

@@ -55,6 +55,9 @@ impl NotesEntity for Notes {
 
 #[cfg(test)]
 mod tests {
+    use plinth::Code;
+
+    use super::notes::NotesEntityTestKit;
     use super::*;
 
     fn add(text: &str) -> AddNote {
@@ -66,18 +69,19 @@ mod tests {
 
     #[test]
     fn notes_are_kept_in_order_and_empty_ones_refused() {
-        let ctx = CommandContext::new("alice");
-        let effect = Notes.add(&Notebook::default(), add("one"), &ctx);
-        let state = effect.updated_state().cloned().expect("stored");
-        let effect = Notes.add(&state, add("two"), &ctx);
-        assert_eq!(
-            effect.updated_state().map(|s| s.notes.clone()),
-            Some(vec!["one".into(), "two".into()])
-        );
-        assert!(Notes.add(&state, add("  "), &ctx).error_status().is_some());
-        let full = Notebook {
+        let mut notebook = NotesEntityTestKit::with_id("alice", Notes);
+        notebook.add(add("one"));
+        let two = notebook.add(add("two"));
+        assert_eq!(two.reply().owner, "alice");
+        assert_eq!(notebook.state().notes, ["one", "two"]);
+        assert_eq!(notebook.add(add("  ")).error().code(), Code::InvalidArgument);
+        notebook.set_state(Notebook {
             notes: vec!["n".into(); MAX_NOTES],
-        };
-        assert!(Notes.add(&full, add("more"), &ctx).error_status().is_some());
+        });
+        assert_eq!(notebook.add(add("more")).error().code(), Code::ResourceExhausted);
+        let listed = notebook.list(Owner {
+            owner: "alice".into(),
+        });
+        assert_eq!(listed.reply().notes.len(), MAX_NOTES);
     }
 }

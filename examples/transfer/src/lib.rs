@@ -379,3 +379,137 @@ impl TransferWorkflow for Transfers {
         WorkflowEffect::reply(state.clone())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use plinth::workflow::WorkflowStatus;
+
+    use super::com::example::transfer::api::TransferWorkflowTestKit;
+    use super::*;
+
+    fn transfer(amount: i32) -> Transfer {
+        Transfer {
+            transfer_id: "t1".into(),
+            from: "a".into(),
+            to: "b".into(),
+            amount,
+        }
+    }
+
+    fn status(kit: &TransferWorkflowTestKit<Transfers>) -> TransferStatus {
+        TransferStatus::try_from(kit.state().status).expect("a known status")
+    }
+
+    fn wallets_that_pay(kit: &mut TransferWorkflowTestKit<Transfers>) {
+        kit.when(WalletServiceClient::withdraw).reply(|_| Ok(()));
+        kit.when(WalletServiceClient::deposit).reply(|_| Ok(()));
+    }
+
+    #[tokio::test]
+    async fn a_small_transfer_withdraws_then_deposits() {
+        let mut kit = TransferWorkflowTestKit::with_id("t1", Transfers::default());
+        wallets_that_pay(&mut kit);
+        kit.start(transfer(10)).reply();
+        assert_eq!(kit.position().step.as_deref(), Some("withdraw"));
+        kit.run_step().await.expect("withdrawn");
+        assert_eq!(status(&kit), TransferStatus::WithdrawSucceeded);
+        let end = kit.run_steps(10).await;
+        assert_eq!(end.status, WorkflowStatus::Ended);
+        assert_eq!(status(&kit), TransferStatus::Completed);
+        let calls = kit.calls();
+        assert_eq!(calls.len(), 2);
+        assert_eq!(calls[0].request::<WithdrawRequest>().operation_id, "t1-withdraw");
+        assert_eq!(calls[1].request::<DepositRequest>().wallet_id, "b");
+    }
+
+    #[tokio::test]
+    async fn a_refused_deposit_is_compensated() {
+        let mut kit = TransferWorkflowTestKit::with_id("t1", Transfers::default());
+        kit.when(WalletServiceClient::withdraw).reply(|_| Ok(()));
+        kit.when(WalletServiceClient::deposit).reply(|deposit| {
+            if deposit.wallet_id == "b" {
+                Err(Status::not_found("no wallet b"))
+            } else {
+                Ok(())
+            }
+        });
+        kit.start(transfer(10));
+        kit.run_steps(10).await;
+        assert_eq!(status(&kit), TransferStatus::CompensationCompleted);
+        let refund = kit.calls().last().expect("a refund").request::<DepositRequest>();
+        assert_eq!((refund.wallet_id.as_str(), refund.operation_id.as_str()), ("a", "t1-refund"));
+    }
+
+    #[tokio::test]
+    async fn a_failing_wallet_sends_the_transfer_to_manual_intervention() {
+        let mut kit = TransferWorkflowTestKit::with_id("t1", Transfers::default());
+        kit.when(WalletServiceClient::withdraw)
+            .fail(Status::unavailable("wallets are down"));
+        kit.start(transfer(10));
+        let failure = kit.run_step().await.expect_err("the first attempt fails");
+        assert_eq!(failure.code(), Code::Unavailable);
+        assert_eq!(kit.position().attempts, 1);
+        kit.run_steps(10).await;
+        assert_eq!(status(&kit), TransferStatus::RequiresManualIntervention);
+        assert_eq!(kit.position().status, WorkflowStatus::Ended);
+    }
+
+    #[test]
+    fn a_large_transfer_waits_for_acceptance_and_times_out() {
+        let mut kit = TransferWorkflowTestKit::with_id("t1", Transfers::default());
+        let started = kit.start(transfer(5000));
+        assert_eq!(started.position().status, WorkflowStatus::Paused);
+        let timer = kit.timer("transfer-acceptance-t1").expect("a timer").clone();
+        assert_eq!(timer.delay, Duration::from_secs(3600));
+        assert!(kit.advance(Duration::from_secs(3599)).is_empty());
+        let fired = kit.advance(Duration::from_secs(1));
+        assert_eq!(fired.len(), 1);
+        // The timer calls AcceptanceTimeout: make that call.
+        kit.acceptance_timeout(fired[0].request::<TransferRef>());
+        assert_eq!(status(&kit), TransferStatus::TransferAcceptanceTimedOut);
+        assert_eq!(kit.position().status, WorkflowStatus::Ended);
+    }
+
+    #[tokio::test]
+    async fn accepting_cancels_the_timer_and_runs_the_transfer() {
+        let mut kit = TransferWorkflowTestKit::with_id("t1", Transfers::default());
+        wallets_that_pay(&mut kit);
+        kit.start(transfer(5000));
+        let accept = TransferRef {
+            transfer_id: "t1".into(),
+        };
+        let accepted = kit.accept(accept.clone());
+        assert!(
+            accepted
+                .timers()
+                .contains(&plinth::testkit::TimerChange::Cancelled("transfer-acceptance-t1".into()))
+        );
+        assert!(kit.pending_timers().is_empty());
+        kit.run_steps(10).await;
+        assert_eq!(status(&kit), TransferStatus::Completed);
+        assert_eq!(kit.accept(accept).error().code(), Code::FailedPrecondition);
+    }
+
+    #[test]
+    fn a_transfer_that_runs_too_long_goes_to_manual_intervention() {
+        let mut kit = TransferWorkflowTestKit::with_id("t1", Transfers::default());
+        kit.start(transfer(10));
+        // The withdrawal never ran: past the workflow's timeout, the
+        // timeout's failover step takes over.
+        kit.advance(Duration::from_secs(3600 + 61));
+        assert_eq!(kit.position().step.as_deref(), Some("failover-handler"));
+        assert!(kit.position().timed_out);
+    }
+
+    #[test]
+    fn bad_transfers_are_refused() {
+        let mut kit = TransferWorkflowTestKit::of(Transfers::default());
+        assert_eq!(kit.start(transfer(0)).error().code(), Code::InvalidArgument);
+        let to_self = Transfer {
+            to: "a".into(),
+            ..transfer(5)
+        };
+        assert_eq!(kit.start(to_self).error().code(), Code::InvalidArgument);
+        assert_eq!(kit.position().status, WorkflowStatus::NotStarted);
+    }
+}
