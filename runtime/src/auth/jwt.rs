@@ -1,7 +1,10 @@
 //! Checking one bearer token against the configured keys: the key is chosen
 //! by the token's issuer (and `kid`), the token's algorithm must be that
-//! key's algorithm, and `exp` (required), `nbf`, `iss` and `aud` are checked
-//! with a small leeway for clock skew.
+//! key's algorithm, `iss` and `aud` are checked, and `exp` (required) and
+//! `nbf` are checked against the service's clock with a small leeway for
+//! clock skew.
+
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use jsonwebtoken::errors::ErrorKind;
 use jsonwebtoken::{Validation, decode, decode_header};
@@ -107,8 +110,8 @@ pub(crate) fn bearer(header: Option<&str>) -> Result<&str, TokenError> {
     Ok(token)
 }
 
-/// Check `token` with `keys`; its claims when it is valid.
-pub(crate) fn verify(keys: &[Key], token: &str) -> Result<Claims, TokenError> {
+/// Check `token` with `keys` at the time `now`; its claims when it is valid.
+pub(crate) fn verify(keys: &[Key], token: &str, now: SystemTime) -> Result<Claims, TokenError> {
     if token.len() > MAX_TOKEN_BYTES {
         return Err(TokenError::TooLong);
     }
@@ -135,8 +138,9 @@ pub(crate) fn verify(keys: &[Key], token: &str) -> Result<Claims, TokenError> {
         .filter(|key| key.algorithm == header.alg)
     {
         let mut validation = Validation::new(key.algorithm);
-        validation.leeway = LEEWAY_SECS;
-        validation.validate_nbf = true;
+        // The times are checked here, by the service's clock.
+        validation.validate_exp = false;
+        validation.validate_nbf = false;
         validation.set_issuer(&[&key.issuer]);
         if key.audience.is_empty() {
             validation.validate_aud = false;
@@ -146,8 +150,19 @@ pub(crate) fn verify(keys: &[Key], token: &str) -> Result<Claims, TokenError> {
             validation.set_required_spec_claims(&["exp", "iss", "aud"]);
         }
         match decode::<Map<String, Value>>(token, &key.decoding, &validation) {
-            Ok(data) => return Ok(Claims::new(data.claims)),
+            Ok(data) => {
+                check_times(&data.claims, now)?;
+                return Ok(Claims::new(data.claims));
+            }
             Err(error) => {
+                if checked_after_times(error.kind()) {
+                    // The signature verified: a token that is also out of
+                    // its time is refused for that, as jsonwebtoken orders
+                    // its checks.
+                    if let Ok(claims) = jsonwebtoken::dangerous::insecure_decode_claims(token) {
+                        check_times(&claims, now)?;
+                    }
+                }
                 outcome = Err(token_error(error.kind()));
                 // Another key of the issuer may have signed it.
                 if !matches!(error.kind(), ErrorKind::InvalidSignature) {
@@ -157,6 +172,56 @@ pub(crate) fn verify(keys: &[Key], token: &str) -> Result<Claims, TokenError> {
         }
     }
     outcome
+}
+
+/// `exp` and `nbf` against `now`, with [`LEEWAY_SECS`] either way and in
+/// jsonwebtoken's order: a malformed `nbf`, then expiry, then `nbf`.
+fn check_times(claims: &Map<String, Value>, now: SystemTime) -> Result<(), TokenError> {
+    let now = now
+        .duration_since(UNIX_EPOCH)
+        .map(|since| since.as_secs())
+        .unwrap_or(0);
+    let nbf = match claims.get("nbf") {
+        Some(nbf) => Some(
+            numeric_date(nbf)
+                .ok_or_else(|| token_error(&ErrorKind::InvalidClaimFormat("nbf".into())))?,
+        ),
+        None => None,
+    };
+    // Decoding already refused a token without a numeric `exp`.
+    let exp = claims
+        .get("exp")
+        .and_then(numeric_date)
+        .ok_or(TokenError::Expired)?;
+    if exp < now.saturating_sub(LEEWAY_SECS) {
+        return Err(TokenError::Expired);
+    }
+    if nbf.is_some_and(|nbf| nbf > now.saturating_add(LEEWAY_SECS)) {
+        return Err(TokenError::NotYetValid);
+    }
+    Ok(())
+}
+
+/// A NumericDate claim in whole seconds, read as jsonwebtoken reads it: a
+/// non-negative integer, or a non-negative number rounded.
+fn numeric_date(value: &Value) -> Option<u64> {
+    let number = value.as_number()?;
+    number.as_u64().or_else(|| {
+        let float = number.as_f64()?;
+        (float.is_finite() && float >= 0.0 && float < u64::MAX as f64).then(|| float.round() as u64)
+    })
+}
+
+/// Whether jsonwebtoken refuses for `kind` only after it checked the times
+/// (the issuer, the audience and the subject come after them).
+fn checked_after_times(kind: &ErrorKind) -> bool {
+    matches!(
+        kind,
+        ErrorKind::InvalidIssuer
+            | ErrorKind::InvalidAudience
+            | ErrorKind::InvalidSubject
+            | ErrorKind::InvalidClaimFormat(_)
+    )
 }
 
 /// A `jsonwebtoken` refusal as a reason.
@@ -202,9 +267,12 @@ mod tests {
             "eyJhbGciOiJub25lIn0.e30.",
             "\u{0}.\u{1}.x",
         ] {
-            assert!(verify(&[], token).is_err(), "{token:?}");
+            assert!(verify(&[], token, SystemTime::now()).is_err(), "{token:?}");
         }
         let long = "a".repeat(MAX_TOKEN_BYTES + 1);
-        assert_eq!(verify(&[], &long), Err(TokenError::TooLong));
+        assert_eq!(
+            verify(&[], &long, SystemTime::now()),
+            Err(TokenError::TooLong)
+        );
     }
 }

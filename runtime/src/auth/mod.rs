@@ -10,12 +10,15 @@
 //! `WWW-Authenticate: Bearer`); why goes to the log, not to the caller.
 //!
 //! - `keys`: the configuration entries and loading them at startup.
-//! - `jwt`: checking one token (signature, algorithm, `exp`/`nbf`/`iss`/`aud`).
+//! - `jwt`: checking one token (signature, algorithm, `exp`/`nbf`/`iss`/`aud`;
+//!   the times by the service's clock).
 //! - `claims`: the validated claims handlers see, and claims into fields.
 
 mod claims;
 mod jwt;
 mod keys;
+#[cfg(test)]
+mod tests;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -27,6 +30,7 @@ pub(crate) use jwt::TokenError;
 pub(crate) use keys::from_config as keys_from_config;
 pub use keys::{JwtAlgorithm, JwtKeyConfig, KeyError};
 
+use crate::clock::Clock;
 use crate::component::info::{ComponentInfo, MethodInfo};
 use crate::status::Status;
 
@@ -59,19 +63,35 @@ pub enum AuthError {
 }
 
 /// Checks the bearer tokens of calls through the front doors.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct Authenticator {
     keys: Vec<keys::Key>,
+    /// What `exp` and `nbf` are checked against.
+    clock: Arc<dyn Clock>,
     log: RefusalLog,
 }
 
+impl Default for Authenticator {
+    /// No keys (a method that validates tokens refuses every call), the
+    /// system clock.
+    fn default() -> Authenticator {
+        Authenticator {
+            keys: Vec::new(),
+            clock: crate::clock::system(),
+            log: RefusalLog::default(),
+        }
+    }
+}
+
 impl Authenticator {
-    /// An authenticator with the keys of `entries`, for `components`: fails
-    /// when a key does not load, or when a method that requires tokens could
-    /// never get a valid one (no keys at all, or none of an issuer it names).
+    /// An authenticator with the keys of `entries`, for `components`, checking
+    /// token times by `clock`: fails when a key does not load, or when a
+    /// method that requires tokens could never get a valid one (no keys at
+    /// all, or none of an issuer it names).
     pub(crate) fn new(
         entries: &[JwtKeyConfig],
         components: &[&'static ComponentInfo],
+        clock: Arc<dyn Clock>,
     ) -> Result<Authenticator, AuthError> {
         let keys = keys::load(entries)?;
         for method in components.iter().flat_map(|c| c.methods.iter()) {
@@ -96,6 +116,7 @@ impl Authenticator {
         }
         Ok(Authenticator {
             keys,
+            clock,
             log: RefusalLog::default(),
         })
     }
@@ -112,7 +133,7 @@ impl Authenticator {
             return Ok(None);
         };
         let checked = jwt::bearer(authorization)
-            .and_then(|token| jwt::verify(&self.keys, token))
+            .and_then(|token| jwt::verify(&self.keys, token, self.clock.now()))
             .and_then(|claims| {
                 let issuer = claims.issuer().unwrap_or_default();
                 if !jwt.issuers.is_empty() && !jwt.issuers.contains(&issuer) {
@@ -183,8 +204,8 @@ fn unauthenticated() -> Status {
     Status::unauthenticated("this method requires a valid bearer token")
 }
 
-/// Logs refused tokens: at most one warning a second (with how many were
-/// refused since the last one); every refusal at debug level.
+/// Logs refused tokens: at most one warning a second of real time (with how
+/// many were refused since the last one); every refusal at debug level.
 #[derive(Debug, Default)]
 struct RefusalLog {
     last_second: AtomicU64,

@@ -1,8 +1,9 @@
 //! CloudEvents attributes (binary content mode: one `ce-*` entry each) on
 //! delivered and published messages, and the content types of payloads.
 
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::UNIX_EPOCH;
 
+use crate::clock::Clock;
 use crate::context::Metadata;
 use crate::storage::{FeedKind, FeedRecord};
 
@@ -47,11 +48,10 @@ pub fn of_record(record: &FeedRecord) -> Metadata {
         .with("plinth-seq", record.seq.to_string())
 }
 
-/// Now as RFC 3339 in UTC with microseconds (`2026-12-01T15:04:05.123456Z`).
-pub fn now_rfc3339() -> String {
-    let since = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap_or_default();
+/// Now by `clock` as RFC 3339 in UTC with microseconds
+/// (`2026-12-01T15:04:05.123456Z`).
+pub fn now_rfc3339(clock: &dyn Clock) -> String {
+    let since = clock.now().duration_since(UNIX_EPOCH).unwrap_or_default();
     rfc3339(since.as_secs(), since.subsec_micros())
 }
 
@@ -88,7 +88,7 @@ mod tests {
         assert_eq!(rfc3339(0, 0), "1970-01-01T00:00:00.000000Z");
         assert_eq!(rfc3339(951_782_400, 5), "2000-02-29T00:00:00.000005Z");
         assert_eq!(rfc3339(1_796_137_445, 0), "2026-12-01T15:04:05.000000Z");
-        assert!(now_rfc3339().ends_with('Z'));
+        assert!(now_rfc3339(&crate::clock::SystemClock).ends_with('Z'));
     }
 
     #[test]

@@ -10,12 +10,15 @@ use bytes::Bytes;
 use super::cloudevents as ce;
 use super::template::{self, TemplateError};
 use super::topics::{TopicMessage, Topics};
+use crate::clock::Clock;
 use crate::context::Metadata;
 use crate::status::Status;
 
 /// Sends messages to topics; shared by the dispatcher and action contexts.
 pub struct Publisher {
     topics: Arc<dyn Topics>,
+    /// Where `ce-time` comes from.
+    clock: Arc<dyn Clock>,
     /// Expanded `${ENV}` topic templates.
     resolved: Mutex<HashMap<String, String>>,
 }
@@ -46,10 +49,11 @@ pub struct Origin<'a> {
 }
 
 impl Publisher {
-    /// A publisher to `topics`.
-    pub fn new(topics: Arc<dyn Topics>) -> Publisher {
+    /// A publisher to `topics`, stamping `ce-time` by `clock`.
+    pub fn new(topics: Arc<dyn Topics>, clock: Arc<dyn Clock>) -> Publisher {
         Publisher {
             topics,
+            clock,
             resolved: Mutex::new(HashMap::new()),
         }
     }
@@ -73,8 +77,9 @@ impl Publisher {
         Ok(topic)
     }
 
-    /// The attributes of a message published with `origin`.
-    pub fn attributes(origin: &Origin<'_>) -> Metadata {
+    /// The attributes of a message published with `origin`, `ce-time` the
+    /// time now by `clock`.
+    pub fn attributes(origin: &Origin<'_>, clock: &dyn Clock) -> Metadata {
         let id = match origin.incoming.get(ce::ID) {
             Some(id) if origin.keep_id => id.to_owned(),
             _ => uuid::Uuid::new_v4().to_string(),
@@ -84,7 +89,7 @@ impl Publisher {
             .with(ce::ID, id)
             .with(ce::TYPE, origin.ce_type)
             .with(ce::SOURCE, origin.source)
-            .with(ce::TIME, ce::now_rfc3339())
+            .with(ce::TIME, ce::now_rfc3339(clock))
             .with(ce::CONTENT_TYPE, origin.content_type);
         if let Some(subject) = origin.incoming.get(ce::SUBJECT) {
             metadata.insert(ce::SUBJECT, subject);
@@ -105,7 +110,7 @@ impl Publisher {
             .resolve(topic)
             .map_err(|error| Status::failed_precondition(error.to_string()))?;
         let message = TopicMessage {
-            metadata: Publisher::attributes(&origin),
+            metadata: Publisher::attributes(&origin, self.clock.as_ref()),
             payload,
         };
         self.topics
@@ -184,5 +189,37 @@ pub(crate) async fn publish_reply(
             });
             Ok(ActionReply::Stream(stream.boxed()))
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::{Duration, UNIX_EPOCH};
+
+    use super::*;
+    use crate::clock::ManualClock;
+
+    #[test]
+    fn ce_time_is_the_time_by_the_clock() {
+        // 2026-12-01T15:04:05.123456Z
+        let at = UNIX_EPOCH + Duration::from_micros(1_796_137_445_123_456);
+        let clock = ManualClock::at(at);
+        let incoming = Metadata::new().with(ce::SUBJECT, "c1");
+        let origin = Origin {
+            source: "counter.Counter",
+            ce_type: "counter.Changed",
+            incoming: &incoming,
+            keep_id: false,
+            content_type: ce::PROTOBUF,
+        };
+        let attributes = Publisher::attributes(&origin, &clock);
+        assert_eq!(
+            attributes.get(ce::TIME),
+            Some("2026-12-01T15:04:05.123456Z")
+        );
+        assert_eq!(attributes.get(ce::SUBJECT), Some("c1"));
+        clock.advance(Duration::from_secs(3600));
+        let later = Publisher::attributes(&origin, &clock);
+        assert_eq!(later.get(ce::TIME), Some("2026-12-01T16:04:05.123456Z"));
     }
 }

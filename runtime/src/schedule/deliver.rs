@@ -7,7 +7,7 @@ use std::sync::atomic::Ordering;
 use futures::StreamExt;
 
 use super::retry::{self, Kind, Next};
-use super::{ATTEMPT_TIMEOUT, HOLD, Scheduler};
+use super::{ATTEMPT_TIMEOUT, HOLD, Queued, Scheduler};
 use crate::component::adapter::ActionReply;
 use crate::context::{Caller, Metadata};
 use crate::status::Status;
@@ -17,14 +17,28 @@ impl Scheduler {
     /// Deliver the calls of `lane` in order until it is empty.
     pub(super) async fn drain(self: Arc<Self>, lane: String) {
         while let Some(queued) = self.next_in(&lane) {
-            // Claimed ahead of its time: wait for it (a sleep that is
-            // already over would still wait for the timer's next tick).
-            if queued.at > tokio::time::Instant::now() {
-                tokio::time::sleep_until(queued.at).await;
-            }
+            self.until_due(&queued).await;
             let key = queued.call.key.clone();
             self.deliver(queued.call).await;
             self.forget(&key);
+        }
+    }
+
+    /// Wait for a call claimed ahead of its time: until its time has come, or
+    /// the clock was moved past its due time.
+    async fn until_due(&self, queued: &Queued) {
+        loop {
+            // Taken before the look at the clock, so that no move is missed.
+            let moved = self.clock.moved();
+            // A sleep that is already over would still wait for the timer's
+            // next tick.
+            if queued.at <= tokio::time::Instant::now() || self.clock.now() >= queued.due {
+                return;
+            }
+            tokio::select! {
+                () = tokio::time::sleep_until(queued.at) => return,
+                () = moved => {}
+            }
         }
     }
 

@@ -35,6 +35,11 @@
 //! - **One process at a time** delivers a call: taking a due call claims it
 //!   in storage for [`HOLD`] (an attempt is cut off after [`ATTEMPT_TIMEOUT`],
 //!   well inside it), and retries extend the claim.
+//! - **Due by the service's clock** ([`Clock`]): with SQLite, due times are
+//!   kept by the service's clock, and when a manual clock is moved the
+//!   schedule is read again at once and what came due goes out; PostgreSQL
+//!   keeps them by the database server's clock. Retry backoff and an
+//!   attempt's timeout are real waiting.
 //!
 //! Calls run as [`Caller::Runtime`](crate::context::Caller::Runtime),
 //! through the dispatcher like any other call.
@@ -55,11 +60,12 @@ mod tests;
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, Weak};
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use tokio::sync::Notify;
 use tokio::task::JoinSet;
 
+use crate::clock::Clock;
 use crate::dispatch::Dispatch;
 use crate::effect::DeferredCall;
 use crate::status::Status;
@@ -91,6 +97,8 @@ pub(crate) struct Scheduler {
     store: Arc<dyn ScheduleStore>,
     /// Whether other processes share the storage (their claims are live).
     shared: bool,
+    /// The service's clock: a move makes the loop claim again.
+    clock: Arc<dyn Clock>,
     dispatch: OnceLock<Weak<dyn Dispatch>>,
     /// Calls waiting in each active lane (a lane is active while its worker runs).
     lanes: Mutex<HashMap<String, VecDeque<Queued>>>,
@@ -113,11 +121,13 @@ impl std::fmt::Debug for Scheduler {
     }
 }
 
-/// A call waiting in its lane, and when it may go.
+/// A call waiting in its lane, and when it may go: at `at`, or once the
+/// service's clock has reached `due` (when it is moved by hand).
 #[derive(Debug)]
 struct Queued {
     call: DueCall,
     at: tokio::time::Instant,
+    due: SystemTime,
 }
 
 /// The lane of an entity's side effects.
@@ -178,10 +188,16 @@ pub(crate) fn pending(entry: &ScheduledCall) -> DueCall {
 
 impl Scheduler {
     /// A scheduler over `store`; `shared` when other processes serve it too.
-    pub(crate) fn new(store: Arc<dyn ScheduleStore>, shared: bool) -> Arc<Scheduler> {
+    /// A move of `clock` makes it read the schedule again.
+    pub(crate) fn new(
+        store: Arc<dyn ScheduleStore>,
+        shared: bool,
+        clock: Arc<dyn Clock>,
+    ) -> Arc<Scheduler> {
         Arc::new(Scheduler {
             store,
             shared,
+            clock,
             dispatch: OnceLock::new(),
             lanes: Mutex::new(HashMap::new()),
             known: Mutex::new(HashSet::new()),
@@ -255,9 +271,12 @@ impl Scheduler {
         tasks.spawn(work);
     }
 
-    /// The loop that claims due calls and wakes up for the next one.
+    /// The loop that claims due calls and wakes up for the next one (or
+    /// when the clock is moved).
     async fn run(self: Arc<Self>) {
         loop {
+            // Taken before the claim, so that a move during it is not missed.
+            let moved = self.clock.moved();
             match self.claim(false).await {
                 Ok(CLAIM_LIMIT) => continue,
                 Ok(_) => {}
@@ -270,6 +289,7 @@ impl Scheduler {
             tokio::select! {
                 () = tokio::time::sleep(wait) => {}
                 () = self.wake.notified() => {}
+                () = moved => {}
             }
         }
     }
@@ -281,18 +301,22 @@ impl Scheduler {
             // Most commands have no side effects: no locks for them.
             return;
         }
-        let now = tokio::time::Instant::now();
-        self.queue(calls.into_iter().map(|call| Queued { call, at: now }));
+        let (at, due) = (tokio::time::Instant::now(), self.clock.now());
+        self.queue(calls.into_iter().map(|call| Queued { call, at, due }));
     }
 
     /// Queue claimed calls, each to go at its due time: `due_in_ms` from
     /// now, when the claim returned (so never early; at most the look-ahead).
     fn enqueue_claimed(self: &Arc<Self>, calls: Vec<DueCall>) {
-        let asked = tokio::time::Instant::now();
+        let (asked, now) = (tokio::time::Instant::now(), self.clock.now());
         self.queue(calls.into_iter().map(|call| {
             let early = u64::try_from(call.due_in_ms).unwrap_or(0);
-            let at = asked + Duration::from_millis(early).min(AHEAD);
-            Queued { call, at }
+            let early = Duration::from_millis(early).min(AHEAD);
+            Queued {
+                call,
+                at: asked + early,
+                due: now + early,
+            }
         }));
     }
 

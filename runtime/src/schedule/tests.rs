@@ -1,5 +1,5 @@
 //! The scheduler's delivery rules, over a real SQLite schedule and a
-//! dispatcher double that records what reaches it.
+//! dispatcher double that records what reaches it; timers by a manual clock.
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -8,7 +8,8 @@ use bytes::Bytes;
 use futures::FutureExt;
 use futures::future::BoxFuture;
 
-use super::{Scheduler, entity_lane, outbox_entry, pending};
+use super::{POLL, Scheduler, entity_lane, outbox_entry, pending};
+use crate::clock::{self, ManualClock};
 use crate::component::adapter::ActionReply;
 use crate::component::info::ComponentInfo;
 use crate::context::{Caller, Metadata};
@@ -89,7 +90,7 @@ async fn a_lane_is_delivered_in_order_and_waits_for_a_retried_call() {
     let recorder = Arc::new(Recorder::default());
     recorder.unavailable.lock().unwrap().push(("a1".into(), 2));
     let dispatch: Arc<dyn Dispatch> = recorder.clone();
-    let scheduler = Scheduler::new(store.clone(), false);
+    let scheduler = Scheduler::new(store.clone(), false, clock::system());
     scheduler.set_dispatch(Arc::downgrade(&dispatch));
 
     let lane_a = entity_lane("counters", "a");
@@ -150,7 +151,7 @@ async fn at_start_the_calls_a_previous_run_left_are_delivered_first() {
 
     let recorder = Arc::new(Recorder::default());
     let dispatch: Arc<dyn Dispatch> = recorder.clone();
-    let scheduler = Scheduler::new(store.clone(), false);
+    let scheduler = Scheduler::new(store.clone(), false, clock::system());
     scheduler.set_dispatch(Arc::downgrade(&dispatch));
     scheduler.start().await;
     let new = outbox_entry(&lane, &call("new"));
@@ -174,7 +175,7 @@ async fn an_error_answer_is_a_delivery_and_is_not_repeated() {
         ..Recorder::default()
     });
     let dispatch: Arc<dyn Dispatch> = recorder.clone();
-    let scheduler = Scheduler::new(store.clone(), false);
+    let scheduler = Scheduler::new(store.clone(), false, clock::system());
     scheduler.set_dispatch(Arc::downgrade(&dispatch));
     let entry = outbox_entry(&entity_lane("counters", "a"), &call("refused"));
     store
@@ -197,5 +198,57 @@ async fn an_error_answer_is_a_delivery_and_is_not_repeated() {
             .load(std::sync::atomic::Ordering::Relaxed),
         1
     );
+    scheduler.stop();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_one_hour_timer_fires_when_the_clock_is_moved_an_hour() {
+    let dir = tempfile::tempdir().unwrap();
+    let clock = ManualClock::new();
+    let options = SqliteOptions {
+        clock: Arc::new(clock.clone()),
+        ..SqliteOptions::default()
+    };
+    let store = Arc::new(SqliteStorage::open(dir.path().join("s.db"), options).unwrap());
+    let recorder = Arc::new(Recorder::default());
+    let dispatch: Arc<dyn Dispatch> = recorder.clone();
+    let scheduler = Scheduler::new(store.clone(), false, Arc::new(clock.clone()));
+    scheduler.set_dispatch(Arc::downgrade(&dispatch));
+    scheduler.start().await;
+    scheduler
+        .start_timer("reminder", Duration::from_secs(3600), call("ring"), 3)
+        .await
+        .unwrap();
+
+    // Real time passes, and the clock moves, but not yet an hour.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    clock.advance(Duration::from_secs(3599));
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(recorder.seen().is_empty(), "fired before its hour");
+    let stored = store.list_scheduled(10).await.unwrap();
+    assert_eq!(stored.len(), 1);
+    assert!(
+        (900..=1001).contains(&stored[0].due_in_ms),
+        "due in a second by the clock: {stored:?}"
+    );
+
+    // The loop looks again and then waits ~800 ms for the timer's second;
+    // the move wakes it at once.
+    scheduler.poke();
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let moved = Instant::now();
+    clock.advance(Duration::from_secs(1));
+    until("the timer", || recorder.seen() == ["ring"]).await;
+    let took = moved.elapsed();
+    assert!(
+        took < POLL / 2,
+        "the move did not wake the scheduler: {took:?}"
+    );
+    until("the timer to be removed", || {
+        futures::executor::block_on(store.list_scheduled(10))
+            .unwrap()
+            .is_empty()
+    })
+    .await;
     scheduler.stop();
 }

@@ -8,14 +8,13 @@
 //!     .await?;
 //! ```
 
-use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::sync::Arc;
 
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
-use tokio::task::JoinHandle;
 
+use crate::clock::{self, Clock};
 use crate::component::{Component, Installer, Registration};
 use crate::config::{Config, StorageTarget};
 use crate::dispatch::SharedDispatch;
@@ -23,15 +22,16 @@ use crate::dispatcher::Dispatcher;
 use crate::eventing::Topics;
 use crate::eventing::TopicsTarget;
 use crate::executor::ExecutorSettings;
-use crate::feed::{ConsumerStatus, StatusSource};
 use crate::http::HttpOptions;
 use crate::server::FrontDoors;
 use crate::storage::Storage;
 
 mod error;
 mod health;
+mod running;
 
 pub use error::{ServiceError, ServiceResult};
+pub use running::RunningService;
 
 /// A service: a set of components served over gRPC and HTTP/JSON on one port.
 #[must_use = "a service does nothing until run or started"]
@@ -40,6 +40,7 @@ pub struct Service {
     config: Option<Config>,
     storage: Option<Arc<dyn Storage>>,
     topics: Option<Arc<dyn Topics>>,
+    clock: Arc<dyn Clock>,
 }
 
 impl std::fmt::Debug for Service {
@@ -47,6 +48,7 @@ impl std::fmt::Debug for Service {
         f.debug_struct("Service")
             .field("registrations", &self.registrations)
             .field("config", &self.config)
+            .field("clock", &self.clock)
             .finish_non_exhaustive()
     }
 }
@@ -65,6 +67,7 @@ impl Service {
             config: None,
             storage: None,
             topics: None,
+            clock: clock::system(),
         }
     }
 
@@ -95,6 +98,18 @@ impl Service {
     /// configured one.
     pub fn topics(mut self, topics: Arc<dyn Topics>) -> Service {
         self.topics = Some(topics);
+        self
+    }
+
+    /// Keep the time of day by this clock instead of the system's: when
+    /// timers and workflow timeouts are due, the `ce-time` of published
+    /// messages, the expiry of bearer tokens, and leases kept in SQLite. A
+    /// [`ManualClock`](crate::ManualClock) lets a test move time by hand.
+    /// A storage given with [`Service::storage`] keeps the clock it was
+    /// opened with ([`SqliteOptions::clock`](crate::storage::SqliteOptions::clock));
+    /// PostgreSQL keeps due times and leases by the database server's clock.
+    pub fn clock(mut self, clock: Arc<dyn Clock>) -> Service {
+        self.clock = clock;
         self
     }
 
@@ -155,7 +170,7 @@ impl Service {
         let injected_storage = self.storage.is_some();
         let storage = match self.storage {
             Some(storage) => storage,
-            None => crate::storage::open(&config.storage)
+            None => crate::storage::open_with_clock(&config.storage, self.clock.clone())
                 .await
                 .map_err(|error| ServiceError::Storage {
                     target: config.storage.describe(),
@@ -220,12 +235,14 @@ impl Service {
                 && !(storage.shared() && config.topics == TopicsTarget::Local));
         let dispatcher = Dispatcher::new(installed, config.max_concurrency, config.max_streams)?;
         let shared: SharedDispatch = Arc::new(dispatcher.clone());
-        let scheduler = crate::schedule::Scheduler::new(storage.clone(), storage.shared());
+        let scheduler =
+            crate::schedule::Scheduler::new(storage.clone(), storage.shared(), self.clock.clone());
         scheduler.set_dispatch(Arc::downgrade(&shared));
         dispatcher.set_scheduler(scheduler.clone());
         let auth = Arc::new(crate::auth::Authenticator::new(
             &config.jwt_keys,
             shared.components(),
+            self.clock.clone(),
         )?);
         let topics = match self.topics {
             Some(topics) => Some(topics),
@@ -239,7 +256,8 @@ impl Service {
         };
         if let Some(topics) = &topics {
             tracing::info!(topics = %topics.describe(), "topics");
-            dispatcher.set_publisher(Arc::new(crate::eventing::Publisher::new(topics.clone())));
+            let publisher = crate::eventing::Publisher::new(topics.clone(), self.clock.clone());
+            dispatcher.set_publisher(Arc::new(publisher));
         }
         // On a shared storage, consumers run as slices spread over the live
         // processes.
@@ -400,60 +418,6 @@ impl Service {
             stop,
             task,
         })
-    }
-}
-
-/// A service serving in the background.
-#[must_use = "dropping a RunningService leaves it serving until the runtime stops"]
-pub struct RunningService {
-    local_addr: SocketAddr,
-    admin_addr: Option<SocketAddr>,
-    dispatch: SharedDispatch,
-    subscriptions: Vec<StatusSource>,
-    stop: oneshot::Sender<()>,
-    task: JoinHandle<()>,
-}
-
-impl std::fmt::Debug for RunningService {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("RunningService")
-            .field("local_addr", &self.local_addr)
-            .finish_non_exhaustive()
-    }
-}
-
-impl RunningService {
-    /// The address the service listens on.
-    pub fn local_addr(&self) -> SocketAddr {
-        self.local_addr
-    }
-
-    /// The separate address of the admin surface, if one is configured.
-    pub fn admin_addr(&self) -> Option<SocketAddr> {
-        self.admin_addr
-    }
-
-    /// The service's dispatcher, for calling methods in-process.
-    pub fn dispatch(&self) -> SharedDispatch {
-        self.dispatch.clone()
-    }
-
-    /// The progress of each subscription consumer (deliveries, duplicates
-    /// dropped, failures, lag).
-    pub fn subscriptions(&self) -> Vec<ConsumerStatus> {
-        self.subscriptions
-            .iter()
-            .map(StatusSource::status)
-            .collect()
-    }
-
-    /// Stop accepting connections, let in-flight calls finish (up to the
-    /// configured grace period), and return.
-    pub async fn shutdown(self) {
-        let _ = self.stop.send(());
-        if let Err(error) = self.task.await {
-            tracing::error!(%error, "server task failed");
-        }
     }
 }
 

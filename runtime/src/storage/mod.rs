@@ -18,8 +18,8 @@ mod schedule;
 mod sqlite;
 pub mod view;
 
-pub(crate) use open::redact;
 pub use open::{StorageTarget, open};
+pub(crate) use open::{open_with_clock, redact};
 pub use postgres::{PostgresOptions, PostgresStorage};
 pub use roles::{EntityStore, FeedSource, OffsetStore, Storage};
 pub use schedule::{Claim, DueCall, ScheduleOp, ScheduleStore, ScheduledCall};

@@ -11,6 +11,7 @@ use std::sync::Arc;
 
 use super::{PostgresOptions, PostgresStorage, SqliteOptions, SqliteStorage, Storage};
 use super::{StorageError, StorageResult};
+use crate::clock::{self, Clock};
 
 /// Where state is stored.
 #[derive(Clone, PartialEq, Eq)]
@@ -70,14 +71,25 @@ impl StorageTarget {
 /// Open the backend `target` names: SQLite creates the file (and refuses a
 /// file another process serves); PostgreSQL connects and migrates.
 pub async fn open(target: &StorageTarget) -> StorageResult<Arc<dyn Storage>> {
+    open_with_clock(target, clock::system()).await
+}
+
+/// [`open`], SQLite keeping due times and leases by `clock` (PostgreSQL
+/// keeps them by the database server's clock).
+pub(crate) async fn open_with_clock(
+    target: &StorageTarget,
+    clock: Arc<dyn Clock>,
+) -> StorageResult<Arc<dyn Storage>> {
     match target {
         StorageTarget::Sqlite(path) => {
             let path = path.clone();
-            let opened = tokio::task::spawn_blocking(move || {
-                SqliteStorage::open(&path, SqliteOptions::default())
-            })
-            .await
-            .map_err(|error| StorageError::Backend(error.to_string()))??;
+            let options = SqliteOptions {
+                clock,
+                ..SqliteOptions::default()
+            };
+            let opened = tokio::task::spawn_blocking(move || SqliteStorage::open(&path, options))
+                .await
+                .map_err(|error| StorageError::Backend(error.to_string()))??;
             Ok(Arc::new(opened))
         }
         StorageTarget::Postgres(url) => Ok(Arc::new(

@@ -1,12 +1,14 @@
 //! Leases: a named lease is held by one holder until it expires or is
-//! released. Expiry is by this machine's wall clock, which every holder of an
-//! SQLite file shares (the file is served by one process at a time).
+//! released. Expiry is by the storage's clock ([`super::SqliteOptions::clock`]),
+//! which every holder of an SQLite file shares (the file is served by one
+//! process at a time).
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use rusqlite::{Connection, params};
 
 use super::{backend, to_sql_int};
+use crate::clock::{Clock, unix_millis};
 use crate::storage::StorageResult;
 
 /// A lease to take or renew.
@@ -20,18 +22,10 @@ pub(crate) struct Claim {
     pub(crate) ttl: Duration,
 }
 
-/// Milliseconds since the Unix epoch.
-fn now_ms() -> StorageResult<i64> {
-    let since = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap_or(Duration::ZERO);
-    to_sql_int(u64::try_from(since.as_millis()).unwrap_or(u64::MAX))
-}
-
 /// Take the lease if it is free, expired or already `holder`'s; 1 when held
 /// afterwards, 0 when another holder's lease is still live.
-pub(super) fn claim(conn: &Connection, claim: &Claim) -> StorageResult<u64> {
-    let now = now_ms()?;
+pub(super) fn claim(conn: &Connection, claim: &Claim, clock: &dyn Clock) -> StorageResult<u64> {
+    let now = unix_millis(clock);
     let ttl = to_sql_int(u64::try_from(claim.ttl.as_millis()).unwrap_or(u64::MAX))?;
     let changed = conn
         .prepare_cached(
@@ -53,8 +47,8 @@ pub(super) fn release(conn: &Connection, name: &str, holder: &str) -> StorageRes
 }
 
 /// How many live leases have a name starting with `prefix`.
-pub(super) fn count(conn: &Connection, prefix: &str) -> StorageResult<u64> {
-    let now = now_ms()?;
+pub(super) fn count(conn: &Connection, prefix: &str, clock: &dyn Clock) -> StorageResult<u64> {
+    let now = unix_millis(clock);
     conn.prepare_cached(
         "SELECT count(*) FROM leases WHERE substr(name, 1, length(?1)) = ?1 AND expires_ms > ?2",
     )

@@ -43,6 +43,7 @@ use super::{
     ScheduleOp, ScheduleStore, StateWrite, Storage, StorageError, StorageResult, StoredState,
     ViewBatch, ViewStore,
 };
+use crate::clock::{self, Clock, unix_millis};
 
 pub use self::schema::SCHEMA_VERSION;
 
@@ -61,6 +62,10 @@ pub struct SqliteOptions {
     /// database file (a checkpoint). Larger values copy pages that are
     /// rewritten often fewer times, at the cost of a larger WAL file.
     pub checkpoint_pages: u32,
+    /// The clock the schedule's due times and the leases' expiry are kept
+    /// by (the system clock by default; a service opens its storage with its
+    /// own, [`Service::clock`](crate::Service::clock)).
+    pub clock: Arc<dyn Clock>,
 }
 
 impl Default for SqliteOptions {
@@ -71,6 +76,7 @@ impl Default for SqliteOptions {
             queue_capacity: 8192,
             busy_timeout: Duration::from_secs(5),
             checkpoint_pages: schema::WAL_CHECKPOINT_PAGES,
+            clock: clock::system(),
         }
     }
 }
@@ -104,6 +110,8 @@ pub struct SqliteStorage {
     closed: AtomicBool,
     /// The last committed feed offset, published by the writer after commits.
     feed_head: watch::Receiver<u64>,
+    /// Due times and leases are kept by this clock.
+    clock: Arc<dyn Clock>,
     /// Held while the storage is open; released when it is dropped.
     _lock: lock::FileLock,
 }
@@ -121,9 +129,20 @@ impl SqliteStorage {
         let max_batch = options.max_batch.max(1);
         let thread_counters = counters.clone();
         let (head_sender, feed_head) = watch::channel(writer::feed_head(&conn)?);
+        let clock = options.clock;
+        let writer_clock = clock.clone();
         let writer = std::thread::Builder::new()
             .name("plinth-sqlite-writer".to_owned())
-            .spawn(move || writer::run(conn, queue, max_batch, thread_counters, head_sender))
+            .spawn(move || {
+                writer::run(
+                    conn,
+                    queue,
+                    max_batch,
+                    thread_counters,
+                    head_sender,
+                    writer_clock,
+                )
+            })
             .map_err(|e| StorageError::Backend(format!("cannot start the writer thread: {e}")))?;
         Ok(SqliteStorage {
             path,
@@ -133,6 +152,7 @@ impl SqliteStorage {
             counters,
             closed: AtomicBool::new(false),
             feed_head,
+            clock,
             _lock: lock,
         })
     }
@@ -302,7 +322,8 @@ impl OffsetStore for SqliteStorage {
 
     fn count_leases<'a>(&'a self, prefix: &'a str) -> BoxFuture<'a, StorageResult<u64>> {
         let prefix = prefix.to_owned();
-        Box::pin(self.read(move |conn| leases::count(conn, &prefix)))
+        let clock = self.clock.clone();
+        Box::pin(self.read(move |conn| leases::count(conn, &prefix, clock.as_ref())))
     }
 }
 
@@ -312,9 +333,13 @@ impl ScheduleStore for SqliteStorage {
     }
 
     fn claim_due(&self, claim: Claim) -> BoxFuture<'_, StorageResult<Vec<DueCall>>> {
+        let clock = self.clock.clone();
         Box::pin(async move {
             let (mut due, read_at) = self
-                .read(move |conn| Ok((schedule::due(conn, claim)?, std::time::Instant::now())))
+                .read(move |conn| {
+                    let due = schedule::due(conn, claim, clock.as_ref())?;
+                    Ok((due, unix_millis(clock.as_ref())))
+                })
                 .await?;
             if !due.is_empty() {
                 let keys = due.iter().map(|call| call.key.clone()).collect();
@@ -324,7 +349,9 @@ impl ScheduleStore for SqliteStorage {
                 })
                 .await?;
                 // Waits count from the return, not from the read.
-                let passed = i64::try_from(read_at.elapsed().as_millis()).unwrap_or(i64::MAX);
+                let passed = unix_millis(self.clock.as_ref())
+                    .saturating_sub(read_at)
+                    .max(0);
                 for call in &mut due {
                     call.due_in_ms = call.due_in_ms.saturating_sub(passed);
                 }
@@ -354,11 +381,13 @@ impl ScheduleStore for SqliteStorage {
     }
 
     fn next_due(&self) -> BoxFuture<'_, StorageResult<Option<Duration>>> {
-        Box::pin(self.read(|conn| schedule::next_due(conn)))
+        let clock = self.clock.clone();
+        Box::pin(self.read(move |conn| schedule::next_due(conn, clock.as_ref())))
     }
 
     fn list_scheduled(&self, limit: usize) -> BoxFuture<'_, StorageResult<Vec<DueCall>>> {
-        Box::pin(self.read(move |conn| schedule::list(conn, limit)))
+        let clock = self.clock.clone();
+        Box::pin(self.read(move |conn| schedule::list(conn, limit, clock.as_ref())))
     }
 }
 

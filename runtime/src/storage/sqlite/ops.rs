@@ -19,6 +19,7 @@ use std::time::Duration;
 use rusqlite::{Connection, OptionalExtension, params};
 
 use super::{backend, schedule, to_sql_int};
+use crate::clock::Clock;
 use crate::storage::{EventAppend, FeedKind, ScheduleOp, StateWrite, StorageError, StorageResult};
 
 /// One durable write.
@@ -89,25 +90,27 @@ impl WriteOp {
         )
     }
 
-    /// Run the write's statements. Returns the new sequence number (the offset
-    /// for [`WriteOp::Offset`]).
-    pub(super) fn apply(&self, conn: &Connection) -> StorageResult<u64> {
+    /// Run the write's statements, due times and lease expiry by `clock`.
+    /// Returns the new sequence number (the offset for [`WriteOp::Offset`]).
+    pub(super) fn apply(&self, conn: &Connection, clock: &dyn Clock) -> StorageResult<u64> {
         match self {
-            WriteOp::State(write) => write_state(conn, write),
-            WriteOp::Append(append) => append_events(conn, append),
+            WriteOp::State(write) => write_state(conn, write, clock),
+            WriteOp::Append(append) => append_events(conn, append, clock),
             WriteOp::Offset { consumer, offset } => store_offset(conn, consumer, *offset),
-            WriteOp::Claim(claim) => super::leases::claim(conn, claim),
+            WriteOp::Claim(claim) => super::leases::claim(conn, claim, clock),
             WriteOp::Release { name, holder } => super::leases::release(conn, name, holder),
             WriteOp::ViewSchema(statements) => super::view::apply_schema(conn, statements),
             WriteOp::ViewBatch(batch) => super::view::apply_batch(conn, batch),
-            WriteOp::Schedule(ops) => schedule::apply(conn, ops).map(|()| 0),
-            WriteOp::Postpone { keys, hold } => schedule::postpone(conn, keys, *hold).map(|()| 0),
+            WriteOp::Schedule(ops) => schedule::apply(conn, ops, clock).map(|()| 0),
+            WriteOp::Postpone { keys, hold } => {
+                schedule::postpone(conn, keys, *hold, clock).map(|()| 0)
+            }
             WriteOp::Retry {
                 key,
                 attempts,
                 error,
                 delay,
-            } => schedule::retry(conn, key, *attempts, error, *delay),
+            } => schedule::retry(conn, key, *attempts, error, *delay, clock),
             WriteOp::Complete(keys) => schedule::complete(conn, keys).map(|()| 0),
         }
     }
@@ -193,7 +196,7 @@ fn insert_feed(
     .map_err(backend)
 }
 
-fn write_state(conn: &Connection, write: &StateWrite) -> StorageResult<u64> {
+fn write_state(conn: &Connection, write: &StateWrite, clock: &dyn Clock) -> StorageResult<u64> {
     let expected = to_sql_int(write.expected_seq)?;
     let seq = expected + 1;
     // The feed record first: its position is where the state's bytes live.
@@ -212,7 +215,7 @@ fn write_state(conn: &Connection, write: &StateWrite) -> StorageResult<u64> {
     )?;
     let position = write.payload.is_some().then(|| conn.last_insert_rowid());
     fenced_state_write(conn, write, expected, position)?;
-    schedule::apply(conn, &write.schedule)?;
+    schedule::apply(conn, &write.schedule, clock)?;
     Ok(seq as u64)
 }
 
@@ -276,7 +279,7 @@ fn fenced_state_write(
     )))
 }
 
-fn append_events(conn: &Connection, append: &EventAppend) -> StorageResult<u64> {
+fn append_events(conn: &Connection, append: &EventAppend, clock: &dyn Clock) -> StorageResult<u64> {
     let (type_id, entity_id) = (&append.type_id, &append.entity_id);
     let stored: i64 = conn
         .prepare_cached(
@@ -322,7 +325,7 @@ fn append_events(conn: &Connection, append: &EventAppend) -> StorageResult<u64> 
         .and_then(|mut stmt| stmt.execute(params![type_id, entity_id, seq]))
         .map_err(backend)?;
     }
-    schedule::apply(conn, &append.schedule)?;
+    schedule::apply(conn, &append.schedule, clock)?;
     Ok(seq as u64)
 }
 

@@ -4,33 +4,26 @@
 //! entity's write, in that write's savepoint, so a failed fence drops them
 //! too); claims read the due rows and then postpone them on the writer. One
 //! process serves an SQLite file and one scheduler claims in it, so nothing
-//! claims between the read and the postponement. Due times are this
-//! machine's wall clock in milliseconds.
+//! claims between the read and the postponement. Due times are milliseconds
+//! since the Unix epoch by the storage's clock ([`super::SqliteOptions::clock`]).
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use bytes::Bytes;
 use rusqlite::{Connection, Row, params};
 
 use super::backend;
+use crate::clock::{Clock, unix_millis};
 use crate::storage::{Claim, DueCall, ScheduleOp, StorageResult};
-
-/// Milliseconds since the Unix epoch.
-fn now_ms() -> i64 {
-    let since = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap_or(Duration::ZERO);
-    i64::try_from(since.as_millis()).unwrap_or(i64::MAX)
-}
 
 fn millis(delay: Duration) -> i64 {
     i64::try_from(delay.as_millis()).unwrap_or(i64::MAX)
 }
 
 /// Apply schedule changes in order.
-pub(super) fn apply(conn: &Connection, ops: &[ScheduleOp]) -> StorageResult<()> {
+pub(super) fn apply(conn: &Connection, ops: &[ScheduleOp], clock: &dyn Clock) -> StorageResult<()> {
     // Rounded up, so that a call is never due before its delay has passed.
-    let now = now_ms().saturating_add(1);
+    let now = unix_millis(clock).saturating_add(1);
     for op in ops {
         match op {
             ScheduleOp::Put(call) => {
@@ -66,8 +59,13 @@ pub(super) fn apply(conn: &Connection, ops: &[ScheduleOp]) -> StorageResult<()> 
 }
 
 /// Make the calls `keys` due `hold` from now.
-pub(super) fn postpone(conn: &Connection, keys: &[String], hold: Duration) -> StorageResult<()> {
-    let due = now_ms().saturating_add(millis(hold));
+pub(super) fn postpone(
+    conn: &Connection,
+    keys: &[String],
+    hold: Duration,
+    clock: &dyn Clock,
+) -> StorageResult<()> {
+    let due = unix_millis(clock).saturating_add(millis(hold));
     let mut stmt = conn
         .prepare_cached("UPDATE scheduled SET due_ms = ?2 WHERE key = ?1")
         .map_err(backend)?;
@@ -84,6 +82,7 @@ pub(super) fn retry(
     attempts: u32,
     error: &str,
     delay: Duration,
+    clock: &dyn Clock,
 ) -> StorageResult<u64> {
     conn.prepare_cached(
         "UPDATE scheduled SET attempts = ?2, last_error = ?3, due_ms = ?4 WHERE key = ?1",
@@ -93,7 +92,7 @@ pub(super) fn retry(
             key,
             attempts,
             error,
-            now_ms().saturating_add(millis(delay))
+            unix_millis(clock).saturating_add(millis(delay))
         ])
     })
     .map(|changed| u64::from(changed > 0))
@@ -130,8 +129,12 @@ fn due_call(row: &Row<'_>, now: i64) -> rusqlite::Result<DueCall> {
 }
 
 /// The calls a claim takes, in the order they were stored.
-pub(super) fn due(conn: &Connection, claim: Claim) -> StorageResult<Vec<DueCall>> {
-    let now = now_ms();
+pub(super) fn due(
+    conn: &Connection,
+    claim: Claim,
+    clock: &dyn Clock,
+) -> StorageResult<Vec<DueCall>> {
+    let now = unix_millis(clock);
     let limit = i64::try_from(claim.limit).unwrap_or(i64::MAX);
     let sql = format!(
         "SELECT {COLUMNS} FROM scheduled
@@ -158,18 +161,23 @@ pub(super) fn due(conn: &Connection, claim: Claim) -> StorageResult<Vec<DueCall>
 }
 
 /// How long until the earliest call is due.
-pub(super) fn next_due(conn: &Connection) -> StorageResult<Option<Duration>> {
+pub(super) fn next_due(conn: &Connection, clock: &dyn Clock) -> StorageResult<Option<Duration>> {
+    let now = unix_millis(clock);
     let earliest: Option<i64> = conn
         .prepare_cached("SELECT MIN(due_ms) FROM scheduled")
         .and_then(|mut stmt| stmt.query_row([], |row| row.get(0)))
         .map_err(backend)?;
     Ok(earliest
-        .map(|due| Duration::from_millis(u64::try_from(due.saturating_sub(now_ms())).unwrap_or(0))))
+        .map(|due| Duration::from_millis(u64::try_from(due.saturating_sub(now)).unwrap_or(0))))
 }
 
 /// Stored calls, earliest due first.
-pub(super) fn list(conn: &Connection, limit: usize) -> StorageResult<Vec<DueCall>> {
-    let now = now_ms();
+pub(super) fn list(
+    conn: &Connection,
+    limit: usize,
+    clock: &dyn Clock,
+) -> StorageResult<Vec<DueCall>> {
+    let now = unix_millis(clock);
     let limit = i64::try_from(limit).unwrap_or(i64::MAX);
     let sql = format!("SELECT {COLUMNS} FROM scheduled ORDER BY due_ms, seq LIMIT ?1");
     let mut stmt = conn.prepare_cached(&sql).map_err(backend)?;

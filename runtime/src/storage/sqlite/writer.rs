@@ -14,6 +14,7 @@ use tokio::sync::{mpsc, oneshot, watch};
 
 use super::backend;
 use super::ops::WriteOp;
+use crate::clock::Clock;
 use crate::storage::{StorageError, StorageResult};
 
 /// A message to the writer thread.
@@ -47,13 +48,15 @@ pub(super) struct Counters {
 
 /// Run the writer loop until every sender is gone or a close was requested and
 /// the queue is drained. After each commit that added feed records, the last
-/// committed feed offset is published on `feed_head`.
+/// committed feed offset is published on `feed_head`. Due times and leases
+/// are kept by `clock`.
 pub(super) fn run(
     mut conn: Connection,
     mut requests: mpsc::Receiver<Request>,
     max_batch: usize,
     counters: Arc<Counters>,
     feed_head: watch::Sender<u64>,
+    clock: Arc<dyn Clock>,
 ) {
     let mut incoming = Vec::with_capacity(max_batch);
     let mut batch: Vec<(WriteOp, oneshot::Sender<StorageResult<u64>>)> =
@@ -74,7 +77,7 @@ pub(super) fn run(
             }
         }
         if !batch.is_empty() {
-            commit_batch(&mut conn, &mut batch, &counters, &feed_head);
+            commit_batch(&mut conn, &mut batch, &counters, &feed_head, clock.as_ref());
         }
     }
     drop(conn);
@@ -118,9 +121,10 @@ fn commit_batch(
     batch: &mut Vec<(WriteOp, oneshot::Sender<StorageResult<u64>>)>,
     counters: &Counters,
     feed_head: &watch::Sender<u64>,
+    clock: &dyn Clock,
 ) {
     let mut outcomes: Vec<StorageResult<u64>> = Vec::with_capacity(batch.len());
-    let committed = run_transaction(conn, batch, &mut outcomes);
+    let committed = run_transaction(conn, batch, &mut outcomes, clock);
     if committed.is_ok() && batch.iter().any(|(op, _)| op.writes_feed()) {
         publish_feed_head(conn, feed_head);
     }
@@ -161,11 +165,12 @@ fn run_transaction(
     conn: &mut Connection,
     batch: &[(WriteOp, oneshot::Sender<StorageResult<u64>>)],
     outcomes: &mut Vec<StorageResult<u64>>,
+    clock: &dyn Clock,
 ) -> Result<(), String> {
     let tx = begin(conn, batch, outcomes)?;
     let mut seqs = Vec::with_capacity(batch.len());
     for (op, _) in batch {
-        match op.apply(&tx) {
+        match op.apply(&tx, clock) {
             Ok(seq) => seqs.push(Ok(seq)),
             Err(_) => {
                 if let Err(err) = tx.rollback() {
@@ -177,7 +182,7 @@ fn run_transaction(
                     );
                     return Err(message);
                 }
-                return run_with_savepoints(conn, batch, outcomes);
+                return run_with_savepoints(conn, batch, outcomes, clock);
             }
         }
     }
@@ -208,11 +213,12 @@ fn run_with_savepoints(
     conn: &mut Connection,
     batch: &[(WriteOp, oneshot::Sender<StorageResult<u64>>)],
     outcomes: &mut Vec<StorageResult<u64>>,
+    clock: &dyn Clock,
 ) -> Result<(), String> {
     let tx = begin(conn, batch, outcomes)?;
     for (op, _) in batch {
         let outcome =
-            run_cached(&tx, "SAVEPOINT plinth_write").and_then(|()| match op.apply(&tx) {
+            run_cached(&tx, "SAVEPOINT plinth_write").and_then(|()| match op.apply(&tx, clock) {
                 Ok(seq) => run_cached(&tx, "RELEASE plinth_write").map(|()| seq),
                 Err(err) => {
                     // Undo this write only (roll back to and release the
