@@ -41,7 +41,8 @@ pub fn generate(pool: &DescriptorPool) -> Result<BTreeMap<String, String>> {
     config
         .prost_path(PROST_PATH)
         .prost_types_path(PROST_TYPES_PATH)
-        .extern_path(".google.api.HttpBody", HTTP_BODY_PATH);
+        .extern_path(".google.api.HttpBody", HTTP_BODY_PATH)
+        .enable_type_names();
     let modules = config.generate(requests).map_err(|error| {
         super::error(format!(
             "prost-build could not generate the messages: {error}"

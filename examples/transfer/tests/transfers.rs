@@ -3,92 +3,74 @@
 //! deposit that is compensated, and large transfers that wait for
 //! acceptance (accepted, or cancelled by their timer).
 
-use std::time::{Duration, Instant};
+use std::sync::Arc;
+use std::time::Duration;
 
-use plinth::{Config, RunningService, Service};
+use plinth::testkit::{TestService, eventually};
+use plinth::{ManualClock, Service};
 use serde_json::{Value, json};
 use transfer::com::example::transfer::api::TransferWorkflowComponent;
 use transfer::com::example::wallet::api::WalletEntityComponent;
 use transfer::{Transfers, Wallets};
 
-struct Running {
-    _service: RunningService,
-    base: String,
-    client: reqwest::Client,
-    _dir: tempfile::TempDir,
-}
-
-async fn start(transfers: Transfers) -> Running {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let config = Config::default()
-        .with_addr("127.0.0.1:0".parse().expect("addr"))
-        .with_sqlite(dir.path().join("plinth.db"));
-    let service = Service::new()
+fn transfers(transfers: Transfers) -> Service {
+    Service::new()
         .with(WalletEntityComponent::new(Wallets))
         .with(TransferWorkflowComponent::new(transfers))
-        .config(config)
-        .start()
-        .await
-        .expect("starts");
-    Running {
-        base: format!("http://{}", service.local_addr()),
-        _service: service,
-        client: reqwest::Client::new(),
-        _dir: dir,
-    }
+}
+
+struct Running {
+    service: TestService,
+}
+
+async fn start(config: Transfers) -> Running {
+    let service = TestService::start(transfers(config)).await.expect("starts");
+    Running { service }
 }
 
 impl Running {
-    async fn send(&self, request: reqwest::RequestBuilder) -> (u16, Value) {
-        let reply = request.send().await.expect("answered");
-        let status = reply.status().as_u16();
-        (status, reply.json().await.expect("json"))
-    }
-
     async fn wallet(&self, id: &str, balance: i32) {
-        let url = format!("{}/wallet/{id}/create/{balance}", self.base);
-        assert_eq!(self.send(self.client.post(url)).await.0, 200);
+        let path = format!("/wallet/{id}/create/{balance}");
+        assert_eq!(self.service.http("POST", &path, None).await.0, 200);
     }
 
     async fn balance(&self, id: &str) -> i64 {
-        let (status, wallet) = self
-            .send(self.client.get(format!("{}/wallet/{id}", self.base)))
-            .await;
+        let (status, wallet) = self.service.http("GET", &format!("/wallet/{id}"), None).await;
         assert_eq!(status, 200, "{wallet}");
         wallet["balance"].as_i64().unwrap_or(0)
     }
 
     async fn transfer(&self, id: &str, from: &str, to: &str, amount: i32) -> (u16, Value) {
         let body = json!({"from": from, "to": to, "amount": amount});
-        let url = format!("{}/transfer/{id}", self.base);
-        self.send(self.client.put(url).json(&body)).await
+        self.service
+            .http("PUT", &format!("/transfer/{id}"), Some(body))
+            .await
     }
 
     async fn transfer_state(&self, id: &str) -> Value {
-        self.send(self.client.get(format!("{}/transfer/{id}", self.base)))
-            .await
-            .1
+        self.service.http("GET", &format!("/transfer/{id}"), None).await.1
     }
 
     /// The transfer's state once its status is `status` (within 10 s).
     async fn reaches(&self, id: &str, status: &str) -> Value {
-        let deadline = Instant::now() + Duration::from_secs(10);
-        loop {
+        eventually(Duration::from_secs(10), || async {
             let state = self.transfer_state(id).await;
             if state["status"] == status {
-                return state;
+                Ok(state)
+            } else {
+                Err(format!("transfer {id} is not {status}: {state}"))
             }
-            assert!(
-                Instant::now() < deadline,
-                "transfer {id} never reached {status}: {state}"
-            );
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+        })
+        .await
     }
 
     async fn position(&self, id: &str) -> Value {
-        let url = format!("{}/_plinth/workflows/transfer/{id}", self.base);
-        self.send(self.client.get(url)).await.1
+        let path = format!("/_plinth/workflows/transfer/{id}");
+        self.service.http("GET", &path, None).await.1
+    }
+
+    async fn post(&self, path: &str) -> u16 {
+        self.service.http("POST", path, None).await.0
     }
 }
 
@@ -142,9 +124,7 @@ async fn a_refused_deposit_is_compensated() {
     assert_eq!(service.transfer("t1", "a", "nowhere", 30).await.0, 200);
     service.reaches("t1", "COMPENSATION_COMPLETED").await;
     assert_eq!(service.balance("a").await, 100);
-    let (_, wallet) = service
-        .send(service.client.get(format!("{}/wallet/a", service.base)))
-        .await;
+    let (_, wallet) = service.service.http("GET", "/wallet/a", None).await;
     assert_eq!(wallet["operations"], json!(["t1-withdraw", "t1-refund"]));
 }
 
@@ -158,13 +138,7 @@ async fn a_large_transfer_waits_for_acceptance() {
     assert_eq!(service.position("big").await["status"], "paused");
     assert_eq!(service.balance("a").await, 5000);
     // Its timer is scheduled.
-    let (_, scheduled) = service
-        .send(
-            service
-                .client
-                .get(format!("{}/_plinth/scheduled", service.base)),
-        )
-        .await;
+    let (_, scheduled) = service.service.http("GET", "/_plinth/scheduled", None).await;
     let timers: Vec<&Value> = scheduled["calls"]
         .as_array()
         .expect("calls")
@@ -173,27 +147,39 @@ async fn a_large_transfer_waits_for_acceptance() {
         .collect();
     assert_eq!(timers.len(), 1, "{scheduled}");
 
-    let url = format!("{}/transfer/big/accept", service.base);
-    assert_eq!(service.send(service.client.post(&url)).await.0, 200);
+    let url = "/transfer/big/accept";
+    assert_eq!(service.post(url).await, 200);
     service.reaches("big", "COMPLETED").await;
     assert_eq!(
         (service.balance("a").await, service.balance("b").await),
         (3000, 2000)
     );
     // Accepting twice is refused.
-    assert_eq!(service.send(service.client.post(&url)).await.0, 400);
+    assert_eq!(service.post(url).await, 400);
 }
 
 #[tokio::test]
 async fn a_large_transfer_nobody_accepts_is_cancelled_by_its_timer() {
-    let service = start(Transfers {
-        acceptance_timeout: Duration::from_millis(300),
-        ..Transfers::default()
-    })
-    .await;
+    // The hour-long acceptance timer runs on a clock the test moves.
+    let clock = ManualClock::new();
+    let service = TestService::builder(transfers(Transfers::default()))
+        .clock(Arc::new(clock.clone()))
+        .start()
+        .await
+        .expect("starts");
+    let service = Running { service };
     service.wallet("a", 5000).await;
     service.wallet("b", 0).await;
     assert_eq!(service.transfer("big", "a", "b", 2000).await.0, 200);
+    service.reaches("big", "WAITING_FOR_ACCEPTANCE").await;
+    clock.advance(Duration::from_secs(3599));
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(
+        service.transfer_state("big").await["status"],
+        "WAITING_FOR_ACCEPTANCE",
+        "not a second early"
+    );
+    clock.advance(Duration::from_secs(1));
     service
         .reaches("big", "TRANSFER_ACCEPTANCE_TIMED_OUT")
         .await;
@@ -202,8 +188,7 @@ async fn a_large_transfer_nobody_accepts_is_cancelled_by_its_timer() {
         (service.balance("a").await, service.balance("b").await),
         (5000, 0)
     );
-    let url = format!("{}/transfer/big/accept", service.base);
-    assert_eq!(service.send(service.client.post(url)).await.0, 400);
+    assert_eq!(service.post("/transfer/big/accept").await, 400);
 }
 
 #[tokio::test]
@@ -212,12 +197,13 @@ async fn clients_cannot_cancel_a_transfer_through_its_timer_method() {
     service.wallet("a", 5000).await;
     service.wallet("b", 0).await;
     service.transfer("big", "a", "b", 2000).await;
-    let url = format!(
-        "{}/com.example.transfer.api.TransferWorkflowService/AcceptanceTimeout",
-        service.base
-    );
     let (status, _) = service
-        .send(service.client.post(url).json(&json!({"transferId": "big"})))
+        .service
+        .http(
+            "POST",
+            "/com.example.transfer.api.TransferWorkflowService/AcceptanceTimeout",
+            Some(json!({"transferId": "big"})),
+        )
         .await;
     assert_eq!(status, 403);
     assert_eq!(

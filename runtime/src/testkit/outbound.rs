@@ -66,11 +66,11 @@ impl KitOutbound {
         let topics = Arc::new(MemoryTopics::new());
         KitOutbound {
             source,
-            clock,
+            clock: clock.clone(),
             replies: Mutex::default(),
             calls: Mutex::default(),
             timers: Mutex::default(),
-            publisher: Arc::new(Publisher::new(topics.clone())),
+            publisher: Arc::new(Publisher::new(topics.clone(), Arc::new(clock.clone()))),
             topics,
         }
     }

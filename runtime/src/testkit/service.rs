@@ -78,13 +78,17 @@ impl TestServiceBuilder {
             config.storage = storage;
         }
         let topics = Arc::new(MemoryTopics::new());
-        let service = self.service.config(config).topics(topics.clone());
-        let _ = self.clock; // CLOCK-MERGE
+        let clock = self.clock.unwrap_or_else(crate::clock::system);
+        let service = self
+            .service
+            .config(config)
+            .topics(topics.clone())
+            .clock(clock.clone());
         let running = service.start().await?;
         let base = format!("http://{}", running.local_addr());
         Ok(TestService {
             running,
-            publisher: Publisher::new(topics.clone()),
+            publisher: Publisher::new(topics.clone(), clock),
             topics,
             base,
             channel: tokio::sync::OnceCell::new(),
