@@ -14,6 +14,7 @@ fn main() {
                 "protos/numbers.proto",
                 "protos/shop.proto",
                 "protos/catalog.proto",
+                "protos/relay.proto",
             ],
             &["protos"],
         )

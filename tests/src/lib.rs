@@ -14,6 +14,8 @@
 //! - [`process`]: starting a service binary as a child process on a free port.
 //! - [`numbers`]: a generated action taking request streams.
 //! - [`orders`]: a generated view fed by a topic.
+//! - [`relay`]: a generated action calling an entity, publishing JSON and
+//!   setting timers, for the test kits' own tests.
 //! - [`web`]: a generated action serving and taking raw HTTP bodies.
 //! - [`views`]: waiting for views, and their status endpoint.
 
@@ -34,5 +36,6 @@ pub mod numbers;
 pub mod orders;
 pub mod postgres;
 pub mod process;
+pub mod relay;
 pub mod views;
 pub mod web;

@@ -23,8 +23,12 @@ async fn each_message_on_counter_events_updates_the_total_once() {
         counter_id: "c1".into(),
         value,
     };
-    service.publish("counter-events", &changed(3), Some("c1")).await;
-    service.publish("counter-events", &changed(5), Some("c1")).await;
+    service
+        .publish("counter-events", &changed(3), Some("c1"))
+        .await;
+    service
+        .publish("counter-events", &changed(5), Some("c1"))
+        .await;
     let total = eventually(Duration::from_secs(10), || async {
         let total = service
             .call(CounterTotalServiceClient::get(TotalId {

@@ -35,7 +35,9 @@ fn alice() -> Customer {
 
 #[tokio::test]
 async fn a_customer_is_created_read_renamed_and_found_in_the_view() {
-    let service = TestService::start(registry()).await.expect("the service starts");
+    let service = TestService::start(registry())
+        .await
+        .expect("the service starts");
     service
         .call(CustomerServiceClient::create(alice()))
         .await
@@ -62,9 +64,11 @@ async fn a_customer_is_created_read_renamed_and_found_in_the_view() {
         .await
         .expect("renamed");
     let by_email = || {
-        service.call(CustomerByNameClient::get_customer_by_email(ByEmailRequest {
-            email: "alice@example.com".into(),
-        }))
+        service.call(CustomerByNameClient::get_customer_by_email(
+            ByEmailRequest {
+                email: "alice@example.com".into(),
+            },
+        ))
     };
     let row = eventually(Duration::from_secs(10), || async {
         match by_email().await {
@@ -79,8 +83,15 @@ async fn a_customer_is_created_read_renamed_and_found_in_the_view() {
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["name"], "Alicia");
     let (status, body) = service
-        .http("POST", "/customers/c2", Some(serde_json::json!({"name": "Bob"})))
+        .http(
+            "POST",
+            "/customers/c2",
+            Some(serde_json::json!({"name": "Bob"})),
+        )
         .await;
-    assert_eq!(status, 400, "a customer without an e-mail is refused: {body}");
+    assert_eq!(
+        status, 400,
+        "a customer without an e-mail is refused: {body}"
+    );
     service.shutdown().await;
 }

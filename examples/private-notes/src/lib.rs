@@ -74,11 +74,17 @@ mod tests {
         let two = notebook.add(add("two"));
         assert_eq!(two.reply().owner, "alice");
         assert_eq!(notebook.state().notes, ["one", "two"]);
-        assert_eq!(notebook.add(add("  ")).error().code(), Code::InvalidArgument);
+        assert_eq!(
+            notebook.add(add("  ")).error().code(),
+            Code::InvalidArgument
+        );
         notebook.set_state(Notebook {
             notes: vec!["n".into(); MAX_NOTES],
         });
-        assert_eq!(notebook.add(add("more")).error().code(), Code::ResourceExhausted);
+        assert_eq!(
+            notebook.add(add("more")).error().code(),
+            Code::ResourceExhausted
+        );
         let listed = notebook.list(Owner {
             owner: "alice".into(),
         });

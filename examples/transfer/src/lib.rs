@@ -418,7 +418,10 @@ mod tests {
         assert_eq!(status(&kit), TransferStatus::Completed);
         let calls = kit.calls();
         assert_eq!(calls.len(), 2);
-        assert_eq!(calls[0].request::<WithdrawRequest>().operation_id, "t1-withdraw");
+        assert_eq!(
+            calls[0].request::<WithdrawRequest>().operation_id,
+            "t1-withdraw"
+        );
         assert_eq!(calls[1].request::<DepositRequest>().wallet_id, "b");
     }
 
@@ -436,8 +439,15 @@ mod tests {
         kit.start(transfer(10));
         kit.run_steps(10).await;
         assert_eq!(status(&kit), TransferStatus::CompensationCompleted);
-        let refund = kit.calls().last().expect("a refund").request::<DepositRequest>();
-        assert_eq!((refund.wallet_id.as_str(), refund.operation_id.as_str()), ("a", "t1-refund"));
+        let refund = kit
+            .calls()
+            .last()
+            .expect("a refund")
+            .request::<DepositRequest>();
+        assert_eq!(
+            (refund.wallet_id.as_str(), refund.operation_id.as_str()),
+            ("a", "t1-refund")
+        );
     }
 
     #[tokio::test]
@@ -459,7 +469,10 @@ mod tests {
         let mut kit = TransferWorkflowTestKit::with_id("t1", Transfers::default());
         let started = kit.start(transfer(5000));
         assert_eq!(started.position().status, WorkflowStatus::Paused);
-        let timer = kit.timer("transfer-acceptance-t1").expect("a timer").clone();
+        let timer = kit
+            .timer("transfer-acceptance-t1")
+            .expect("a timer")
+            .clone();
         assert_eq!(timer.delay, Duration::from_secs(3600));
         assert!(kit.advance(Duration::from_secs(3599)).is_empty());
         let fired = kit.advance(Duration::from_secs(1));
@@ -482,7 +495,9 @@ mod tests {
         assert!(
             accepted
                 .timers()
-                .contains(&plinth::testkit::TimerChange::Cancelled("transfer-acceptance-t1".into()))
+                .contains(&plinth::testkit::TimerChange::Cancelled(
+                    "transfer-acceptance-t1".into()
+                ))
         );
         assert!(kit.pending_timers().is_empty());
         kit.run_steps(10).await;

@@ -35,7 +35,10 @@ impl Running {
     }
 
     async fn balance(&self, id: &str) -> i64 {
-        let (status, wallet) = self.service.http("GET", &format!("/wallet/{id}"), None).await;
+        let (status, wallet) = self
+            .service
+            .http("GET", &format!("/wallet/{id}"), None)
+            .await;
         assert_eq!(status, 200, "{wallet}");
         wallet["balance"].as_i64().unwrap_or(0)
     }
@@ -48,7 +51,10 @@ impl Running {
     }
 
     async fn transfer_state(&self, id: &str) -> Value {
-        self.service.http("GET", &format!("/transfer/{id}"), None).await.1
+        self.service
+            .http("GET", &format!("/transfer/{id}"), None)
+            .await
+            .1
     }
 
     /// The transfer's state once its status is `status` (within 10 s).
@@ -138,7 +144,10 @@ async fn a_large_transfer_waits_for_acceptance() {
     assert_eq!(service.position("big").await["status"], "paused");
     assert_eq!(service.balance("a").await, 5000);
     // Its timer is scheduled.
-    let (_, scheduled) = service.service.http("GET", "/_plinth/scheduled", None).await;
+    let (_, scheduled) = service
+        .service
+        .http("GET", "/_plinth/scheduled", None)
+        .await;
     let timers: Vec<&Value> = scheduled["calls"]
         .as_array()
         .expect("calls")
