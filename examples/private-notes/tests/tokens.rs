@@ -5,8 +5,9 @@
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
+use plinth::Service;
 use plinth::auth::{JwtAlgorithm, JwtKeyConfig};
-use plinth::{Config, Service};
+use plinth::testkit::TestService;
 use private_notes::Notes;
 use private_notes::notes::NotesEntityComponent;
 use serde_json::json;
@@ -24,97 +25,79 @@ fn token(subject: &str) -> String {
     jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &key).expect("signs")
 }
 
+fn notes() -> Service {
+    Service::new().with(NotesEntityComponent::new(Notes))
+}
+
 #[tokio::test]
 async fn each_caller_reaches_only_the_notebook_of_their_token() {
     let dir = tempfile::tempdir().expect("tempdir");
     let secret = dir.path().join("hs256.secret");
     std::fs::write(&secret, format!("{SECRET}\n")).expect("writes the secret");
-    let config = Config {
-        jwt_keys: vec![JwtKeyConfig {
-            issuer: "internal".into(),
-            algorithm: Some(JwtAlgorithm::HS256),
-            kid: None,
-            pem: None,
-            secret_file: Some(secret),
-            jwks: None,
-            audience: Vec::new(),
-        }],
-        ..Config::default()
-            .with_addr("127.0.0.1:0".parse().expect("addr"))
-            .with_sqlite(dir.path().join("plinth.db"))
-    };
-    let service = Service::new()
-        .with(NotesEntityComponent::new(Notes))
-        .config(config)
+    let service = TestService::builder(notes())
+        .configure(move |config| {
+            config.jwt_keys = vec![JwtKeyConfig {
+                issuer: "internal".into(),
+                algorithm: Some(JwtAlgorithm::HS256),
+                kid: None,
+                pem: None,
+                secret_file: Some(secret),
+                jwks: None,
+                audience: Vec::new(),
+            }];
+        })
         .start()
         .await
         .expect("starts");
-    let base = format!("http://{}", service.local_addr());
-    let client = reqwest::Client::new();
-    let (alice, bob) = (token("alice"), token("bob"));
+    let (alice, bob) = (
+        format!("Bearer {}", token("alice")),
+        format!("Bearer {}", token("bob")),
+    );
 
     // Alice writes into "bob"'s notebook: the note lands in hers.
-    let reply: serde_json::Value = client
-        .post(format!("{base}/notes"))
-        .bearer_auth(&alice)
-        .json(&json!({"owner": "bob", "text": "buy milk"}))
-        .send()
-        .await
-        .expect("answered")
-        .json()
-        .await
-        .expect("json");
-    assert_eq!(reply, json!({"owner": "alice", "notes": ["buy milk"]}));
+    let reply = service
+        .http_with(
+            "POST",
+            "/notes",
+            Some(json!({"owner": "bob", "text": "buy milk"})),
+            &[("authorization", &alice)],
+        )
+        .await;
+    assert_eq!(reply.body, json!({"owner": "alice", "notes": ["buy milk"]}));
 
-    let list = |token: String, query: &'static str| {
-        let request = client
-            .get(format!("{base}/notes{query}"))
-            .bearer_auth(token);
+    let list = |token: &str, query: &str| {
+        let path = format!("/notes{query}");
+        let token = token.to_owned();
+        let service = &service;
         async move {
-            let reply: serde_json::Value = request
-                .send()
+            service
+                .http_with("GET", &path, None, &[("authorization", &token)])
                 .await
-                .expect("answered")
-                .json()
-                .await
-                .expect("json");
-            reply
+                .body
         }
     };
+    assert_eq!(list(&bob, "").await, json!({"owner": "bob", "notes": []}));
     assert_eq!(
-        list(bob.clone(), "").await,
-        json!({"owner": "bob", "notes": []})
-    );
-    assert_eq!(
-        list(bob, "?owner=alice").await,
+        list(&bob, "?owner=alice").await,
         json!({"owner": "bob", "notes": []}),
         "a query parameter cannot pick another notebook"
     );
     assert_eq!(
-        list(alice, "").await,
+        list(&alice, "").await,
         json!({"owner": "alice", "notes": ["buy milk"]})
     );
 
-    let refused = client
-        .get(format!("{base}/notes?owner=alice"))
-        .send()
-        .await
-        .expect("answered");
-    assert_eq!(refused.status().as_u16(), 401);
-    assert_eq!(refused.headers()["www-authenticate"], "Bearer");
+    let refused = service
+        .http_with("GET", "/notes?owner=alice", None, &[])
+        .await;
+    assert_eq!(refused.status, 401);
+    assert_eq!(refused.headers["www-authenticate"], "Bearer");
     service.shutdown().await;
 }
 
 #[tokio::test]
 async fn without_keys_the_service_does_not_start() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let config = Config::default()
-        .with_addr("127.0.0.1:0".parse().expect("addr"))
-        .with_sqlite(dir.path().join("plinth.db"));
-    let error = Service::new()
-        .with(NotesEntityComponent::new(Notes))
-        .config(config)
-        .start()
+    let error = TestService::start(notes())
         .await
         .expect_err("a method requires tokens and no key is configured");
     assert!(

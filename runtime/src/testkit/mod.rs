@@ -71,6 +71,7 @@ pub use action::{ActionKit, ActionResult, Canned};
 pub use env::{KitEnv, StartedTimer, TimerChange};
 pub use event_sourced::{EventOf, EventSourcedKit, EventSourcedResult};
 pub use eventually::eventually;
+pub use http::HttpReply;
 pub use outbound::{MadeCall, Published};
 pub use service::{TestService, TestServiceBuilder};
 pub use value::{ValueEntityKit, ValueEntityResult};

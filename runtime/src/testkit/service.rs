@@ -21,12 +21,20 @@ use crate::status::Status;
 
 /// How a [`TestService`] starts: see [`TestService::builder`].
 #[must_use = "start the service with .start().await"]
-#[derive(Debug)]
 pub struct TestServiceBuilder {
     service: Service,
     storage: Option<StorageTarget>,
     clock: Option<Arc<dyn Clock>>,
-    configure: Vec<fn(&mut Config)>,
+    configure: Vec<Box<dyn FnOnce(&mut Config) + Send>>,
+}
+
+impl std::fmt::Debug for TestServiceBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TestServiceBuilder")
+            .field("service", &self.service)
+            .field("storage", &self.storage)
+            .finish_non_exhaustive()
+    }
 }
 
 impl TestServiceBuilder {
@@ -51,8 +59,11 @@ impl TestServiceBuilder {
 
     /// Change the configuration before the start (the address, storage
     /// and topics are the harness's).
-    pub fn configure(mut self, configure: fn(&mut Config)) -> TestServiceBuilder {
-        self.configure.push(configure);
+    pub fn configure(
+        mut self,
+        configure: impl FnOnce(&mut Config) + Send + 'static,
+    ) -> TestServiceBuilder {
+        self.configure.push(Box::new(configure));
         self
     }
 
@@ -70,7 +81,7 @@ impl TestServiceBuilder {
             log: "warn".to_owned(),
             ..Config::default()
         };
-        for configure in &self.configure {
+        for configure in self.configure {
             configure(&mut config);
         }
         config.addr = std::net::SocketAddr::from(([127, 0, 0, 1], 0));
@@ -203,7 +214,20 @@ impl TestService {
         path: &str,
         body: Option<serde_json::Value>,
     ) -> (u16, serde_json::Value) {
-        super::http::request(&self.base, method, path, body).await
+        let reply = super::http::request(&self.base, method, path, body, &[]).await;
+        (reply.status, reply.body)
+    }
+
+    /// An HTTP/JSON request with extra headers (e.g. `authorization`); the
+    /// whole reply.
+    pub async fn http_with(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<serde_json::Value>,
+        headers: &[(&str, &str)],
+    ) -> super::HttpReply {
+        super::http::request(&self.base, method, path, body, headers).await
     }
 
     /// Push `message` into `topic`, as another service publishing it would
