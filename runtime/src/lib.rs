@@ -66,7 +66,10 @@ pub type RequestStream<R> = codegen::RequestStream<R>;
 /// proto package (`customer.api` becomes `customer::api`), holding the messages
 /// and the generated traits and components.
 ///
-/// ```ignore
+/// In the crate's `lib.rs` (its `build.rs` runs `plinth-codegen`, which
+/// writes the code into `OUT_DIR`):
+///
+/// ```text
 /// plinth::include_protos!();
 /// use customer::api::CustomerEntity;
 /// ```

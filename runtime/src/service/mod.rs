@@ -1,11 +1,12 @@
 //! The service builder: register components, configure, and serve them on one
 //! port until told to stop.
 //!
-//! ```ignore
-//! plinth::Service::new()
-//!     .with(CustomerEntityComponent::new(MyCustomers))
-//!     .run()
-//!     .await?;
+//! ```no_run
+//! // `customers` is a generated component wrapping the implementation,
+//! // e.g. `CustomerEntityComponent::new(MyCustomers)`.
+//! async fn serve(customers: impl plinth::Component) -> Result<(), plinth::ServiceError> {
+//!     plinth::Service::new().with(customers).run().await
+//! }
 //! ```
 
 use std::process::ExitCode;
@@ -132,9 +133,11 @@ impl Service {
     /// the service, and on failure print the error and return a failing exit
     /// code. Lets a service crate depend on Plinth alone.
     ///
-    /// ```ignore
-    /// fn main() -> std::process::ExitCode {
-    ///     plinth::Service::new().with(CustomerEntityComponent::new(MyCustomers)).run_blocking()
+    /// ```no_run
+    /// // In `main`, with the generated components wrapping the implementations
+    /// // (e.g. `CustomerEntityComponent::new(MyCustomers)`).
+    /// fn main_of(customers: impl plinth::Component) -> std::process::ExitCode {
+    ///     plinth::Service::new().with(customers).run_blocking()
     /// }
     /// ```
     ///
