@@ -192,7 +192,7 @@ async fn reflection_lists_and_describes_the_services() {
         files.file_descriptor_proto[0].as_slice(),
     )
     .unwrap();
-    assert_eq!(file.name(), "test/components.proto");
+    assert_eq!(file.name(), "fixture.proto");
 
     use tonic_reflection::pb::v1alpha::server_reflection_client::ServerReflectionClient as AlphaClient;
     use tonic_reflection::pb::v1alpha::server_reflection_request::MessageRequest as AlphaRequest;

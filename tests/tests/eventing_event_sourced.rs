@@ -11,7 +11,9 @@ use http::uri::PathAndQuery;
 use plinth::codegen::*;
 use plinth::{Config, Status};
 use plinth_tests::eventing::eventually;
-use plinth_tests::fixture::{CounterState, EsCounter, Increment, Incremented};
+use plinth_tests::fixture::{
+    CounterState, EsCounterEntityComponent, EsCounters, FILE_DESCRIPTOR_SET, Increment, Incremented,
+};
 use tonic_prost::ProstCodec;
 
 static WATCHER_METHODS: [MethodInfo; 1] = [MethodInfo {
@@ -48,7 +50,7 @@ static WATCHER_INFO: LazyLock<ComponentInfo> = LazyLock::new(|| ComponentInfo {
     snapshot_every: 0,
     methods: &WATCHER_METHODS,
     // The fixture's messages, for the HTTP/JSON route of the method.
-    file_descriptor_set: EsCounter.info().file_descriptor_set,
+    file_descriptor_set: FILE_DESCRIPTOR_SET,
 });
 
 /// One delivery: subject, `by`, `plinth-seq`, `ce-type`.
@@ -108,7 +110,7 @@ async fn eventing_event_sourced_events_reach_the_action_in_order() {
     let dir = tempfile::tempdir().unwrap();
     let watcher = EsWatcher::default();
     let service = plinth::Service::new()
-        .with(Registration::event_sourced(EsCounter))
+        .with(EsCounterEntityComponent::new(EsCounters))
         .with(Registration::action(watcher.clone()))
         .config(
             Config::default()

@@ -92,7 +92,7 @@ impl ActionKit {
         let (ended, effects) = self
             .exchange(adapter, method, Input::One(encode(request)))
             .await;
-        effects.with(ended.and_then(|replies| one(replies)).decoded())
+        effects.with(ended.and_then(one).decoded())
     }
 
     /// Call method `method` of `adapter`, which streams its replies, with
@@ -129,7 +129,7 @@ impl ActionKit {
     {
         let input = Input::Stream(requests.iter().map(encode).collect());
         let (ended, effects) = self.exchange(adapter, method, input).await;
-        effects.with(ended.and_then(|replies| one(replies)).decoded())
+        effects.with(ended.and_then(one).decoded())
     }
 
     /// Call method `method` of `adapter`, streaming both ways, with

@@ -19,13 +19,16 @@ use crate::eventing::topics::MemoryTopics;
 use crate::service::{RunningService, Service, ServiceResult};
 use crate::status::Status;
 
+/// A change to the configuration before the start.
+type Configure = Box<dyn FnOnce(&mut Config) + Send>;
+
 /// How a [`TestService`] starts: see [`TestService::builder`].
 #[must_use = "start the service with .start().await"]
 pub struct TestServiceBuilder {
     service: Service,
     storage: Option<StorageTarget>,
     clock: Option<Arc<dyn Clock>>,
-    configure: Vec<Box<dyn FnOnce(&mut Config) + Send>>,
+    configure: Vec<Configure>,
 }
 
 impl std::fmt::Debug for TestServiceBuilder {
