@@ -45,11 +45,16 @@ async fn start(url: &str, topics: &Path) -> (ServiceProcess, tempfile::TempDir) 
 }
 
 /// Writers increasing every counter through `base` until it goes away or
-/// `stop` is set.
-fn load(base: String, acknowledged: Acknowledged, stop: Arc<AtomicBool>) {
+/// `stop` is set; they end after their last request is answered.
+fn load(
+    base: String,
+    acknowledged: Acknowledged,
+    stop: Arc<AtomicBool>,
+) -> Vec<tokio::task::JoinHandle<()>> {
+    let mut writers = Vec::new();
     for writer in 0..COUNTERS {
         let (base, acknowledged, stop) = (base.clone(), acknowledged.clone(), stop.clone());
-        tokio::spawn(async move {
+        writers.push(tokio::spawn(async move {
             let http = reqwest::Client::new();
             let id = format!("k{writer}");
             while !stop.load(Ordering::Relaxed) {
@@ -71,8 +76,9 @@ fn load(base: String, acknowledged: Acknowledged, stop: Arc<AtomicBool>) {
                 let entry = acknowledged.entry(id.clone()).or_default();
                 *entry = (*entry).max(value);
             }
-        });
+        }));
     }
+    writers
 }
 
 fn acknowledged_total(acknowledged: &Acknowledged) -> i64 {
@@ -93,10 +99,11 @@ async fn sigkill_one_of_three_subscribers_loses_no_change() {
     let topics = SqliteTopics::open(&topic_file).unwrap();
     let acknowledged: Acknowledged = Arc::default();
     let stop = Arc::new(AtomicBool::new(false));
+    let mut writers = Vec::new();
     for round in 0..KILLS {
         let before = acknowledged_total(&acknowledged);
         for (process, _) in &processes {
-            load(process.url(), acknowledged.clone(), stop.clone());
+            writers.extend(load(process.url(), acknowledged.clone(), stop.clone()));
         }
         eventually("the load to make progress", || async {
             acknowledged_total(&acknowledged) >= before + 60
@@ -107,7 +114,11 @@ async fn sigkill_one_of_three_subscribers_loses_no_change() {
         processes.push(start(&url, &topic_file).await);
     }
     stop.store(true, Ordering::Relaxed);
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    // A write still in flight would land after the reads below: wait for
+    // every writer's last request to be answered (each times out in 10 s).
+    for writer in writers {
+        writer.await.expect("a writer ends");
+    }
     let acked = acknowledged.lock().unwrap().clone();
 
     // Every acknowledged change is stored, and reaches the topic.
