@@ -315,3 +315,31 @@ async fn the_harness_serves_the_service_on_a_clock_the_test_moves() {
     assert_eq!(texts, serde_json::json!(["hi", "reminder"]));
     service.shutdown().await;
 }
+
+#[tokio::test]
+async fn the_harness_runs_on_a_given_postgresql() {
+    let Some(url) =
+        plinth_tests::postgres::fresh_database("the_harness_runs_on_a_given_postgresql").await
+    else {
+        return;
+    };
+    let service = TestService::builder(
+        plinth::Service::new()
+            .with(InboxEntityComponent::new(Inboxes))
+            .with(RelayActionComponent::new(Relay)),
+    )
+    .storage_url(&url)
+    .start()
+    .await
+    .expect("the service starts on PostgreSQL");
+    service
+        .call(InboxServiceClient::deliver(note("p1", "stored")))
+        .await
+        .expect("delivered");
+    let inbox = service
+        .call(InboxServiceClient::read(note("p1", "")))
+        .await
+        .expect("read");
+    assert_eq!(inbox.texts, ["stored"]);
+    service.shutdown().await;
+}
