@@ -9,8 +9,7 @@
 use bytes::Bytes;
 
 use super::env::{KitEnv, TimerChange};
-use super::outcome::{Ended, outcome_accessors};
-use super::value::find_call;
+use super::outcome::{Ended, entity_effect_accessors, outcome_accessors};
 use crate::component::adapter::{EventSet, EventSourcedAdapter};
 use crate::context::CommandContext;
 use crate::effect::{DeferredCall, EventEffect, EventOutcome};
@@ -273,21 +272,5 @@ impl<R, E: EventSet, S> EventSourcedResult<R, E, S> {
         self.deleted
     }
 
-    /// The side effects, in order (made once the events are durable).
-    pub fn side_effects(&self) -> &[DeferredCall<Bytes>] {
-        &self.side_effects
-    }
-
-    /// The request of the side effect calling `path`, decoded.
-    ///
-    /// # Panics
-    /// When there is no such side effect, or its request is not a `Q`.
-    pub fn side_effect<Q: prost::Message + Default>(&self, path: &str) -> Q {
-        find_call(&self.side_effects, path)
-    }
-
-    /// The timers the command started and cancelled, in order.
-    pub fn timers(&self) -> &[TimerChange] {
-        &self.timers
-    }
+    entity_effect_accessors!();
 }

@@ -149,3 +149,44 @@ macro_rules! outcome_accessors {
 }
 
 pub(crate) use outcome_accessors;
+
+/// The accessors of an entity command's result over its `side_effects`
+/// and `timers` fields.
+macro_rules! entity_effect_accessors {
+    () => {
+        /// The side effects, in order (made once the command's write is
+        /// durable).
+        pub fn side_effects(&self) -> &[$crate::DeferredCall<bytes::Bytes>] {
+            &self.side_effects
+        }
+
+        /// The request of the side effect calling `path`, decoded.
+        ///
+        /// # Panics
+        /// When there is no such side effect, or its request is not a `Q`.
+        pub fn side_effect<Q: prost::Message + Default>(&self, path: &str) -> Q {
+            $crate::testkit::outcome::find_call(&self.side_effects, path)
+        }
+
+        /// The timers the command started and cancelled, in order.
+        pub fn timers(&self) -> &[$crate::testkit::TimerChange] {
+            &self.timers
+        }
+    };
+}
+
+pub(crate) use entity_effect_accessors;
+
+/// The request of the call to `path` among `calls`.
+pub(crate) fn find_call<Q: prost::Message + Default>(
+    calls: &[DeferredCall<Bytes>],
+    path: &str,
+) -> Q {
+    match calls.iter().find(|call| call.path() == path) {
+        Some(call) => request_of(path, call.payload()),
+        None => {
+            let made: Vec<&str> = calls.iter().map(|call| call.path()).collect();
+            panic!("no side effect calls {path}; the side effects call {made:?}")
+        }
+    }
+}

@@ -5,7 +5,7 @@
 use bytes::Bytes;
 
 use super::env::{KitEnv, TimerChange};
-use super::outcome::{Ended, outcome_accessors, request_of};
+use super::outcome::{Ended, entity_effect_accessors, outcome_accessors};
 use crate::component::adapter::ValueEntityAdapter;
 use crate::context::CommandContext;
 use crate::effect::{DeferredCall, Effect, Outcome, StateChange};
@@ -169,35 +169,5 @@ impl<R, S> ValueEntityResult<R, S> {
         matches!(self.change, StateChange::Delete)
     }
 
-    /// The side effects, in order (made once the state is durable).
-    pub fn side_effects(&self) -> &[DeferredCall<Bytes>] {
-        &self.side_effects
-    }
-
-    /// The request of the side effect calling `path`, decoded.
-    ///
-    /// # Panics
-    /// When there is no such side effect, or its request is not a `Q`.
-    pub fn side_effect<Q: prost::Message + Default>(&self, path: &str) -> Q {
-        find_call(&self.side_effects, path)
-    }
-
-    /// The timers the command started and cancelled, in order.
-    pub fn timers(&self) -> &[TimerChange] {
-        &self.timers
-    }
-}
-
-/// The request of the call to `path` among `calls`.
-pub(crate) fn find_call<Q: prost::Message + Default>(
-    calls: &[DeferredCall<Bytes>],
-    path: &str,
-) -> Q {
-    match calls.iter().find(|call| call.path() == path) {
-        Some(call) => request_of(path, call.payload()),
-        None => {
-            let made: Vec<&str> = calls.iter().map(|call| call.path()).collect();
-            panic!("no side effect calls {path}; the side effects call {made:?}")
-        }
-    }
+    entity_effect_accessors!();
 }
