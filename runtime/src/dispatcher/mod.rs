@@ -4,6 +4,7 @@
 //! outside are bounded by [`budget`].
 
 mod budget;
+pub(crate) mod metrics;
 
 use std::collections::HashMap;
 use std::panic::AssertUnwindSafe;
@@ -95,6 +96,8 @@ struct Inner {
     publisher: OnceLock<Arc<Publisher>>,
     /// Delivers side effects and fires timers.
     scheduler: OnceLock<Arc<Scheduler>>,
+    /// Calls and latencies per method.
+    metrics: Arc<metrics::MethodMetrics>,
 }
 
 impl std::fmt::Debug for Dispatcher {
@@ -149,6 +152,7 @@ impl Dispatcher {
         }
         Ok(Dispatcher {
             inner: Arc::new(Inner {
+                metrics: Arc::new(metrics::MethodMetrics::new(&components)),
                 components,
                 routes,
                 budgets: budget::Budgets::new(max_concurrency, max_streams),
@@ -157,6 +161,11 @@ impl Dispatcher {
                 scheduler: OnceLock::new(),
             }),
         })
+    }
+
+    /// The per-method metrics.
+    pub(crate) fn metrics(&self) -> Arc<metrics::MethodMetrics> {
+        self.inner.metrics.clone()
     }
 
     /// Publish action results and explicit publishes through `publisher`
@@ -200,6 +209,36 @@ impl Dispatch for Dispatcher {
         payload: Bytes,
         metadata: Metadata,
     ) -> BoxFuture<'static, Result<ActionReply, Status>> {
+        metrics::timed(
+            &self.inner.metrics,
+            path,
+            self.unary_call(path, payload, metadata),
+        )
+    }
+
+    fn dispatch_stream(
+        &self,
+        path: &str,
+        requests: BoxStream<'static, Result<Bytes, Status>>,
+        metadata: Metadata,
+    ) -> BoxFuture<'static, Result<ActionReply, Status>> {
+        metrics::timed(
+            &self.inner.metrics,
+            path,
+            self.stream_call(path, requests, metadata),
+        )
+    }
+}
+
+impl Dispatcher {
+    /// A call with one request, holding a unary (or, for a streamed reply,
+    /// a stream) slot.
+    fn unary_call(
+        &self,
+        path: &str,
+        payload: Bytes,
+        metadata: Metadata,
+    ) -> BoxFuture<'static, Result<ActionReply, Status>> {
         let streaming = self
             .inner
             .routes
@@ -225,17 +264,6 @@ impl Dispatch for Dispatcher {
         .boxed()
     }
 
-    fn dispatch_stream(
-        &self,
-        path: &str,
-        requests: BoxStream<'static, Result<Bytes, Status>>,
-        metadata: Metadata,
-    ) -> BoxFuture<'static, Result<ActionReply, Status>> {
-        self.stream_call(path, requests, metadata)
-    }
-}
-
-impl Dispatcher {
     /// A request stream's call: always to an action, holding a stream slot
     /// for as long as the requests (and a streamed reply) last.
     fn stream_call(

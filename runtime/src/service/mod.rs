@@ -287,12 +287,16 @@ impl Service {
         .await?;
         let subscriptions = eventing.status_sources();
         let (mut http, openapi) = http_router(shared.clone(), &config, auth.clone())?;
-        let status_routes =
-            crate::view::status::router(views.clone(), subscriptions.clone(), entity_stats)
-                .merge(crate::schedule::status::router(scheduler.clone()))
-                .merge(crate::workflow::status::router(dispatcher.workflows()))
-                .merge(health::router(storage.clone(), topics.clone()))
-                .merge(crate::http::openapi::router(openapi));
+        let status_routes = crate::view::status::router(
+            views.clone(),
+            subscriptions.clone(),
+            entity_stats,
+            dispatcher.metrics(),
+        )
+        .merge(crate::schedule::status::router(scheduler.clone()))
+        .merge(crate::workflow::status::router(dispatcher.workflows()))
+        .merge(health::router(storage.clone(), topics.clone()))
+        .merge(crate::http::openapi::router(openapi));
         let admin_here = admin_listener.is_none();
         // The direct streams this service produces, read by other services.
         if let Some(direct) = crate::eventing::direct::router(shared.components(), topics.clone()) {

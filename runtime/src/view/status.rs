@@ -14,6 +14,7 @@ use axum::response::IntoResponse;
 use axum::routing::get;
 
 use super::ViewEngine;
+use crate::dispatcher::metrics::MethodMetrics;
 use crate::executor::stats::ExecutorStats;
 use crate::feed::{ConsumerStatus, StatusSource};
 
@@ -143,6 +144,7 @@ pub(crate) fn router(
     engines: Vec<Arc<ViewEngine>>,
     subscriptions: Vec<StatusSource>,
     entities: Arc<ExecutorStats>,
+    methods: Arc<MethodMetrics>,
 ) -> axum::Router {
     let engines = Arc::new(engines);
     let subscriptions = Arc::new(subscriptions);
@@ -168,9 +170,11 @@ pub(crate) fn router(
                 let engines = for_metrics.clone();
                 let subscriptions = subscriptions_for_metrics.clone();
                 let entities = entities.clone();
+                let methods = methods.clone();
                 async move {
                     let mut text = metrics_text(&engines, &subscriptions);
                     entities.metrics_text(&mut text);
+                    methods.metrics_text(&mut text);
                     (
                         [(http::header::CONTENT_TYPE, "text/plain; version=0.0.4")],
                         text,
