@@ -1,6 +1,7 @@
 //! Per-method metrics on `GET /_plinth/metrics`: calls by status code and
 //! a latency histogram for each method of the service, whichever front
-//! door the call came through.
+//! door the call came through; entities in memory and the SQLite writer's
+//! batches.
 
 use counter::Counter;
 use counter::counter::{ChangeValue, CounterEntityComponent, CounterServiceClient};
@@ -92,5 +93,24 @@ async fn every_call_is_counted_by_method_and_code_and_timed() {
         "{metrics}"
     );
     assert!(metrics.contains("# TYPE plinth_method_duration_seconds histogram"));
+
+    // One counter in memory; two durable writes, each in a transaction of
+    // at least one write.
+    assert_eq!(
+        value_of(metrics, "plinth_entity_cached "),
+        Some(1),
+        "{metrics}"
+    );
+    assert_eq!(
+        value_of(metrics, "plinth_storage_writes_total "),
+        Some(2),
+        "{metrics}"
+    );
+    let transactions = value_of(metrics, "plinth_storage_transactions_total ").expect("counted");
+    assert!((1..=2).contains(&transactions), "{metrics}");
+    assert_eq!(
+        value_of(metrics, "plinth_storage_write_batch_size_count "),
+        Some(transactions)
+    );
     service.shutdown().await;
 }

@@ -7,7 +7,7 @@
 use std::collections::HashMap;
 use std::collections::hash_map::DefaultHasher;
 use std::hash::{Hash, Hasher};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 /// One entity's slot: `None` until its state is loaded (or after a failure made
@@ -29,15 +29,25 @@ pub(crate) struct EntityCache<L> {
     shards: Box<[Shard<L>]>,
     per_shard_capacity: usize,
     clock: AtomicU64,
+    /// The active entities, summed over every cache sharing the gauge.
+    gauge: Arc<AtomicI64>,
 }
 
 impl<L> EntityCache<L> {
     /// A cache keeping about `capacity` entities in memory.
+    #[cfg(test)]
     pub(crate) fn new(capacity: usize) -> EntityCache<L> {
+        EntityCache::with_gauge(capacity, Arc::default())
+    }
+
+    /// A cache keeping about `capacity` entities in memory, counting them
+    /// in `gauge` (shared by the caches of a service, for the metrics).
+    pub(crate) fn with_gauge(capacity: usize, gauge: Arc<AtomicI64>) -> EntityCache<L> {
         EntityCache {
             shards: (0..SHARDS).map(|_| Mutex::new(HashMap::new())).collect(),
             per_shard_capacity: capacity.div_ceil(SHARDS).max(1),
             clock: AtomicU64::new(0),
+            gauge,
         }
     }
 
@@ -56,8 +66,10 @@ impl<L> EntityCache<L> {
             return slot.cell.clone();
         }
         if shard.len() >= self.per_shard_capacity {
-            passivate_idle(&mut shard, self.per_shard_capacity);
+            let dropped = passivate_idle(&mut shard, self.per_shard_capacity);
+            self.gauge.fetch_sub(dropped as i64, Ordering::Relaxed);
         }
+        self.gauge.fetch_add(1, Ordering::Relaxed);
         let cell: EntityCell<L> = Arc::new(tokio::sync::Mutex::new(None));
         shard.insert(
             id.to_string(),
@@ -93,15 +105,15 @@ impl<L> EntityCache<L> {
 /// Drop the least recently used idle slots of a full shard: enough to make room
 /// for one more, and at least an eighth of the shard so this runs rarely. Busy slots (someone holds or waits for them) stay; if all are
 /// busy the shard grows past its capacity until they finish, which the
-/// service's concurrency limit bounds.
-fn passivate_idle<L>(shard: &mut HashMap<String, Slot<L>>, capacity: usize) {
+/// service's concurrency limit bounds. Returns how many were dropped.
+fn passivate_idle<L>(shard: &mut HashMap<String, Slot<L>>, capacity: usize) -> usize {
     let mut idle: Vec<(u64, String)> = shard
         .iter()
         .filter(|(_, slot)| Arc::strong_count(&slot.cell) == 1)
         .map(|(id, slot)| (slot.last_used, id.clone()))
         .collect();
     if idle.is_empty() {
-        return;
+        return 0;
     }
     let count = (shard.len() + 1)
         .saturating_sub(capacity)
@@ -111,6 +123,7 @@ fn passivate_idle<L>(shard: &mut HashMap<String, Slot<L>>, capacity: usize) {
     for (_, id) in idle.into_iter().take(count) {
         shard.remove(&id);
     }
+    count
 }
 
 #[cfg(test)]
@@ -124,6 +137,17 @@ mod tests {
         let again = cache.checkout("a");
         assert!(Arc::ptr_eq(&a, &again));
         assert_eq!(cache.len(), 1);
+    }
+
+    #[test]
+    fn the_gauge_follows_checkouts_and_passivation() {
+        let gauge = Arc::new(AtomicI64::new(0));
+        let cache: EntityCache<u32> = EntityCache::with_gauge(SHARDS, gauge.clone());
+        for i in 0..500 {
+            cache.checkout(&format!("e{i}"));
+        }
+        assert_eq!(gauge.load(Ordering::Relaxed), cache.len() as i64);
+        assert!(cache.len() < 500, "idle entities were passivated");
     }
 
     #[test]

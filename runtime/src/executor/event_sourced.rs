@@ -52,7 +52,10 @@ impl<A: EventSourcedAdapter> EventSourcedRunner<A> {
         };
         EventSourcedRunner {
             info,
-            cache: EntityCache::new(settings.max_active_entities),
+            cache: EntityCache::with_gauge(
+                settings.max_active_entities,
+                settings.stats.cached_gauge(),
+            ),
             adapter,
             settings,
             snapshot_every,

@@ -2,16 +2,19 @@
 //! `plinth_entity_commands_total` (commands run) and
 //! `plinth_entity_conflict_retries_total` (commands run again on fresh state
 //! after losing a sequence race to another writer, which happens only when
-//! several processes share a storage).
+//! several processes share a storage), and the gauge
+//! `plinth_entity_cached` (entities held in memory).
 
 use std::fmt::Write;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 
 /// The executor's counters, shared by every entity component of a service.
 #[derive(Debug, Default)]
 pub(crate) struct ExecutorStats {
     commands: AtomicU64,
     conflict_retries: AtomicU64,
+    cached: Arc<AtomicI64>,
 }
 
 impl ExecutorStats {
@@ -23,6 +26,11 @@ impl ExecutorStats {
     /// Count one retry after a sequence conflict.
     pub(crate) fn conflict_retry(&self) {
         self.conflict_retries.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// The gauge every entity cache counts its entities in.
+    pub(crate) fn cached_gauge(&self) -> Arc<AtomicI64> {
+        self.cached.clone()
     }
 
     /// The counters in the Prometheus text format.
@@ -46,6 +54,11 @@ impl ExecutorStats {
                 value.load(Ordering::Relaxed)
             );
         }
+        let _ = writeln!(
+            out,
+            "# HELP plinth_entity_cached Entities held in memory.\n# TYPE plinth_entity_cached gauge\nplinth_entity_cached {}",
+            self.cached.load(Ordering::Relaxed).max(0)
+        );
     }
 }
 
@@ -69,5 +82,9 @@ mod tests {
             text.contains("\nplinth_entity_conflict_retries_total 1\n"),
             "{text}"
         );
+        stats.cached_gauge().fetch_add(3, Ordering::Relaxed);
+        let mut text = String::new();
+        stats.metrics_text(&mut text);
+        assert!(text.contains("\nplinth_entity_cached 3\n"), "{text}");
     }
 }

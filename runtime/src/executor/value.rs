@@ -43,7 +43,10 @@ impl<A: ValueEntityAdapter> ValueEntityRunner<A> {
     pub(crate) fn new(adapter: A, settings: ExecutorSettings) -> ValueEntityRunner<A> {
         ValueEntityRunner {
             info: adapter.info(),
-            cache: EntityCache::new(settings.max_active_entities),
+            cache: EntityCache::with_gauge(
+                settings.max_active_entities,
+                settings.stats.cached_gauge(),
+            ),
             adapter,
             settings,
         }

@@ -292,6 +292,7 @@ impl Service {
             subscriptions.clone(),
             entity_stats,
             dispatcher.metrics(),
+            storage.clone(),
         )
         .merge(crate::schedule::status::router(scheduler.clone()))
         .merge(crate::workflow::status::router(dispatcher.workflows()))

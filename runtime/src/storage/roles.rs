@@ -130,4 +130,10 @@ pub trait Storage: EntityStore + FeedSource + OffsetStore + ScheduleStore {
 
     /// A short description for the log (a path, or a URL without its password).
     fn describe(&self) -> String;
+
+    /// The backend's own metrics, appended in the Prometheus text format
+    /// (`GET /_plinth/metrics`); none by default.
+    fn metrics_text(&self, out: &mut String) {
+        let _ = out;
+    }
 }

@@ -145,6 +145,7 @@ pub(crate) fn router(
     subscriptions: Vec<StatusSource>,
     entities: Arc<ExecutorStats>,
     methods: Arc<MethodMetrics>,
+    storage: Arc<dyn crate::storage::Storage>,
 ) -> axum::Router {
     let engines = Arc::new(engines);
     let subscriptions = Arc::new(subscriptions);
@@ -171,10 +172,12 @@ pub(crate) fn router(
                 let subscriptions = subscriptions_for_metrics.clone();
                 let entities = entities.clone();
                 let methods = methods.clone();
+                let storage = storage.clone();
                 async move {
                     let mut text = metrics_text(&engines, &subscriptions);
                     entities.metrics_text(&mut text);
                     methods.metrics_text(&mut text);
+                    storage.metrics_text(&mut text);
                     (
                         [(http::header::CONTENT_TYPE, "text/plain; version=0.0.4")],
                         text,

@@ -92,7 +92,10 @@ impl<A: WorkflowAdapter> WorkflowRunner<A> {
         Ok(WorkflowRunner {
             info,
             definition,
-            cache: EntityCache::new(settings.max_active_entities),
+            cache: EntityCache::with_gauge(
+                settings.max_active_entities,
+                settings.stats.cached_gauge(),
+            ),
             adapter,
             settings,
         })

@@ -18,6 +18,7 @@
 
 mod leases;
 mod lock;
+mod metrics;
 mod ops;
 mod reader;
 mod schedule;
@@ -402,6 +403,10 @@ impl Storage for SqliteStorage {
 
     fn describe(&self) -> String {
         format!("SQLite {}", self.path.display())
+    }
+
+    fn metrics_text(&self, out: &mut String) {
+        metrics::metrics_text(&self.counters, out);
     }
 }
 

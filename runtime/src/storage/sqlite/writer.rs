@@ -44,6 +44,9 @@ pub(super) struct Counters {
     pub(super) writes: AtomicU64,
     /// Writes that failed (conflicts included).
     pub(super) failed: AtomicU64,
+    /// Committed transactions by how many writes they held (see
+    /// [`super::metrics`]).
+    pub(super) batch_sizes: super::metrics::BatchSizes,
 }
 
 /// Run the writer loop until every sender is gone or a close was requested and
@@ -145,6 +148,7 @@ fn commit_batch(
     if committed.is_ok() {
         counters.transactions.fetch_add(1, Ordering::Relaxed);
         counters.writes.fetch_add(succeeded, Ordering::Relaxed);
+        counters.batch_sizes.record(outcomes.len());
     }
     for ((_, reply), outcome) in batch.drain(..).zip(outcomes) {
         // A caller that stopped waiting does not undo a durable write.
