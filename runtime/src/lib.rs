@@ -40,6 +40,7 @@ pub mod service;
 pub mod status;
 pub mod storage;
 pub mod testkit;
+mod trace;
 mod trigger;
 pub mod view;
 pub mod workflow;

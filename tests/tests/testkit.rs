@@ -343,3 +343,40 @@ async fn the_harness_runs_on_a_given_postgresql() {
     assert_eq!(inbox.texts, ["stored"]);
     service.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_callers_trace_context_reaches_the_messages_it_causes() {
+    const PARENT: &str = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+    let service = TestService::start(
+        plinth::Service::new()
+            .with(InboxEntityComponent::new(Inboxes))
+            .with(RelayActionComponent::new(Relay)),
+    )
+    .await
+    .expect("the service starts");
+    let reply = service
+        .http_with(
+            "POST",
+            "/relay.RelayService/Relay",
+            Some(serde_json::json!({"inboxId": "t1", "text": "traced"})),
+            &[("traceparent", PARENT), ("tracestate", "vendor=7")],
+        )
+        .await;
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    let published = service.published("relayed");
+    assert_eq!(published[0].metadata.get("traceparent"), Some(PARENT));
+    assert_eq!(published[0].metadata.get("tracestate"), Some("vendor=7"));
+
+    // A malformed one is not carried.
+    service
+        .http_with(
+            "POST",
+            "/relay.RelayService/Relay",
+            Some(serde_json::json!({"inboxId": "t1", "text": "again"})),
+            &[("traceparent", "not-a-trace")],
+        )
+        .await;
+    let published = service.published("relayed");
+    assert!(published[1].metadata.get("traceparent").is_none());
+    service.shutdown().await;
+}

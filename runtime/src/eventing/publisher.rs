@@ -94,6 +94,7 @@ impl Publisher {
         if let Some(subject) = origin.incoming.get(ce::SUBJECT) {
             metadata.insert(ce::SUBJECT, subject);
         }
+        crate::trace::carry(origin.incoming, &mut metadata);
         metadata
     }
 

@@ -1,0 +1,99 @@
+//! W3C trace context (`traceparent`, `tracestate`): a call's context is
+//! carried on to what the call causes — calls a handler makes through its
+//! context (they carry the call's metadata), and messages it publishes
+//! (their attributes), so subscribers of the topic see it in their
+//! metadata. A malformed `traceparent` is not carried (nor its
+//! `tracestate`), as the W3C recommendation says.
+
+use crate::context::Metadata;
+
+/// The header naming the caller's trace and span.
+pub(crate) const TRACEPARENT: &str = "traceparent";
+/// The vendor-specific trace state that goes with it.
+pub(crate) const TRACESTATE: &str = "tracestate";
+
+/// The longest `tracestate` carried (the W3C limit is 512 characters).
+const MAX_TRACESTATE: usize = 512;
+
+/// Whether `value` is a well-formed `traceparent`:
+/// `version-traceid-parentid-flags` in lower-case hex, ids not all zero,
+/// version `ff` invalid (later versions may append fields).
+pub(crate) fn is_valid_traceparent(value: &str) -> bool {
+    let parts: Vec<&str> = value.split('-').collect();
+    let hex = |part: &str, len: usize| {
+        part.len() == len
+            && part
+                .bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    };
+    let nonzero = |part: &str| part.bytes().any(|b| b != b'0');
+    match parts.as_slice() {
+        [version, trace, parent, flags, rest @ ..] => {
+            hex(version, 2)
+                && *version != "ff"
+                && (rest.is_empty() || *version != "00")
+                && hex(trace, 32)
+                && nonzero(trace)
+                && hex(parent, 16)
+                && nonzero(parent)
+                && hex(flags, 2)
+        }
+        _ => false,
+    }
+}
+
+/// Copy the trace context of `from` onto `to`, when it is well formed.
+pub(crate) fn carry(from: &Metadata, to: &mut Metadata) {
+    let Some(parent) = from.get(TRACEPARENT).filter(|p| is_valid_traceparent(p)) else {
+        return;
+    };
+    to.insert(TRACEPARENT, parent);
+    if let Some(state) = from.get(TRACESTATE).filter(|s| s.len() <= MAX_TRACESTATE) {
+        to.insert(TRACESTATE, state);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GOOD: &str = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+
+    #[test]
+    fn only_well_formed_trace_parents_are_valid() {
+        assert!(is_valid_traceparent(GOOD));
+        assert!(is_valid_traceparent(
+            "01-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01-later"
+        ));
+        for bad in [
+            "",
+            "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7",
+            "00-4BF92F3577B34DA6A3CE929D0E0E4736-00f067aa0ba902b7-01",
+            "00-00000000000000000000000000000000-00f067aa0ba902b7-01",
+            "00-4bf92f3577b34da6a3ce929d0e0e4736-0000000000000000-01",
+            "ff-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+            "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01-more",
+            "00-4bf92f3577b34da6a3ce929d0e0e473-00f067aa0ba902b7-01",
+        ] {
+            assert!(!is_valid_traceparent(bad), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn a_valid_context_is_carried_and_a_malformed_one_is_not() {
+        let from = Metadata::new()
+            .with("traceparent", GOOD)
+            .with("tracestate", "vendor=1");
+        let mut to = Metadata::new();
+        carry(&from, &mut to);
+        assert_eq!(to.get("traceparent"), Some(GOOD));
+        assert_eq!(to.get("tracestate"), Some("vendor=1"));
+
+        let bad = Metadata::new()
+            .with("traceparent", "nonsense")
+            .with("tracestate", "vendor=1");
+        let mut to = Metadata::new();
+        carry(&bad, &mut to);
+        assert!(to.get("traceparent").is_none() && to.get("tracestate").is_none());
+    }
+}
