@@ -93,7 +93,10 @@ fn handler_name_clashes_are_errors() {
 
 #[test]
 fn an_rpc_named_like_a_test_kit_method_is_an_error_with_a_hint() {
-    let package = entity("Cart", vec![method("Of", ty("shop", "Add"), ty("shop", "Cart"))]);
+    let package = entity(
+        "Cart",
+        vec![method("Of", ty("shop", "Add"), ty("shop", "Cart"))],
+    );
     let error = emit_package(&DescriptorPool::new(), &package)
         .unwrap_err()
         .to_string();

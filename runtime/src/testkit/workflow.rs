@@ -187,24 +187,17 @@ impl<S: prost::Message + Default + Clone + 'static> WorkflowKit<S> {
         self.env.record(&step_timers);
         let failure = match result {
             Ok(then) => {
-                let mut transition = then(&self.state);
-                if self.record.timed_out {
-                    transition.next = crate::workflow::effect::Next::End;
-                } else if matches!(transition.next, crate::workflow::effect::Next::Stay) {
-                    transition.next = crate::workflow::effect::Next::Pause;
-                }
-                match self.mover().plan(
-                    &self.record,
-                    &self.state,
-                    || self.empty.clone(),
-                    transition,
-                ) {
-                    Ok(Some(planned)) => {
+                let transition = then(&self.state);
+                let empty = || self.empty.clone();
+                match self
+                    .mover()
+                    .after_step(&self.record, &self.state, empty, transition)
+                {
+                    Ok(planned) => {
                         self.apply(planned);
                         return Ok(());
                     }
-                    Ok(None) => Status::internal("the step's transition changed nothing"),
-                    Err(problem) => Status::internal(problem),
+                    Err(status) => status,
                 }
             }
             Err(status) => status,

@@ -117,6 +117,31 @@ impl<S: Clone + 'static> Mover<'_, S> {
         Ok(Some(planned))
     }
 
+    /// The move a finished step's `transition` makes: after the workflow
+    /// timed out, the (failover) step ends the workflow; a step that picks
+    /// nothing next leaves it paused, waiting for a command. An error when
+    /// the move is impossible (a failure of the step, recovered as any).
+    pub(crate) fn after_step(
+        &self,
+        record: &Record,
+        state: &S,
+        empty: impl FnOnce() -> S,
+        mut transition: Transition<S>,
+    ) -> Result<Planned<S>, crate::status::Status> {
+        if record.timed_out {
+            transition.next = Next::End;
+        } else if matches!(transition.next, Next::Stay) {
+            transition.next = Next::Pause;
+        }
+        match self.plan(record, state, empty, transition) {
+            Ok(Some(planned)) => Ok(planned),
+            Ok(None) => Err(crate::status::Status::internal(
+                "the step's transition changed nothing",
+            )),
+            Err(problem) => Err(crate::status::Status::internal(problem)),
+        }
+    }
+
     /// A failed attempt at the running step: retry it later, or go to its
     /// failover step once its retries are used up (after a workflow
     /// timeout: end).

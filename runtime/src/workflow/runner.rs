@@ -13,7 +13,6 @@ use prost::Message;
 
 use super::context::WorkflowContext;
 use super::definition::WorkflowDefinition;
-use super::effect::Next;
 use super::plan::{Mover, Planned};
 use super::record::{Drive, Record, WorkflowPosition, WorkflowStatus};
 use crate::component::adapter::WorkflowAdapter;
@@ -355,26 +354,15 @@ impl<A: WorkflowAdapter> WorkflowRunner<A> {
         let mover = self.mover(id);
         let failure = match result {
             Ok(then) => match guarded(info, usize::MAX, || then(&loaded.state)) {
-                Ok(mut transition) => {
-                    if loaded.record.timed_out {
-                        // The timeout's failover step ends the workflow.
-                        transition.next = Next::End;
-                    } else if matches!(transition.next, Next::Stay) {
-                        // A step that picks nothing next leaves the workflow
-                        // waiting for a command.
-                        transition.next = Next::Pause;
-                    }
-                    match mover.plan(
-                        &loaded.record,
-                        &loaded.state,
-                        || self.adapter.empty_state(),
-                        transition,
-                    ) {
-                        Ok(Some(planned)) => return planned,
-                        Ok(None) => Status::internal("the step's transition changed nothing"),
-                        Err(problem) => Status::internal(problem),
-                    }
-                }
+                Ok(transition) => match mover.after_step(
+                    &loaded.record,
+                    &loaded.state,
+                    || self.adapter.empty_state(),
+                    transition,
+                ) {
+                    Ok(planned) => return planned,
+                    Err(status) => status,
+                },
                 Err(status) => status,
             },
             Err(status) => status,
