@@ -74,13 +74,7 @@ impl Outbound for ContextLink {
             let publisher = self.publisher.as_ref().ok_or_else(|| {
                 Status::failed_precondition("the service has no topic backend configured")
             })?;
-            let origin = Origin {
-                source: self.source,
-                ce_type,
-                incoming,
-                keep_id: false,
-                content_type,
-            };
+            let origin = Origin::explicit(self.source, ce_type, content_type, incoming);
             publisher.publish(topic, origin, payload).await.map(drop)
         })
     }

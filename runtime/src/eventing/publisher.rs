@@ -48,6 +48,26 @@ pub struct Origin<'a> {
     pub content_type: &'a str,
 }
 
+impl<'a> Origin<'a> {
+    /// A message a handler of `source` publishes through its context: a new
+    /// `ce-id` every time (unlike a method's published results, which keep
+    /// a redelivered input's).
+    pub fn explicit(
+        source: &'a str,
+        ce_type: &'a str,
+        content_type: &'a str,
+        incoming: &'a Metadata,
+    ) -> Origin<'a> {
+        Origin {
+            source,
+            ce_type,
+            incoming,
+            keep_id: false,
+            content_type,
+        }
+    }
+}
+
 impl Publisher {
     /// A publisher to `topics`, stamping `ce-time` by `clock`.
     pub fn new(topics: Arc<dyn Topics>, clock: Arc<dyn Clock>) -> Publisher {

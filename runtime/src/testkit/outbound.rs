@@ -136,13 +136,7 @@ impl Outbound for KitOutbound {
         incoming: &'a Metadata,
     ) -> BoxFuture<'a, Result<(), Status>> {
         Box::pin(async move {
-            let origin = Origin {
-                source: self.source,
-                ce_type,
-                incoming,
-                keep_id: false,
-                content_type,
-            };
+            let origin = Origin::explicit(self.source, ce_type, content_type, incoming);
             self.publisher
                 .publish(topic, origin, payload)
                 .await
