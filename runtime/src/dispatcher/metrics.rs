@@ -7,17 +7,11 @@
 //! start), so the labels are bounded: a call of an unknown path is not
 //! recorded.
 
-use std::collections::HashMap;
 use std::fmt::Write;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use futures::FutureExt;
-use futures::future::BoxFuture;
-
-use crate::component::adapter::ActionReply;
-use crate::component::info::ComponentInfo;
 use crate::status::{Code, Status};
 
 /// The histogram's upper bounds, in seconds.
@@ -28,8 +22,9 @@ const BUCKETS: [f64; 12] = [
 /// Every gRPC status code, by number.
 const CODES: usize = 17;
 
+/// One method's counts and latency histogram.
 #[derive(Debug, Default)]
-struct MethodStat {
+pub(crate) struct MethodStat {
     by_code: [AtomicU64; CODES],
     /// Calls at or under each bound (not cumulative; summed when rendered).
     buckets: [AtomicU64; BUCKETS.len()],
@@ -38,46 +33,44 @@ struct MethodStat {
     sum_micros: AtomicU64,
 }
 
-/// The metrics of every method of a service.
+impl MethodStat {
+    /// Record a call that ended with `code` after `took`.
+    pub(crate) fn record(&self, code: Code, took: Duration) {
+        let index = usize::try_from(code as i32).unwrap_or(0).min(CODES - 1);
+        self.by_code[index].fetch_add(1, Ordering::Relaxed);
+        let seconds = took.as_secs_f64();
+        match BUCKETS.iter().position(|bound| seconds <= *bound) {
+            Some(bucket) => self.buckets[bucket].fetch_add(1, Ordering::Relaxed),
+            None => self.over.fetch_add(1, Ordering::Relaxed),
+        };
+        let micros = u64::try_from(took.as_micros()).unwrap_or(u64::MAX);
+        self.sum_micros.fetch_add(micros, Ordering::Relaxed);
+    }
+
+    /// Record the outcome of a call started at `started`.
+    pub(crate) fn finish<T>(&self, started: Instant, reply: &Result<T, Status>) {
+        let code = match reply {
+            Ok(_) => Code::Ok,
+            Err(status) => status.code(),
+        };
+        self.record(code, started.elapsed());
+    }
+}
+
+/// The metrics of every method of a service, in declaration order. The
+/// dispatcher's routes hold their method's [`MethodStat`], so a call
+/// records without a lookup.
 #[derive(Debug, Default)]
 pub(crate) struct MethodMetrics {
-    methods: HashMap<&'static str, MethodStat>,
-    /// The paths in declaration order, for a stable output.
-    order: Vec<&'static str>,
+    methods: Vec<(&'static str, Arc<MethodStat>)>,
 }
 
 impl MethodMetrics {
-    /// Metrics for the methods of `components`.
-    pub(crate) fn new(components: &[&'static ComponentInfo]) -> MethodMetrics {
-        let mut metrics = MethodMetrics::default();
-        for info in components {
-            for method in info.methods {
-                if metrics
-                    .methods
-                    .insert(method.path, MethodStat::default())
-                    .is_none()
-                {
-                    metrics.order.push(method.path);
-                }
-            }
-        }
-        metrics
-    }
-
-    /// Record a call of `path` that ended with `code` after `took`.
-    pub(crate) fn record(&self, path: &str, code: Code, took: Duration) {
-        let Some(stat) = self.methods.get(path) else {
-            return;
-        };
-        let index = usize::try_from(code as i32).unwrap_or(0).min(CODES - 1);
-        stat.by_code[index].fetch_add(1, Ordering::Relaxed);
-        let seconds = took.as_secs_f64();
-        match BUCKETS.iter().position(|bound| seconds <= *bound) {
-            Some(bucket) => stat.buckets[bucket].fetch_add(1, Ordering::Relaxed),
-            None => stat.over.fetch_add(1, Ordering::Relaxed),
-        };
-        let micros = u64::try_from(took.as_micros()).unwrap_or(u64::MAX);
-        stat.sum_micros.fetch_add(micros, Ordering::Relaxed);
+    /// The stat of method `path`, added.
+    pub(crate) fn add(&mut self, path: &'static str) -> Arc<MethodStat> {
+        let stat = Arc::new(MethodStat::default());
+        self.methods.push((path, stat.clone()));
+        stat
     }
 
     /// The metrics in the Prometheus text format.
@@ -87,8 +80,7 @@ impl MethodMetrics {
             out,
             "# HELP {calls} Calls of each method, by gRPC status code.\n# TYPE {calls} counter"
         );
-        for path in &self.order {
-            let stat = &self.methods[path];
+        for (path, stat) in &self.methods {
             for (number, count) in stat.by_code.iter().enumerate() {
                 let count = count.load(Ordering::Relaxed);
                 if count > 0 {
@@ -102,8 +94,7 @@ impl MethodMetrics {
             out,
             "# HELP {duration} Time to each method's reply (or to the start of a streamed reply).\n# TYPE {duration} histogram"
         );
-        for path in &self.order {
-            let stat = &self.methods[path];
+        for (path, stat) in &self.methods {
             let mut cumulative = 0;
             for (bound, count) in BUCKETS.iter().zip(&stat.buckets) {
                 cumulative += count.load(Ordering::Relaxed);
@@ -124,28 +115,6 @@ impl MethodMetrics {
     }
 }
 
-/// `call` of `path`, recorded in `metrics` when it ends (a streamed reply:
-/// when it starts).
-pub(crate) fn timed(
-    metrics: &Arc<MethodMetrics>,
-    path: &str,
-    call: BoxFuture<'static, Result<ActionReply, Status>>,
-) -> BoxFuture<'static, Result<ActionReply, Status>> {
-    let started = Instant::now();
-    let metrics = metrics.clone();
-    let path = path.to_owned();
-    async move {
-        let reply = call.await;
-        let code = match &reply {
-            Ok(_) => Code::Ok,
-            Err(status) => status.code(),
-        };
-        metrics.record(&path, code, started.elapsed());
-        reply
-    }
-    .boxed()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -153,12 +122,10 @@ mod tests {
     #[test]
     fn calls_are_counted_by_code_and_timed_in_buckets() {
         let mut metrics = MethodMetrics::default();
-        metrics.methods.insert("/x.S/A", MethodStat::default());
-        metrics.order.push("/x.S/A");
-        metrics.record("/x.S/A", Code::Ok, Duration::from_micros(300));
-        metrics.record("/x.S/A", Code::Ok, Duration::from_millis(20));
-        metrics.record("/x.S/A", Code::NotFound, Duration::from_secs(9));
-        metrics.record("/x.S/Unknown", Code::Ok, Duration::ZERO);
+        let stat = metrics.add("/x.S/A");
+        stat.record(Code::Ok, Duration::from_micros(300));
+        stat.record(Code::Ok, Duration::from_millis(20));
+        stat.record(Code::NotFound, Duration::from_secs(9));
         let mut text = String::new();
         metrics.metrics_text(&mut text);
         let ok = Code::Ok.as_str();
@@ -174,7 +141,6 @@ mod tests {
         ] {
             assert!(text.contains(&format!("{line}\n")), "{line} in:\n{text}");
         }
-        assert!(!text.contains("Unknown"), "{text}");
         assert!(text.contains("plinth_method_duration_seconds_sum{method=\"/x.S/A\"} 9.0203"));
     }
 }

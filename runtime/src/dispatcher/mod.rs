@@ -9,7 +9,7 @@ pub(crate) mod metrics;
 use std::collections::HashMap;
 use std::panic::AssertUnwindSafe;
 use std::sync::{Arc, OnceLock};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use futures::future::BoxFuture;
@@ -60,6 +60,8 @@ struct Route {
     info: &'static ComponentInfo,
     method: usize,
     handler: Handler,
+    /// The method's calls and latencies.
+    stat: Arc<metrics::MethodStat>,
 }
 
 /// Why the components cannot be served together.
@@ -120,6 +122,7 @@ impl Dispatcher {
         let mut routes = HashMap::new();
         let mut workflows = HashMap::new();
         let mut components: Vec<&'static ComponentInfo> = Vec::new();
+        let mut metrics = metrics::MethodMetrics::default();
         for Installed { info, handler } in installed {
             if components.iter().any(|c| c.service == info.service) {
                 return Err(DispatcherError::DuplicateService(info.service));
@@ -145,6 +148,7 @@ impl Dispatcher {
                         info,
                         method,
                         handler: handler.clone(),
+                        stat: metrics.add(m.path),
                     },
                 );
             }
@@ -152,7 +156,7 @@ impl Dispatcher {
         }
         Ok(Dispatcher {
             inner: Arc::new(Inner {
-                metrics: Arc::new(metrics::MethodMetrics::new(&components)),
+                metrics: Arc::new(metrics),
                 components,
                 routes,
                 budgets: budget::Budgets::new(max_concurrency, max_streams),
@@ -209,11 +213,39 @@ impl Dispatch for Dispatcher {
         payload: Bytes,
         metadata: Metadata,
     ) -> BoxFuture<'static, Result<ActionReply, Status>> {
-        metrics::timed(
-            &self.inner.metrics,
-            path,
-            self.unary_call(path, payload, metadata),
-        )
+        // One request: a unary slot (or, for a streamed reply, a stream slot).
+        let started = Instant::now();
+        let route = self.inner.routes.get(path);
+        let stat = route.map(|route| route.stat.clone());
+        let streaming =
+            route.is_some_and(|route| route.info.methods[route.method].server_streaming);
+        let slot = match self.inner.budgets.acquire(path, streaming) {
+            Ok(slot) => slot,
+            Err(status) => {
+                if let Some(stat) = &stat {
+                    stat.record(status.code(), started.elapsed());
+                }
+                return futures::future::ready(Err(status)).boxed();
+            }
+        };
+        let call = self
+            .inner
+            .clone()
+            .call(path.to_string(), payload, metadata, 0);
+        let inner = self.inner.clone();
+        async move {
+            let reply = match call.await {
+                Ok(ActionReply::Stream(stream)) => {
+                    Ok(ActionReply::Stream(inner.budgets.bound(stream, slot)))
+                }
+                other => other,
+            };
+            if let Some(stat) = stat {
+                stat.finish(started, &reply);
+            }
+            reply
+        }
+        .boxed()
     }
 
     fn dispatch_stream(
@@ -222,48 +254,11 @@ impl Dispatch for Dispatcher {
         requests: BoxStream<'static, Result<Bytes, Status>>,
         metadata: Metadata,
     ) -> BoxFuture<'static, Result<ActionReply, Status>> {
-        metrics::timed(
-            &self.inner.metrics,
-            path,
-            self.stream_call(path, requests, metadata),
-        )
+        self.stream_call(path, requests, metadata)
     }
 }
 
 impl Dispatcher {
-    /// A call with one request, holding a unary (or, for a streamed reply,
-    /// a stream) slot.
-    fn unary_call(
-        &self,
-        path: &str,
-        payload: Bytes,
-        metadata: Metadata,
-    ) -> BoxFuture<'static, Result<ActionReply, Status>> {
-        let streaming = self
-            .inner
-            .routes
-            .get(path)
-            .is_some_and(|route| route.info.methods[route.method].server_streaming);
-        let slot = match self.inner.budgets.acquire(path, streaming) {
-            Ok(slot) => slot,
-            Err(status) => return futures::future::ready(Err(status)).boxed(),
-        };
-        let call = self
-            .inner
-            .clone()
-            .call(path.to_string(), payload, metadata, 0);
-        let inner = self.inner.clone();
-        async move {
-            match call.await {
-                Ok(ActionReply::Stream(stream)) => {
-                    Ok(ActionReply::Stream(inner.budgets.bound(stream, slot)))
-                }
-                other => other,
-            }
-        }
-        .boxed()
-    }
-
     /// A request stream's call: always to an action, holding a stream slot
     /// for as long as the requests (and a streamed reply) last.
     fn stream_call(
@@ -284,34 +279,43 @@ impl Dispatcher {
             let status = Status::unimplemented(format!("{path} does not take a request stream"));
             return futures::future::ready(Err(status)).boxed();
         };
+        let started = Instant::now();
         let slot = match self.inner.budgets.acquire(path, true) {
             Ok(slot) => slot,
-            Err(status) => return futures::future::ready(Err(status)).boxed(),
+            Err(status) => {
+                route.stat.record(status.code(), started.elapsed());
+                return futures::future::ready(Err(status)).boxed();
+            }
         };
         let inner = self.inner.clone();
         async move {
-            let link = inner.link(route.info.service, 0);
-            let ctx = ActionContext::new(metadata.clone()).with_outbound(Arc::new(link));
             let (info, method) = (route.info, route.method);
-            let future = guarded(info, method, || adapter.call_stream(method, requests, ctx))?;
-            let reply = AssertUnwindSafe(future)
-                .catch_unwind()
-                .await
-                .map_err(|panic| panic_status(info, method, panic))??;
-            let reply = crate::eventing::publish_reply(
-                inner.publisher.get(),
-                info,
-                method,
-                &metadata,
-                reply,
-            )
-            .await?;
-            Ok(match reply {
-                ActionReply::Stream(stream) => {
-                    ActionReply::Stream(inner.budgets.bound(stream, slot))
-                }
-                unary => unary,
-            })
+            let reply = async {
+                let link = inner.link(info.service, 0);
+                let ctx = ActionContext::new(metadata.clone()).with_outbound(Arc::new(link));
+                let future = guarded(info, method, || adapter.call_stream(method, requests, ctx))?;
+                let reply = AssertUnwindSafe(future)
+                    .catch_unwind()
+                    .await
+                    .map_err(|panic| panic_status(info, method, panic))??;
+                let reply = crate::eventing::publish_reply(
+                    inner.publisher.get(),
+                    info,
+                    method,
+                    &metadata,
+                    reply,
+                )
+                .await?;
+                Ok(match reply {
+                    ActionReply::Stream(stream) => {
+                        ActionReply::Stream(inner.budgets.bound(stream, slot))
+                    }
+                    unary => unary,
+                })
+            }
+            .await;
+            route.stat.finish(started, &reply);
+            reply
         }
         .boxed()
     }
