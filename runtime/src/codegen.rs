@@ -21,6 +21,7 @@ pub use crate::context::{ActionContext, CommandContext, Metadata, UpdateContext}
 pub use crate::effect::{DeferredCall, Effect, EventEffect, RowUpdate};
 pub use crate::http::HttpBody;
 pub use crate::status::{Code, Status};
+pub use crate::streaming_call::StreamingCall;
 pub use crate::testkit::{
     ActionKit, ActionResult, EventOf, EventSourcedKit, EventSourcedResult, ValueEntityKit,
     ValueEntityResult, ViewKit, ViewResult, WorkflowKit, WorkflowResult,

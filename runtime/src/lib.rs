@@ -39,6 +39,7 @@ mod server;
 pub mod service;
 pub mod status;
 pub mod storage;
+mod streaming_call;
 pub mod testkit;
 mod trace;
 mod trigger;
@@ -53,6 +54,7 @@ pub use effect::{DeferredCall, Effect, EventEffect, RowUpdate, StateChange};
 pub use http::HttpBody;
 pub use service::{RunningService, Service, ServiceError};
 pub use status::{Code, Status};
+pub use streaming_call::StreamingCall;
 pub use workflow::{
     Recover, Step, Transition, WorkflowContext, WorkflowDefinition, WorkflowEffect,
 };

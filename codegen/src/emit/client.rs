@@ -1,5 +1,10 @@
-//! Typed clients: one `DeferredCall` constructor per unary method, for
-//! entities' forwards and side effects and for actions' `ActionContext::call`.
+//! Typed clients: one constructor per callable method — a `DeferredCall` for
+//! a unary one (entities' forwards and side effects, actions'
+//! `ActionContext::call`, the test harness), a `StreamingCall` for a
+//! server-streaming one (a view's `stream_updates` query, a streaming action
+//! method; made by external clients and the test harness). A view's update
+//! methods are left out: they are fed by its projection, and a call could
+//! only fail. Client-streaming methods are called over gRPC or HTTP directly.
 
 use proc_macro2::TokenStream;
 use quote::quote;
@@ -18,21 +23,28 @@ pub fn emit(ctx: &Ctx<'_>) -> TokenStream {
     let methods = component
         .methods
         .iter()
-        // A view's update methods are fed by its projection: a call could
-        // only fail.
-        .filter(|method| {
-            !method.server_streaming && !matches!(method.view, Some(ViewRole::Update { .. }))
-        })
+        .filter(|method| !matches!(method.view, Some(ViewRole::Update { .. })))
+        .filter(|method| !(method.client_streaming && method.server_streaming))
         .map(|method| {
             let name = ctx.handler(method);
             let input = ctx.ty(&method.input);
             let output = ctx.ty(&method.output);
             let path = ctx.method_path(method);
-            let doc = format!(" A call of `{path}`.");
-            quote! {
-                #[doc = #doc]
-                pub fn #name(request: #input) -> ::plinth::codegen::DeferredCall<#output> {
-                    ::plinth::codegen::DeferredCall::new(#path, ::plinth::codegen::encode(&request))
+            if method.server_streaming {
+                let doc = format!(" A call of `{path}`, replying with a stream.");
+                quote! {
+                    #[doc = #doc]
+                    pub fn #name(request: #input) -> ::plinth::codegen::StreamingCall<#output> {
+                        ::plinth::codegen::StreamingCall::new(#path, ::plinth::codegen::encode(&request))
+                    }
+                }
+            } else {
+                let doc = format!(" A call of `{path}`.");
+                quote! {
+                    #[doc = #doc]
+                    pub fn #name(request: #input) -> ::plinth::codegen::DeferredCall<#output> {
+                        ::plinth::codegen::DeferredCall::new(#path, ::plinth::codegen::encode(&request))
+                    }
                 }
             }
         });

@@ -9,7 +9,8 @@ use customer_registry::customer::api::{
     GetCustomerRequest,
 };
 use customer_registry::customer::view::{
-    ByEmailRequest, CustomerByNameClient, CustomerByNameView, CustomersByCityView,
+    ByCityRequest, ByEmailRequest, ByNameRequest, CustomerByNameClient, CustomerByNameView,
+    CustomersByCityClient, CustomersByCityView,
 };
 use plinth::Code;
 use plinth::testkit::{TestService, eventually};
@@ -93,5 +94,72 @@ async fn a_customer_is_created_read_renamed_and_found_in_the_view() {
         status, 400,
         "a customer without an e-mail is refused: {body}"
     );
+    service.shutdown().await;
+}
+
+#[tokio::test]
+async fn streaming_queries_list_and_then_follow_the_view() {
+    let service = TestService::start(registry())
+        .await
+        .expect("the service starts");
+    service
+        .call(CustomerServiceClient::create(alice()))
+        .await
+        .expect("created");
+    // A streaming query without updates lists the matching rows and ends.
+    let listed = eventually(Duration::from_secs(10), || async {
+        let mut stream = service
+            .stream(CustomerByNameClient::get_customers(ByNameRequest {
+                name: "Alice".into(),
+            }))
+            .await
+            .map_err(|status| format!("{status:?}"))?;
+        let mut rows = Vec::new();
+        while let Some(row) = stream.next().await {
+            rows.push(row.map_err(|status| format!("{status:?}"))?);
+        }
+        if rows.is_empty() {
+            Err("the view has no Alice yet".to_owned())
+        } else {
+            Ok(rows)
+        }
+    })
+    .await;
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0].customer_id, "c1");
+
+    // With `stream_updates`, the stream stays open and brings every change.
+    let mut watch = service
+        .stream(CustomersByCityClient::watch_customers(ByCityRequest {
+            city: "Springfield".into(),
+        }))
+        .await
+        .expect("the watch starts");
+    let first = tokio::time::timeout(Duration::from_secs(10), watch.next())
+        .await
+        .expect("the current row comes")
+        .expect("the stream is open")
+        .expect("a row");
+    assert_eq!(first.name, "Alice");
+    service
+        .call(CustomerServiceClient::change_name(ChangeNameRequest {
+            customer_id: "c1".into(),
+            new_name: "Alicia".into(),
+        }))
+        .await
+        .expect("renamed");
+    let renamed = tokio::time::timeout(Duration::from_secs(10), async {
+        loop {
+            let row = watch.next().await.expect("still open").expect("a row");
+            // A row seen while the stream opened may come again.
+            if row.name == "Alicia" {
+                return row;
+            }
+        }
+    })
+    .await
+    .expect("the change comes");
+    assert_eq!(renamed.customer_id, "c1");
+
     service.shutdown().await;
 }

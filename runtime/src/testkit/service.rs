@@ -7,8 +7,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use http::uri::PathAndQuery;
 
+use super::grpc::{GrpcClient, ReplyStream};
 use super::outbound::Published;
 use crate::clock::Clock;
 use crate::config::{Config, StorageTarget};
@@ -18,6 +18,7 @@ use crate::eventing::publisher::{Origin, Publisher};
 use crate::eventing::topics::MemoryTopics;
 use crate::service::{RunningService, Service, ServiceResult};
 use crate::status::Status;
+use crate::streaming_call::StreamingCall;
 
 /// A change to the configuration before the start.
 type Configure = Box<dyn FnOnce(&mut Config) + Send>;
@@ -104,8 +105,8 @@ impl TestServiceBuilder {
             running,
             publisher: Publisher::new(topics.clone(), clock),
             topics,
+            grpc: GrpcClient::new(base.clone()),
             base,
-            channel: tokio::sync::OnceCell::new(),
             _dir: dir,
         })
     }
@@ -118,7 +119,7 @@ pub struct TestService {
     topics: Arc<MemoryTopics>,
     publisher: Publisher,
     base: String,
-    channel: tokio::sync::OnceCell<tonic::transport::Channel>,
+    grpc: GrpcClient,
     _dir: tempfile::TempDir,
 }
 
@@ -163,49 +164,34 @@ impl TestService {
         call: DeferredCall<R>,
         metadata: Metadata,
     ) -> Result<R, Status> {
-        let channel = self
-            .channel
-            .get_or_try_init(|| async {
-                tonic::transport::Endpoint::from_shared(self.base.clone())
-                    .map_err(|error| Status::internal(error.to_string()))?
-                    .connect()
-                    .await
-                    .map_err(|error| Status::unavailable(error.to_string()))
-            })
+        let reply = self
+            .grpc
+            .unary(call.path(), call.payload().clone(), &metadata)
             .await?;
-        let mut client = tonic::client::Grpc::new(channel.clone());
-        client
-            .ready()
-            .await
-            .map_err(|error| Status::unavailable(error.to_string()))?;
-        let mut request = tonic::Request::new(call.payload().clone());
-        for (key, value) in metadata.iter() {
-            if let (Ok(key), Ok(value)) = (
-                key.parse::<tonic::metadata::MetadataKey<tonic::metadata::Ascii>>(),
-                value.parse(),
-            ) {
-                request.metadata_mut().insert(key, value);
-            }
-        }
-        let reply = client
-            .unary(
-                request,
-                PathAndQuery::from_static(call.path()),
-                crate::grpc::codec::BytesCodec,
-            )
-            .await
-            .map_err(|status| {
-                Status::new(
-                    crate::Code::from_i32(status.code() as i32),
-                    status.message(),
-                )
-            })?;
-        R::decode(reply.into_inner()).map_err(|error| {
-            Status::internal(format!(
-                "the reply of {} does not decode: {error}",
-                call.path()
-            ))
-        })
+        super::grpc::decode(call.path(), reply)
+    }
+
+    /// Make a server-streaming call over gRPC (a view's `stream_updates`
+    /// query, a streaming action method), as an external client would:
+    /// `service.stream(CustomersByCityClient::watch(request)).await?`.
+    pub async fn stream<R: prost::Message + Default>(
+        &self,
+        call: StreamingCall<R>,
+    ) -> Result<ReplyStream<R>, Status> {
+        self.stream_with(call, Metadata::new()).await
+    }
+
+    /// Make a server-streaming call over gRPC with request metadata.
+    pub async fn stream_with<R: prost::Message + Default>(
+        &self,
+        call: StreamingCall<R>,
+        metadata: Metadata,
+    ) -> Result<ReplyStream<R>, Status> {
+        let replies = self
+            .grpc
+            .server_streaming(call.path(), call.payload().clone(), &metadata)
+            .await?;
+        Ok(ReplyStream::new(call.path(), replies))
     }
 
     /// An HTTP/JSON request: `method` (`GET`, `POST`, ...) to `path` with
