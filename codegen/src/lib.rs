@@ -19,6 +19,7 @@ pub mod emit;
 mod error;
 pub mod model;
 pub mod naming;
+pub mod new_service;
 pub mod openapi;
 pub mod query;
 pub mod routes;

@@ -1,6 +1,6 @@
 //! The `plinth` command: check annotated proto files, or generate Rust from them.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
@@ -35,6 +35,16 @@ enum Command {
         #[arg(short = 'I', long = "include")]
         includes: Vec<PathBuf>,
     },
+    /// Create a service crate (a value entity, an event-sourced entity, an
+    /// action and a view, with tests) in a new directory.
+    New {
+        /// The new directory; its last component names the crate.
+        path: PathBuf,
+        /// The Plinth checkout to depend on (default: the one this command
+        /// was built from).
+        #[arg(long)]
+        plinth: Option<PathBuf>,
+    },
     /// Generate Rust code from proto files into a directory.
     Generate {
         /// The proto files.
@@ -56,6 +66,18 @@ fn main() -> ExitCode {
     let result = match Cli::parse().command {
         Command::Check { protos, includes } => check(&protos, &includes),
         Command::Routes { protos, includes } => routes(&protos, &includes),
+        Command::New { path, plinth } => {
+            return match new_service(&path, plinth) {
+                Ok(summary) => {
+                    println!("{summary}");
+                    ExitCode::SUCCESS
+                }
+                Err(message) => {
+                    eprintln!("error: {message}");
+                    ExitCode::FAILURE
+                }
+            };
+        }
         Command::Generate {
             protos,
             includes,
@@ -107,6 +129,47 @@ fn check(protos: &[PathBuf], includes: &[PathBuf]) -> Result<String, Error> {
         components.len(),
         if components.is_empty() { "" } else { ": " },
         components.join(", ")
+    ))
+}
+
+fn new_service(path: &Path, plinth: Option<PathBuf>) -> Result<String, String> {
+    let name = path
+        .file_name()
+        .and_then(|name| name.to_str())
+        .ok_or_else(|| format!("{} does not end in a crate name", path.display()))?;
+    let plinth = match plinth {
+        Some(dir) => dir,
+        None => Path::new(env!("CARGO_MANIFEST_DIR")).join(".."),
+    };
+    let plinth = plinth
+        .canonicalize()
+        .ok()
+        .filter(|dir| dir.join("runtime/Cargo.toml").is_file())
+        .ok_or_else(|| {
+            format!(
+                "{} is not a Plinth checkout (no runtime/Cargo.toml); name one with --plinth DIR",
+                plinth.display()
+            )
+        })?;
+    let files = plinth_codegen::new_service::files(name, &plinth).map_err(|e| e.to_string())?;
+    if path.exists() && path.read_dir().map_or(true, |mut dir| dir.next().is_some()) {
+        return Err(format!(
+            "{} exists and is not an empty directory",
+            path.display()
+        ));
+    }
+    for file in &files {
+        let target = path.join(&file.name);
+        if let Some(dir) = target.parent() {
+            std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+        }
+        std::fs::write(&target, &file.contents)
+            .map_err(|e| format!("{}: {e}", target.display()))?;
+    }
+    Ok(format!(
+        "created {name} in {}: `cd {} && cargo test`, then `cargo run`",
+        path.display(),
+        path.display()
     ))
 }
 
