@@ -257,13 +257,16 @@ fn request_body(op: &Operation, schemas: &mut Schemas) -> Option<Value> {
             .get_field_by_name(name)
             .map_or(json!({}), |field| schemas.field(&field)),
     };
-    let raw = schema::is_http_body_schema(&schema);
-    let content = if raw {
-        json!({ "*/*": { "schema": { "type": "string", "contentMediaType": "application/octet-stream" } } })
-    } else {
-        json!({ "application/json": { "schema": schema } })
-    };
-    Some(json!({ "required": true, "content": content }))
+    if schema::is_http_body_schema(&schema) {
+        let content = json!({ "*/*": { "schema": { "type": "string", "contentMediaType": "application/octet-stream" } } });
+        return Some(json!({ "required": true, "content": content }));
+    }
+    // The front door reads an empty JSON body as the empty message.
+    Some(json!({
+        "required": false,
+        "description": "an empty body is the empty message (every field its default)",
+        "content": { "application/json": { "schema": schema } },
+    }))
 }
 
 fn responses(op: &Operation, schemas: &mut Schemas) -> Value {
