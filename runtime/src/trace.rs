@@ -2,8 +2,10 @@
 //! carried on to what the call causes — calls a handler makes through its
 //! context (they carry the call's metadata), and messages it publishes
 //! (their attributes), so subscribers of the topic see it in their
-//! metadata. A malformed `traceparent` is not carried (nor its
-//! `tracestate`), as the W3C recommendation says.
+//! metadata — and changes it makes to entities (stored with each change-feed
+//! record, [`stored`]), so the subscriptions and views that consume the
+//! change see it in their metadata ([`restore`]). A malformed `traceparent`
+//! is not carried (nor its `tracestate`), as the W3C recommendation says.
 
 use crate::context::Metadata;
 
@@ -53,6 +55,39 @@ pub(crate) fn carry(from: &Metadata, to: &mut Metadata) {
     }
 }
 
+/// The trace context of `metadata` as it is stored with a change:
+/// `traceparent`, then a newline and `tracestate` when there is one; `None`
+/// when there is no well-formed `traceparent`.
+pub(crate) fn stored(metadata: &Metadata) -> Option<String> {
+    let parent = metadata
+        .get(TRACEPARENT)
+        .filter(|p| is_valid_traceparent(p))?;
+    Some(
+        match metadata
+            .get(TRACESTATE)
+            .filter(|s| s.len() <= MAX_TRACESTATE && !s.contains('\n'))
+        {
+            Some(state) => format!("{parent}\n{state}"),
+            None => parent.to_owned(),
+        },
+    )
+}
+
+/// Put a stored trace context ([`stored`]) back into `metadata`.
+pub(crate) fn restore(stored: &str, metadata: &mut Metadata) {
+    let (parent, state) = match stored.split_once('\n') {
+        Some((parent, state)) => (parent, Some(state)),
+        None => (stored, None),
+    };
+    if !is_valid_traceparent(parent) {
+        return;
+    }
+    metadata.insert(TRACEPARENT, parent);
+    if let Some(state) = state {
+        metadata.insert(TRACESTATE, state);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -95,5 +130,27 @@ mod tests {
         let mut to = Metadata::new();
         carry(&bad, &mut to);
         assert!(to.get("traceparent").is_none() && to.get("tracestate").is_none());
+    }
+
+    #[test]
+    fn a_stored_context_comes_back_as_it_was() {
+        let with_state = Metadata::new()
+            .with("traceparent", GOOD)
+            .with("tracestate", "vendor=1,other=2");
+        let stored = stored(&with_state).expect("well formed");
+        let mut back = Metadata::new();
+        restore(&stored, &mut back);
+        assert_eq!(back.get("traceparent"), Some(GOOD));
+        assert_eq!(back.get("tracestate"), Some("vendor=1,other=2"));
+
+        let alone = super::stored(&Metadata::new().with("traceparent", GOOD));
+        assert_eq!(alone.as_deref(), Some(GOOD));
+        assert_eq!(
+            super::stored(&Metadata::new().with("traceparent", "bad")),
+            None
+        );
+        let mut untouched = Metadata::new();
+        restore("bad\nvendor=1", &mut untouched);
+        assert!(untouched.get("traceparent").is_none() && untouched.get("tracestate").is_none());
     }
 }

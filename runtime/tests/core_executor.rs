@@ -180,6 +180,7 @@ async fn a_conflicting_write_is_retried_on_fresh_state() {
         payload: Some(Bytes::from(outside.encode_to_vec())),
         type_name: "test.CounterState".to_string(),
         schedule: Vec::new(),
+        trace: None,
     };
     assert_eq!(storage.write_state(write).await.unwrap(), 2);
     let state: CounterState = call(&dispatch, "/test.Counter/Increment", &inc("k", 1))

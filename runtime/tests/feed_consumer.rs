@@ -49,6 +49,7 @@ async fn every_record_arrives_once_in_entity_order_under_concurrent_writers() {
                     snapshot: None,
                     delete: false,
                     schedule: Vec::new(),
+                    trace: None,
                 };
                 storage.append_events(append).await.unwrap();
             }

@@ -174,6 +174,7 @@ async fn write_forever(storage: Arc<SqliteStorage>, task: u64) {
             payload: Some(Bytes::from((expected + 1).to_string())),
             type_name: "test.Counter".to_owned(),
             schedule: Vec::new(),
+            trace: None,
         };
         storage.write_state(write).await.unwrap();
         let count = 1 + expected % 3;
@@ -192,6 +193,7 @@ async fn write_forever(storage: Arc<SqliteStorage>, task: u64) {
             snapshot: None,
             delete: false,
             schedule: Vec::new(),
+            trace: None,
         };
         events_seq = storage.append_events(append).await.unwrap();
     }

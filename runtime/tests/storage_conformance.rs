@@ -10,7 +10,9 @@
 
 mod conformance;
 
-use conformance::{Backend, TestDatabase, cases, concurrency, postgres_only, schedule, views};
+use conformance::{
+    Backend, TestDatabase, cases, concurrency, postgres_only, schedule, trace, views,
+};
 
 /// One test per case and backend: `sqlite::CASE` and `postgres::CASE`.
 macro_rules! conformance {
@@ -52,6 +54,7 @@ conformance! {
     cases::feed_order_and_type_filter => feed_order_and_type_filter,
     cases::offsets_never_move_back => offsets_never_move_back,
     cases::leases => leases,
+    trace::the_trace_of_a_change_is_on_its_feed_records => the_trace_of_a_change_is_on_its_feed_records,
     cases::live_leases_are_counted_by_prefix => live_leases_are_counted_by_prefix,
     concurrency::concurrent_writers_and_tailing_consumer => concurrent_writers_and_tailing_consumer,
     concurrency::writes_sent_together_are_fenced_one_by_one => writes_sent_together_are_fenced_one_by_one,

@@ -33,6 +33,7 @@ fn state(id: &str, expected_seq: u64, payload: Bytes) -> StateWrite {
         payload: Some(payload),
         type_name: "test.Counter".to_owned(),
         schedule: Vec::new(),
+        trace: None,
     }
 }
 
@@ -177,6 +178,7 @@ fn crash_child_writer() {
                             .then(|| Bytes::from(format!("snapshot@{round}"))),
                         delete: false,
                         schedule: Vec::new(),
+                        trace: None,
                     };
                     expected = journals.append_events(append).await.unwrap();
                     println!("ack journal {id} {expected}");

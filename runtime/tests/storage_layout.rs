@@ -18,6 +18,7 @@ fn state(type_id: &str, id: &str, expected_seq: u64, payload: Option<&str>) -> S
         payload: payload.map(|p| Bytes::from(p.to_owned())),
         type_name: "test.State".to_owned(),
         schedule: Vec::new(),
+        trace: None,
     }
 }
 
@@ -67,6 +68,7 @@ async fn state_and_event_bytes_are_stored_once_in_the_feed_record() {
         snapshot: None,
         delete: false,
         schedule: Vec::new(),
+        trace: None,
     };
     storage.append_events(events).await.unwrap();
     let replayed = storage.load_journal("log", "j").await.unwrap();
@@ -128,10 +130,11 @@ async fn a_version_2_database_keeps_its_states_and_moves_on() {
     drop(SqliteStorage::open(&path, SqliteOptions::default()).unwrap());
     // Turn the fresh file into what version 2 wrote: state and event bytes in
     // their own rows, no `position` columns, a per-type feed index, no leases,
-    // no schedule, no `meta` column.
+    // no schedule, no `meta` column, no feed `trace` column.
     let conn = raw(&path);
     conn.execute_batch(
         "DROP TABLE leases;
+         ALTER TABLE feed DROP COLUMN trace;
          DROP TABLE scheduled;
          ALTER TABLE entity_state DROP COLUMN meta;
          ALTER TABLE entity_state DROP COLUMN position;
@@ -183,6 +186,7 @@ async fn a_version_2_database_keeps_its_states_and_moves_on() {
         snapshot: None,
         delete: false,
         schedule: Vec::new(),
+        trace: None,
     };
     assert_eq!(storage.append_events(append).await.unwrap(), 2);
     let replay = storage.load_journal("log", "j").await.unwrap();

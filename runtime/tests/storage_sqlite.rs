@@ -27,6 +27,7 @@ fn state(type_id: &str, id: &str, expected_seq: u64, payload: Option<&str>) -> S
         payload: payload.map(|p| Bytes::from(p.to_owned())),
         type_name: "test.State".to_owned(),
         schedule: Vec::new(),
+        trace: None,
     }
 }
 
@@ -42,6 +43,7 @@ fn append(id: &str, expected_seq: u64, events: &[&str]) -> EventAppend {
         snapshot: None,
         delete: false,
         schedule: Vec::new(),
+        trace: None,
     }
 }
 

@@ -243,6 +243,7 @@ async fn throughput(events: u64, entities: u64, log: Log) {
                                 payload: Some(state.encode_to_vec().into()),
                                 type_name: "counter.CounterState".into(),
                                 schedule: Vec::new(),
+                                trace: None,
                             })
                             .await
                             .expect("fill the feed");

@@ -35,7 +35,7 @@ pub fn of_record(record: &FeedRecord) -> Metadata {
         FeedKind::Delete => DELETE_TYPE,
         FeedKind::State | FeedKind::Event => record.type_name.as_str(),
     };
-    Metadata::new()
+    let mut metadata = Metadata::new()
         .with(SPEC_VERSION, "1.0")
         .with(
             ID,
@@ -45,7 +45,11 @@ pub fn of_record(record: &FeedRecord) -> Metadata {
         .with(SOURCE, format!("/entities/{}", record.type_id))
         .with(SUBJECT, record.entity_id.as_str())
         .with(CONTENT_TYPE, PROTOBUF)
-        .with("plinth-seq", record.seq.to_string())
+        .with("plinth-seq", record.seq.to_string());
+    if let Some(trace) = &record.trace {
+        crate::trace::restore(trace, &mut metadata);
+    }
+    metadata
 }
 
 /// Now by `clock` as RFC 3339 in UTC with microseconds
@@ -101,16 +105,25 @@ mod tests {
             kind: FeedKind::State,
             type_name: "counter.CounterState".into(),
             payload: Bytes::new(),
+            trace: None,
         };
         let metadata = of_record(&record);
+        assert_eq!(metadata.get("traceparent"), None);
         assert_eq!(metadata.get(ID), Some("counters/c1/3"));
         assert_eq!(metadata.get(TYPE), Some("counter.CounterState"));
         assert_eq!(metadata.get(SUBJECT), Some("c1"));
         let deleted = of_record(&FeedRecord {
             kind: FeedKind::Delete,
             type_name: String::new(),
-            ..record
+            ..record.clone()
         });
         assert_eq!(deleted.get(TYPE), Some(DELETE_TYPE));
+        let parent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+        let traced = of_record(&FeedRecord {
+            trace: Some(format!("{parent}\nvendor=1")),
+            ..record
+        });
+        assert_eq!(traced.get("traceparent"), Some(parent));
+        assert_eq!(traced.get("tracestate"), Some("vendor=1"));
     }
 }

@@ -292,6 +292,8 @@ impl FeedSource for DirectFeed {
                             .unwrap_or("")
                             .to_owned(),
                         payload: entry.message,
+                        // The message's own metadata carries its trace context.
+                        trace: None,
                     })
                 })
                 .collect()

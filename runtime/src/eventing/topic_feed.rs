@@ -66,6 +66,8 @@ impl FeedSource for TopicFeed {
                         .unwrap_or("")
                         .to_owned(),
                     payload: codec::encode_message(&stored.message),
+                    // The message's own metadata carries its trace context.
+                    trace: None,
                 })
                 .collect())
         })

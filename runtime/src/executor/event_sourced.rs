@@ -204,6 +204,7 @@ impl<A: EventSourcedAdapter> EventSourcedRunner<A> {
                 snapshot: take_snapshot.then(|| Bytes::from(new_state.encode_to_vec())),
                 delete,
                 schedule: std::mem::take(&mut scheduled.ops),
+                trace: crate::trace::stored(ctx.metadata()),
             };
             match self.settings.storage.append_events(append).await {
                 Ok(seq) => {

@@ -167,6 +167,7 @@ impl<A: ValueEntityAdapter> ValueEntityRunner<A> {
                 payload: stored,
                 type_name: info.state_type.to_string(),
                 schedule: std::mem::take(&mut scheduled.ops),
+                trace: crate::trace::stored(ctx.metadata()),
             };
             match self.settings.storage.write_state(write).await {
                 Ok(seq) => {

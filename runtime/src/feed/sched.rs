@@ -247,6 +247,7 @@ mod tests {
             kind: FeedKind::State,
             type_name: String::new(),
             payload: Bytes::new(),
+            trace: None,
         }
     }
 

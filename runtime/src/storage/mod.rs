@@ -96,6 +96,10 @@ pub struct StateWrite {
     /// Schedule changes (the command's side effects, timers) committed with
     /// the write, in the same transaction: none of them if it fails.
     pub schedule: Vec<ScheduleOp>,
+    /// The trace context of the call that made the change (`traceparent`,
+    /// then a newline and `tracestate` when there is one), recorded on each
+    /// of its change-feed records so that their consumers continue the trace.
+    pub trace: Option<String>,
 }
 
 /// One journal event.
@@ -138,6 +142,10 @@ pub struct EventAppend {
     pub delete: bool,
     /// Schedule changes committed with the events, in the same transaction.
     pub schedule: Vec<ScheduleOp>,
+    /// The trace context of the call that made the change (`traceparent`,
+    /// then a newline and `tracestate` when there is one), recorded on each
+    /// of its change-feed records so that their consumers continue the trace.
+    pub trace: Option<String>,
 }
 
 /// The kind of a change-feed record.
@@ -169,4 +177,7 @@ pub struct FeedRecord {
     pub type_name: String,
     /// The encoded state or event (empty for deletes).
     pub payload: Bytes,
+    /// The trace context of the call that made the change, as written
+    /// ([`StateWrite::trace`]).
+    pub trace: Option<String>,
 }

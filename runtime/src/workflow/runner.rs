@@ -151,6 +151,7 @@ impl<A: WorkflowAdapter> WorkflowRunner<A> {
             meta: Some(Bytes::from(planned.record.encode_to_vec())),
             type_name: self.info.state_type.to_owned(),
             schedule: std::mem::take(&mut planned.ops),
+            trace: None,
         };
         self.settings.storage.write_state(write).await
     }

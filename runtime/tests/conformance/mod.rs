@@ -13,6 +13,7 @@ pub mod cases;
 pub mod concurrency;
 pub mod postgres_only;
 pub mod schedule;
+pub mod trace;
 pub mod views;
 
 use std::sync::Arc;
@@ -224,6 +225,7 @@ pub fn state(type_id: &str, id: &str, expected_seq: u64, payload: Option<&str>) 
         payload: payload.map(|p| Bytes::from(p.to_owned())),
         type_name: "test.State".to_owned(),
         schedule: Vec::new(),
+        trace: None,
     }
 }
 
@@ -240,6 +242,7 @@ pub fn append(id: &str, expected_seq: u64, events: &[&str]) -> EventAppend {
         snapshot: None,
         delete: false,
         schedule: Vec::new(),
+        trace: None,
     }
 }
 

@@ -181,6 +181,7 @@ impl EntityStore for MemoryStorage {
                 },
                 type_name: String::new(),
                 payload: write.payload.clone().unwrap_or_default(),
+                trace: None,
             });
             mem.states.insert(
                 key,
@@ -255,6 +256,7 @@ impl EntityStore for MemoryStorage {
                     kind: FeedKind::Event,
                     type_name: type_name.clone(),
                     payload: payload.clone(),
+                    trace: None,
                 });
                 journal.events.push(StoredEvent {
                     seq,

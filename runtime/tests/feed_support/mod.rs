@@ -28,6 +28,7 @@ pub fn state(type_id: &str, id: &str, expected_seq: u64) -> StateWrite {
         payload: Some(Bytes::from((expected_seq + 1).to_string())),
         type_name: "test.Counter".to_owned(),
         schedule: Vec::new(),
+        trace: None,
     }
 }
 

@@ -31,11 +31,11 @@ use crate::storage::{FeedRecord, RowChange, StorageError, StorageResult};
 pub(super) const HEAD: &str = "SELECT COALESCE(MAX(position), 0) FROM plinth_feed";
 
 const READ_ALL: &str = "
-SELECT position, type_id, entity_id, seq, kind, type_name, payload FROM plinth_feed
+SELECT position, type_id, entity_id, seq, kind, type_name, payload, trace FROM plinth_feed
 WHERE position > $1::bigint ORDER BY position LIMIT $2::bigint";
 
 const READ_TYPES: &str = "
-SELECT position, type_id, entity_id, seq, kind, type_name, payload FROM plinth_feed
+SELECT position, type_id, entity_id, seq, kind, type_name, payload, trace FROM plinth_feed
 WHERE position > $1::bigint AND type_id = ANY($3::text[]) ORDER BY position LIMIT $2::bigint";
 
 /// Feed records after `after`, for `type_ids` (all when empty), at most `limit`.
@@ -74,6 +74,7 @@ fn record(row: &tokio_postgres::Row) -> StorageResult<FeedRecord> {
         kind,
         type_name: row.try_get(5).map_err(pg)?,
         payload: Bytes::from(row.try_get::<_, Vec<u8>>(6).map_err(pg)?),
+        trace: row.try_get(7).map_err(pg)?,
     })
 }
 

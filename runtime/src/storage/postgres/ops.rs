@@ -28,7 +28,7 @@ pub(super) const LOCK: &str = "SELECT pg_advisory_xact_lock($1::bigint)";
 
 /// The first state of a value entity (expected sequence 0): inserted only if
 /// the entity has no row. Parameters: type_id, entity_id, payload (NULL to
-/// delete), feed kind, feed type name, meta.
+/// delete), feed kind, feed type name, meta, trace context.
 const STATE_INSERT: &str = "
 WITH w AS (
     INSERT INTO plinth_entity_state (type_id, entity_id, seq, payload, meta)
@@ -36,8 +36,9 @@ WITH w AS (
     ON CONFLICT (type_id, entity_id) DO NOTHING
     RETURNING seq
 ), f AS (
-    INSERT INTO plinth_feed (type_id, entity_id, seq, kind, type_name, payload)
-    SELECT $1::text, $2::text, w.seq, $4::smallint, $5::text, COALESCE($3::bytea, ''::bytea)
+    INSERT INTO plinth_feed (type_id, entity_id, seq, kind, type_name, payload, trace)
+    SELECT $1::text, $2::text, w.seq, $4::smallint, $5::text, COALESCE($3::bytea, ''::bytea),
+           $7::text
     FROM w
     RETURNING position
 )
@@ -46,15 +47,16 @@ SELECT (SELECT seq FROM w), (SELECT position FROM f),
 
 /// A later state of a value entity: updated only if the stored sequence is
 /// the expected one. Parameters: type_id, entity_id, expected sequence,
-/// payload (NULL to delete), feed kind, feed type name, meta.
+/// payload (NULL to delete), feed kind, feed type name, meta, trace context.
 const STATE_UPDATE: &str = "
 WITH w AS (
     UPDATE plinth_entity_state SET seq = $3::bigint + 1, payload = $4::bytea, meta = $7::bytea
     WHERE type_id = $1::text AND entity_id = $2::text AND seq = $3::bigint
     RETURNING seq
 ), f AS (
-    INSERT INTO plinth_feed (type_id, entity_id, seq, kind, type_name, payload)
-    SELECT $1::text, $2::text, w.seq, $5::smallint, $6::text, COALESCE($4::bytea, ''::bytea)
+    INSERT INTO plinth_feed (type_id, entity_id, seq, kind, type_name, payload, trace)
+    SELECT $1::text, $2::text, w.seq, $5::smallint, $6::text, COALESCE($4::bytea, ''::bytea),
+           $8::text
     FROM w
     RETURNING position
 )
@@ -65,7 +67,7 @@ SELECT (SELECT seq FROM w), (SELECT position FROM f),
 /// optional snapshot and an optional tombstone, all only if the journal's
 /// last sequence number is the expected one. Parameters: type_id, entity_id,
 /// expected sequence, event type names, event payloads, number of events,
-/// snapshot (or NULL), delete.
+/// snapshot (or NULL), delete, trace context.
 const APPEND: &str = "
 WITH cur AS (
     SELECT COALESCE(MAX(seq), 0) AS seq FROM plinth_journal
@@ -80,8 +82,8 @@ WITH cur AS (
     SELECT $1::text, $2::text, ok.seq + ev.ord, ev.type_name, ev.payload FROM ok, ev
     RETURNING seq
 ), f AS (
-    INSERT INTO plinth_feed (type_id, entity_id, seq, kind, type_name, payload)
-    SELECT $1::text, $2::text, ok.seq + ev.ord, 3, ev.type_name, ev.payload FROM ok, ev
+    INSERT INTO plinth_feed (type_id, entity_id, seq, kind, type_name, payload, trace)
+    SELECT $1::text, $2::text, ok.seq + ev.ord, 3, ev.type_name, ev.payload, $9::text FROM ok, ev
     ORDER BY ev.ord
     RETURNING position
 ), s AS (
@@ -109,10 +111,10 @@ fn with_schedule(base: &str, applied: &str, params: usize) -> String {
 }
 
 static STATE_INSERT_SCHEDULED: LazyLock<String> =
-    LazyLock::new(|| with_schedule(STATE_INSERT, "w", 6));
+    LazyLock::new(|| with_schedule(STATE_INSERT, "w", 7));
 static STATE_UPDATE_SCHEDULED: LazyLock<String> =
-    LazyLock::new(|| with_schedule(STATE_UPDATE, "w", 7));
-static APPEND_SCHEDULED: LazyLock<String> = LazyLock::new(|| with_schedule(APPEND, "ok", 8));
+    LazyLock::new(|| with_schedule(STATE_UPDATE, "w", 8));
+static APPEND_SCHEDULED: LazyLock<String> = LazyLock::new(|| with_schedule(APPEND, "ok", 9));
 
 /// Announce the feed head to other processes (delivered at commit, in commit
 /// order) and return it. Parameter: the channel.
@@ -345,7 +347,13 @@ pub(super) async fn run(
             if *expected != 0 {
                 params.push(expected);
             }
-            params.extend([&payload as &(dyn ToSql + Sync), kind, &type_name, &meta]);
+            params.extend([
+                &payload as &(dyn ToSql + Sync),
+                kind,
+                &type_name,
+                &meta,
+                &write.trace,
+            ]);
             let statement = match (expected, schedule) {
                 (0, None) => &statements.state_insert,
                 (0, Some(_)) => &statements.state_insert_scheduled,
@@ -376,6 +384,7 @@ pub(super) async fn run(
                 count,
                 &snapshot,
                 &append.delete,
+                &append.trace,
             ];
             let statement = match schedule {
                 Some(schedule) => {

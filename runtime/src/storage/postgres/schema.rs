@@ -107,6 +107,10 @@ const MIGRATIONS: &[&str] = &[
     "
     ALTER TABLE plinth_entity_state ADD COLUMN meta BYTEA;
     ",
+    // 4: the trace context of the call that made each change.
+    "
+    ALTER TABLE plinth_feed ADD COLUMN trace TEXT;
+    ",
 ];
 
 /// The schema version this code writes: the number of migrations.

@@ -18,13 +18,13 @@ use super::error::unsigned;
 use super::ops::{Job, Outcome, WriteOp};
 
 /// Parameters: type_ids, entity_ids, expected sequences, payloads (NULL to
-/// delete), feed kinds, feed type names. One row per write, in order: the
+/// delete), feed kinds, feed type names, trace contexts. One row per write, in order: the
 /// write's ordinal, its new sequence number (NULL on a conflict) and the
 /// stored one before the statement.
 pub(super) const STATES: &str = "
 WITH i AS (
-    SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[], $4::bytea[], $5::smallint[], $6::text[])
-        WITH ORDINALITY AS i(type_id, entity_id, expected, payload, kind, type_name, ord)
+    SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[], $4::bytea[], $5::smallint[], $6::text[], $7::text[])
+        WITH ORDINALITY AS i(type_id, entity_id, expected, payload, kind, type_name, trace, ord)
 ), ins AS (
     INSERT INTO plinth_entity_state (type_id, entity_id, seq, payload)
     SELECT type_id, entity_id, 1, payload FROM i WHERE expected = 0
@@ -39,8 +39,9 @@ WITH i AS (
 ), w AS (
     SELECT * FROM ins UNION ALL SELECT * FROM upd
 ), f AS (
-    INSERT INTO plinth_feed (type_id, entity_id, seq, kind, type_name, payload)
-    SELECT i.type_id, i.entity_id, w.seq, i.kind, i.type_name, COALESCE(i.payload, ''::bytea)
+    INSERT INTO plinth_feed (type_id, entity_id, seq, kind, type_name, payload, trace)
+    SELECT i.type_id, i.entity_id, w.seq, i.kind, i.type_name, COALESCE(i.payload, ''::bytea),
+           i.trace
     FROM i JOIN w ON w.type_id = i.type_id AND w.entity_id = i.entity_id
     ORDER BY i.ord
 )
@@ -88,6 +89,7 @@ pub(super) async fn run(
     let mut payloads: Vec<Option<&[u8]>> = Vec::with_capacity(jobs.len());
     let mut kinds = Vec::with_capacity(jobs.len());
     let mut type_names = Vec::with_capacity(jobs.len());
+    let mut traces: Vec<Option<&str>> = Vec::with_capacity(jobs.len());
     for job in jobs {
         if let Job::State {
             write,
@@ -102,6 +104,7 @@ pub(super) async fn run(
             payloads.push(write.payload.as_deref());
             kinds.push(*kind);
             type_names.push(super::ops::feed_type_name(write));
+            traces.push(write.trace.as_deref());
         }
     }
     let rows = tx
@@ -114,6 +117,7 @@ pub(super) async fn run(
                 &payloads,
                 &kinds,
                 &type_names,
+                &traces,
             ],
         )
         .await?;

@@ -169,18 +169,19 @@ fn duplicate_as_conflict(err: rusqlite::Error, append: &EventAppend) -> StorageE
     }
 }
 
+/// Insert one feed record of entity `(type_id, entity_id)`.
 fn insert_feed(
     conn: &Connection,
-    type_id: &str,
-    entity_id: &str,
+    (type_id, entity_id): (&str, &str),
     seq: i64,
     kind: FeedKind,
     type_name: &str,
     payload: &[u8],
+    trace: Option<&str>,
 ) -> StorageResult<()> {
     conn.prepare_cached(
-        "INSERT INTO feed (type_id, entity_id, seq, kind, type_name, payload)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        "INSERT INTO feed (type_id, entity_id, seq, kind, type_name, payload, trace)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
     )
     .and_then(|mut stmt| {
         stmt.execute(params![
@@ -189,7 +190,8 @@ fn insert_feed(
             seq,
             kind_code(kind),
             type_name,
-            payload
+            payload,
+            trace
         ])
     })
     .map(drop)
@@ -206,12 +208,12 @@ fn write_state(conn: &Connection, write: &StateWrite, clock: &dyn Clock) -> Stor
     };
     insert_feed(
         conn,
-        &write.type_id,
-        &write.entity_id,
+        (&write.type_id, &write.entity_id),
         seq,
         kind,
         type_name,
         bytes,
+        write.trace.as_deref(),
     )?;
     let position = write.payload.is_some().then(|| conn.last_insert_rowid());
     fenced_state_write(conn, write, expected, position)?;
@@ -294,12 +296,12 @@ fn append_events(conn: &Connection, append: &EventAppend, clock: &dyn Clock) -> 
         // The feed record holds the event's bytes; the journal row points at it.
         insert_feed(
             conn,
-            type_id,
-            entity_id,
+            (type_id, entity_id),
             seq,
             FeedKind::Event,
             type_name,
             payload,
+            append.trace.as_deref(),
         )?;
         let position = conn.last_insert_rowid();
         conn.prepare_cached(

@@ -191,7 +191,7 @@ pub(super) fn read_feed(
         format!("AND type_id IN ({})", slots.join(", "))
     };
     let sql = format!(
-        "SELECT position, type_id, entity_id, seq, kind, type_name, payload FROM feed
+        "SELECT position, type_id, entity_id, seq, kind, type_name, payload, trace FROM feed
          WHERE position > ?1 {filter} ORDER BY position LIMIT ?2"
     );
     let mut values: Vec<&dyn rusqlite::ToSql> = vec![&after, &limit];
@@ -210,6 +210,7 @@ pub(super) fn read_feed(
                 kind,
                 type_name: row.get(5)?,
                 payload: Bytes::from(row.get::<_, Vec<u8>>(6)?),
+                trace: row.get(7)?,
             })
         })
         .and_then(|rows| rows.collect::<rusqlite::Result<Vec<_>>>())

@@ -125,6 +125,10 @@ const MIGRATIONS: &[&str] = &[
     "
     ALTER TABLE entity_state ADD COLUMN meta BLOB;
     ",
+    // 9: the trace context of the call that made each change.
+    "
+    ALTER TABLE feed ADD COLUMN trace TEXT;
+    ",
 ];
 
 /// The writer connection's page cache, as SQLite's `cache_size` (negative: KiB).
