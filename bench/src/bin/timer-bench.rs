@@ -137,6 +137,7 @@ async fn timers(cli: TimerArgs) {
             payload: payload.encode_to_vec().into(),
             delay,
             max_retries: Some(0),
+            trace: None,
         }));
     }
     // A backend counts a delay from when it stores the timer, some time

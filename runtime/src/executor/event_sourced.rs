@@ -170,7 +170,8 @@ impl<A: EventSourcedAdapter> EventSourcedRunner<A> {
             if let EventOutcome::Error(status) = outcome {
                 return Err(status);
             }
-            let mut scheduled = Scheduled::of(info, &id, timers, side_effects);
+            let trace = crate::trace::stored(ctx.metadata());
+            let mut scheduled = Scheduled::of(info, &id, timers, side_effects, trace.clone());
             if events.is_empty() && !delete {
                 let reply = finish(info, method, outcome, &loaded.state)?;
                 return scheduled
@@ -204,7 +205,7 @@ impl<A: EventSourcedAdapter> EventSourcedRunner<A> {
                 snapshot: take_snapshot.then(|| Bytes::from(new_state.encode_to_vec())),
                 delete,
                 schedule: std::mem::take(&mut scheduled.ops),
-                trace: crate::trace::stored(ctx.metadata()),
+                trace,
             };
             match self.settings.storage.append_events(append).await {
                 Ok(seq) => {

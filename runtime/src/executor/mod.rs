@@ -111,18 +111,29 @@ pub(crate) struct Scheduled {
     pub(crate) timers_changed: bool,
     /// The stored forward, if any.
     pub(crate) forward: Option<DueCall>,
+    /// The command's trace context, carried by every call it schedules.
+    trace: Option<String>,
 }
 
 impl Scheduled {
-    /// The changes of a command of `info` on entity `id`.
+    /// The changes of a command of `info` on entity `id`; `trace` is the
+    /// command's stored trace context ([`crate::trace::stored`]).
     pub(crate) fn of(
         info: &ComponentInfo,
         id: &str,
         timers: Vec<ScheduleOp>,
         side_effects: Vec<DeferredCall<Bytes>>,
+        trace: Option<String>,
     ) -> Scheduled {
         let timers_changed = !timers.is_empty();
         let mut ops = timers;
+        if trace.is_some() {
+            for op in &mut ops {
+                if let ScheduleOp::Put(call) = op {
+                    call.trace.clone_from(&trace);
+                }
+            }
+        }
         let mut pending = Vec::with_capacity(side_effects.len());
         // Built only when there are side effects: most commands have none.
         let lane = if side_effects.is_empty() {
@@ -131,7 +142,8 @@ impl Scheduled {
             crate::schedule::entity_lane(info.type_id, id)
         };
         for call in &side_effects {
-            let entry = crate::schedule::outbox_entry(&lane, call);
+            let mut entry = crate::schedule::outbox_entry(&lane, call);
+            entry.trace.clone_from(&trace);
             pending.push(crate::schedule::pending(&entry));
             ops.push(ScheduleOp::Put(entry));
         }
@@ -140,14 +152,16 @@ impl Scheduled {
             pending,
             timers_changed,
             forward: None,
+            trace,
         }
     }
 
     /// Store the command's forward with its write, in a lane of its own:
     /// the caller waits for it, so it goes at once, beside the side effects.
     pub(crate) fn forward(&mut self, call: &DeferredCall<Bytes>) {
-        let entry =
+        let mut entry =
             crate::schedule::outbox_entry(&format!("forward:{}", uuid::Uuid::new_v4()), call);
+        entry.trace.clone_from(&self.trace);
         self.forward = Some(crate::schedule::pending(&entry));
         self.ops.push(ScheduleOp::Put(entry));
     }

@@ -144,7 +144,8 @@ impl<A: ValueEntityAdapter> ValueEntityRunner<A> {
                 Outcome::Reply(message) => CommandReply::Message(message),
                 Outcome::Forward(call) => CommandReply::Forward(call),
             };
-            let mut scheduled = Scheduled::of(info, &id, timers, side_effects);
+            let trace = crate::trace::stored(ctx.metadata());
+            let mut scheduled = Scheduled::of(info, &id, timers, side_effects, trace.clone());
             let (stored, new_state) = match change {
                 StateChange::None => {
                     return scheduled
@@ -167,7 +168,7 @@ impl<A: ValueEntityAdapter> ValueEntityRunner<A> {
                 payload: stored,
                 type_name: info.state_type.to_string(),
                 schedule: std::mem::take(&mut scheduled.ops),
-                trace: crate::trace::stored(ctx.metadata()),
+                trace,
             };
             match self.settings.storage.write_state(write).await {
                 Ok(seq) => {

@@ -110,6 +110,9 @@ impl Scheduler {
         };
         let mut metadata = Metadata::default();
         metadata.set_caller(Caller::Runtime);
+        if let Some(trace) = &call.trace {
+            crate::trace::restore(trace, &mut metadata);
+        }
         let reply = dispatch.dispatch(&call.path, call.payload.clone(), metadata);
         let outcome = async move {
             match reply.await? {

@@ -150,6 +150,7 @@ pub(crate) fn outbox_entry(lane: &str, call: &DeferredCall<bytes::Bytes>) -> Sch
         payload: call.payload().clone(),
         delay: HOLD,
         max_retries: None,
+        trace: None,
     }
 }
 
@@ -168,6 +169,7 @@ pub(crate) fn timer_entry(
         payload: call.payload().clone(),
         delay,
         max_retries: Some(max_retries),
+        trace: None,
     }
 }
 
@@ -183,6 +185,7 @@ pub(crate) fn pending(entry: &ScheduledCall) -> DueCall {
         max_retries: entry.max_retries,
         last_error: None,
         due_in_ms: 0,
+        trace: entry.trace.clone(),
     }
 }
 

@@ -24,6 +24,8 @@ use crate::storage::{ScheduleOp, ScheduleStore, SqliteOptions, SqliteStorage};
 #[derive(Default)]
 struct Recorder {
     calls: Mutex<Vec<(String, String, Caller)>>,
+    /// The `traceparent` of every call.
+    traces: Mutex<Vec<Option<String>>>,
     unavailable: Mutex<Vec<(String, u32)>>,
     refuse: bool,
 }
@@ -54,6 +56,10 @@ impl Dispatch for Recorder {
             .lock()
             .unwrap()
             .push((path.to_owned(), text.clone(), metadata.caller()));
+        self.traces
+            .lock()
+            .unwrap()
+            .push(metadata.get("traceparent").map(str::to_owned));
         let mut unavailable = self.unavailable.lock().unwrap();
         let failing = unavailable
             .iter_mut()
@@ -251,4 +257,33 @@ async fn a_one_hour_timer_fires_when_the_clock_is_moved_an_hour() {
     })
     .await;
     scheduler.stop();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_scheduled_call_carries_the_trace_context_it_was_stored_with() {
+    let dir = tempfile::tempdir().unwrap();
+    let store =
+        Arc::new(SqliteStorage::open(dir.path().join("s.db"), SqliteOptions::default()).unwrap());
+    let recorder = Arc::new(Recorder::default());
+    let dispatch: Arc<dyn Dispatch> = recorder.clone();
+    let scheduler = Scheduler::new(store.clone(), false, clock::system());
+    scheduler.set_dispatch(Arc::downgrade(&dispatch));
+    scheduler.start().await;
+
+    let parent = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01";
+    let lane = entity_lane("counters", "a");
+    let mut traced = outbox_entry(&lane, &call("traced"));
+    traced.trace = Some(format!("{parent}\nvendor=1"));
+    traced.delay = Duration::ZERO;
+    let mut plain = outbox_entry(&lane, &call("plain"));
+    plain.delay = Duration::ZERO;
+    // Stored, then claimed from storage by the loop (not handed over).
+    store
+        .schedule(vec![ScheduleOp::Put(traced), ScheduleOp::Put(plain)])
+        .await
+        .unwrap();
+    scheduler.poke();
+    until("both calls", || recorder.seen().len() == 2).await;
+    let traces = recorder.traces.lock().unwrap().clone();
+    assert_eq!(traces, [Some(parent.to_owned()), None]);
 }

@@ -36,6 +36,10 @@ pub struct ScheduledCall {
     pub delay: Duration,
     /// How many failed attempts are retried; `None`: until delivered.
     pub max_retries: Option<u32>,
+    /// The trace context of the call that scheduled it (as
+    /// [`StateWrite::trace`](crate::storage::StateWrite::trace)), carried onto
+    /// the call when it is made.
+    pub trace: Option<String>,
 }
 
 /// A change to the schedule made with an entity's write (in its
@@ -70,6 +74,10 @@ pub struct DueCall {
     /// Milliseconds until it is due (negative: overdue) when it was read;
     /// for a claimed call, until it was due before the claim moved it.
     pub due_in_ms: i64,
+    /// The trace context of the call that scheduled it (as
+    /// [`StateWrite::trace`](crate::storage::StateWrite::trace)), carried onto
+    /// the call when it is made.
+    pub trace: Option<String>,
 }
 
 /// What to claim.

@@ -248,6 +248,7 @@ impl<S: Clone + 'static> Mover<'_, S> {
             payload: Bytes::from(drive.encode_to_vec()),
             delay,
             max_retries: None,
+            trace: None,
         };
         let call = crate::schedule::pending(&entry);
         (ScheduleOp::Put(entry), call)
@@ -270,6 +271,7 @@ impl<S: Clone + 'static> Mover<'_, S> {
             payload: Bytes::from(drive.encode_to_vec()),
             delay: timeout,
             max_retries: Some(10),
+            trace: None,
         })
     }
 }

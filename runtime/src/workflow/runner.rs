@@ -203,7 +203,7 @@ impl<A: WorkflowAdapter> WorkflowRunner<A> {
                 })?;
             let timers_changed = !timers.is_empty();
             let Some(mut planned) = planned else {
-                return Scheduled::of(info, &id, timers, Vec::new())
+                return Scheduled::of(info, &id, timers, Vec::new(), None)
                     .store_alone(&self.settings, info, &id, reply)
                     .await;
             };

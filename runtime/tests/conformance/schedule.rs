@@ -19,6 +19,7 @@ fn call(key: &str, name: Option<&str>, lane: &str, delay_ms: u64) -> ScheduledCa
         payload: Bytes::from(format!("payload of {key}")),
         delay: Duration::from_millis(delay_ms),
         max_retries: name.map(|_| 2),
+        trace: None,
     }
 }
 
@@ -39,11 +40,16 @@ fn keys(calls: &[plinth::storage::DueCall]) -> Vec<&str> {
 
 pub async fn due_calls_are_claimed_once_in_stored_order(b: &Backend) {
     let s = &b.storage;
+    let trace = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01\nvendor=1";
+    let mut a1 = call("a1", None, "entity:a", 0);
+    a1.trace = Some(trace.to_owned());
+    let mut later = call("later", Some("t-later"), "timer:t-later", 60_000);
+    later.trace = Some(trace.to_owned());
     s.schedule(vec![
-        ScheduleOp::Put(call("a1", None, "entity:a", 0)),
+        ScheduleOp::Put(a1),
         ScheduleOp::Put(call("b1", None, "entity:b", 0)),
         ScheduleOp::Put(call("a2", None, "entity:a", 0)),
-        ScheduleOp::Put(call("later", Some("t-later"), "timer:t-later", 60_000)),
+        ScheduleOp::Put(later),
     ])
     .await
     .unwrap();
@@ -51,6 +57,12 @@ pub async fn due_calls_are_claimed_once_in_stored_order(b: &Backend) {
     assert_eq!(keys(&due), ["a1", "b1", "a2"], "due calls, in stored order");
     assert_eq!(due[0].payload, Bytes::from("payload of a1"));
     assert_eq!(due[0].path, "/test.Counter/Increment");
+    // Each call keeps the trace context it was stored with.
+    assert_eq!(due[0].trace.as_deref(), Some(trace));
+    assert_eq!(
+        (due[1].trace.as_deref(), due[2].trace.as_deref()),
+        (None, None)
+    );
     // Claimed: not due again until the hold lapses.
     assert!(s.claim_due(claim(false)).await.unwrap().is_empty());
     let next = s.next_due().await.unwrap().expect("calls are stored");
@@ -65,6 +77,7 @@ pub async fn due_calls_are_claimed_once_in_stored_order(b: &Backend) {
     assert_eq!(keys(&left), ["later"]);
     assert_eq!(left[0].name.as_deref(), Some("t-later"));
     assert_eq!(left[0].max_retries, Some(2));
+    assert_eq!(left[0].trace.as_deref(), Some(trace));
     assert!(left[0].due_in_ms > 55_000 && left[0].due_in_ms <= 60_000);
 }
 
@@ -115,14 +128,18 @@ pub async fn orphans_are_claimed_before_they_are_due(b: &Backend) {
 
 pub async fn a_timer_of_the_same_name_replaces_the_older(b: &Backend) {
     let s = &b.storage;
-    s.schedule(vec![ScheduleOp::Put(call("old", Some("t"), "timer:t", 0))])
-        .await
-        .unwrap();
+    let mut old = call("old", Some("t"), "timer:t", 0);
+    old.trace = Some("00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01".to_owned());
+    s.schedule(vec![ScheduleOp::Put(old)]).await.unwrap();
     s.schedule(vec![ScheduleOp::Put(call("new", Some("t"), "timer:t", 0))])
         .await
         .unwrap();
     let due = s.claim_due(claim(false)).await.unwrap();
     assert_eq!(keys(&due), ["new"]);
+    assert_eq!(
+        due[0].trace, None,
+        "the new timer's (lack of) trace context"
+    );
     // The old call's retry finds it gone, and changes nothing.
     assert!(
         !s.retry_later("old", 1, "boom", Duration::ZERO)

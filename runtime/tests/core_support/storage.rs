@@ -52,6 +52,7 @@ impl Mem {
                         max_retries: call.max_retries,
                         last_error: None,
                         due_in_ms: 0,
+                        trace: None,
                     };
                     let same = row.name.as_ref().and_then(|name| {
                         self.scheduled

@@ -24,21 +24,22 @@ use crate::storage::{Claim, DueCall, ScheduleOp, ScheduledCall, StorageResult};
 /// The schedule part of a statement: puts and cancels applied only when the
 /// relation `applied` has a row, with parameters from `$first`. Parameters:
 /// keys, names, lanes, paths, payloads, delays in ms, max retries (NULL:
-/// unlimited), cancelled names.
+/// unlimited), cancelled names, trace contexts.
 pub(super) fn cte(applied: &str, first: usize) -> String {
     let p = |i: usize| format!("${}", first + i);
     format!(
         "sp AS (
-    INSERT INTO plinth_scheduled (key, name, lane, path, payload, due_at, max_retries)
+    INSERT INTO plinth_scheduled (key, name, lane, path, payload, due_at, max_retries, trace)
     SELECT c.key, c.name, c.lane, c.path, c.payload,
-           clock_timestamp() + c.delay * INTERVAL '1 millisecond', c.max_retries
+           clock_timestamp() + c.delay * INTERVAL '1 millisecond', c.max_retries, c.trace
     FROM (SELECT 1 FROM {applied} LIMIT 1) AS a,
-         unnest({k}::text[], {n}::text[], {l}::text[], {pa}::text[], {pl}::bytea[], {d}::bigint[], {m}::integer[])
-             WITH ORDINALITY AS c(key, name, lane, path, payload, delay, max_retries, ord)
+         unnest({k}::text[], {n}::text[], {l}::text[], {pa}::text[], {pl}::bytea[], {d}::bigint[], {m}::integer[], {t}::text[])
+             WITH ORDINALITY AS c(key, name, lane, path, payload, delay, max_retries, trace, ord)
     ORDER BY c.ord
     ON CONFLICT (name) DO UPDATE SET key = EXCLUDED.key, lane = EXCLUDED.lane,
         path = EXCLUDED.path, payload = EXCLUDED.payload, due_at = EXCLUDED.due_at,
-        attempts = 0, max_retries = EXCLUDED.max_retries, last_error = NULL
+        attempts = 0, max_retries = EXCLUDED.max_retries, last_error = NULL,
+        trace = EXCLUDED.trace
 ), sc AS (
     DELETE FROM plinth_scheduled
     WHERE name = ANY({c}::text[]) AND EXISTS (SELECT 1 FROM {applied})
@@ -51,6 +52,7 @@ pub(super) fn cte(applied: &str, first: usize) -> String {
         d = p(5),
         m = p(6),
         c = p(7),
+        t = p(8),
     )
 }
 
@@ -69,6 +71,7 @@ pub(super) struct Params<'a> {
     delays: Vec<i64>,
     max_retries: Vec<Option<i32>>,
     cancels: Vec<&'a str>,
+    traces: Vec<Option<&'a str>>,
 }
 
 impl<'a> Params<'a> {
@@ -108,6 +111,7 @@ impl<'a> Params<'a> {
                         call.max_retries
                             .map(|retries| i32::try_from(retries).unwrap_or(i32::MAX)),
                     );
+                    params.traces.push(call.trace.as_deref());
                 }
                 ScheduleOp::Cancel(name) => {
                     if last[name.as_str()] == at {
@@ -120,7 +124,7 @@ impl<'a> Params<'a> {
     }
 
     /// The parameters in the order of [`cte`].
-    pub(super) fn refs(&self) -> [&(dyn tokio_postgres::types::ToSql + Sync); 8] {
+    pub(super) fn refs(&self) -> [&(dyn tokio_postgres::types::ToSql + Sync); 9] {
         [
             &self.keys,
             &self.names,
@@ -130,6 +134,7 @@ impl<'a> Params<'a> {
             &self.delays,
             &self.max_retries,
             &self.cancels,
+            &self.traces,
         ]
     }
 }
@@ -149,12 +154,12 @@ pub(super) async fn apply(
 }
 
 const COLUMNS: &str = "key, name, lane, path, payload, attempts, max_retries, last_error,
-    (EXTRACT(EPOCH FROM (due_at - clock_timestamp())) * 1000)::bigint";
+    (EXTRACT(EPOCH FROM (due_at - clock_timestamp())) * 1000)::bigint, trace";
 
 /// The columns of a claimed call: its due time from before the claim, in
 /// whole milliseconds rounded up (waiting that long is never early).
 const CLAIMED: &str = "key, name, lane, path, payload, attempts, max_retries, last_error,
-    CEIL(EXTRACT(EPOCH FROM (was_due - clock_timestamp())) * 1000)::bigint";
+    CEIL(EXTRACT(EPOCH FROM (was_due - clock_timestamp())) * 1000)::bigint, trace";
 
 fn due_call(row: &Row) -> Result<DueCall, tokio_postgres::Error> {
     let attempts: i32 = row.try_get(5)?;
@@ -170,6 +175,7 @@ fn due_call(row: &Row) -> Result<DueCall, tokio_postgres::Error> {
         max_retries: max_retries.map(|retries| u32::try_from(retries).unwrap_or(0)),
         last_error: row.try_get(7)?,
         due_in_ms: row.try_get(8)?,
+        trace: row.try_get(9)?,
     })
 }
 

@@ -111,6 +111,10 @@ const MIGRATIONS: &[&str] = &[
     "
     ALTER TABLE plinth_feed ADD COLUMN trace TEXT;
     ",
+    // 5: the trace context of the call that scheduled each call.
+    "
+    ALTER TABLE plinth_scheduled ADD COLUMN trace TEXT;
+    ",
 ];
 
 /// The schema version this code writes: the number of migrations.

@@ -28,12 +28,13 @@ pub(super) fn apply(conn: &Connection, ops: &[ScheduleOp], clock: &dyn Clock) ->
         match op {
             ScheduleOp::Put(call) => {
                 conn.prepare_cached(
-                    "INSERT INTO scheduled (key, name, lane, path, payload, due_ms, max_retries)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+                    "INSERT INTO scheduled (key, name, lane, path, payload, due_ms, max_retries, trace)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
                      ON CONFLICT (name) DO UPDATE SET key = excluded.key, lane = excluded.lane,
                          path = excluded.path, payload = excluded.payload,
                          due_ms = excluded.due_ms, attempts = 0,
-                         max_retries = excluded.max_retries, last_error = NULL",
+                         max_retries = excluded.max_retries, last_error = NULL,
+                         trace = excluded.trace",
                 )
                 .and_then(|mut stmt| {
                     stmt.execute(params![
@@ -44,6 +45,7 @@ pub(super) fn apply(conn: &Connection, ops: &[ScheduleOp], clock: &dyn Clock) ->
                         call.payload.as_ref(),
                         now.saturating_add(millis(call.delay)),
                         call.max_retries,
+                        call.trace,
                     ])
                 })
                 .map_err(backend)?;
@@ -110,7 +112,8 @@ pub(super) fn complete(conn: &Connection, keys: &[String]) -> StorageResult<()> 
     Ok(())
 }
 
-const COLUMNS: &str = "key, name, lane, path, payload, attempts, max_retries, last_error, due_ms";
+const COLUMNS: &str =
+    "key, name, lane, path, payload, attempts, max_retries, last_error, due_ms, trace";
 
 fn due_call(row: &Row<'_>, now: i64) -> rusqlite::Result<DueCall> {
     let payload: Vec<u8> = row.get(4)?;
@@ -125,6 +128,7 @@ fn due_call(row: &Row<'_>, now: i64) -> rusqlite::Result<DueCall> {
         max_retries: row.get(6)?,
         last_error: row.get(7)?,
         due_in_ms: due_ms.saturating_sub(now),
+        trace: row.get(9)?,
     })
 }
 

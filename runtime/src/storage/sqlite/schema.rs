@@ -129,6 +129,10 @@ const MIGRATIONS: &[&str] = &[
     "
     ALTER TABLE feed ADD COLUMN trace TEXT;
     ",
+    // 10: the trace context of the call that scheduled each call.
+    "
+    ALTER TABLE scheduled ADD COLUMN trace TEXT;
+    ",
 ];
 
 /// The writer connection's page cache, as SQLite's `cache_size` (negative: KiB).
