@@ -54,7 +54,7 @@ fn options_without_component(ctx: &mut Ctx<'_>, service: &ServiceDescriptor) {
                  file-level entity options, the Kalix style before `(kalix.codegen)`, which Plinth does not read",
                 service.name()
             ),
-            "declare the component on the service: `option (kalix.codegen) = { value_entity: { name type_id state } };`",
+            "declare the component on the service: `option (kalix.codegen) = { value_entity: { name type_id state } };` (see docs/annotations.md#kalix-options)",
         );
         return;
     }
@@ -493,7 +493,7 @@ fn misplaced(ctx: &mut Ctx<'_>, at: &Loc, method: &str, what: &str, allowed: &st
         at,
         format!("{what} not allowed here"),
         format!("rpc `{method}` declares a {what}, which only {allowed} may have"),
-        format!("remove it, or move the rpc to a service that is one of: {allowed}"),
+        format!("remove it, or move the rpc to a service that is one of: {allowed} (see docs/annotations.md#methods)"),
     );
 }
 

@@ -100,7 +100,7 @@ pub(crate) fn id_spec(
                     input.full_name()
                 ),
                 "mark the id field with `[(plinth.field).id = true]`, or generate the id with \
-                 `option (plinth.method) = { id_generator: UUID };`",
+                 `option (plinth.method) = { id_generator: UUID };` (see docs/annotations.md#entity-ids)",
             );
         }
         [single] if matches!(single.kind(), Kind::Message(_)) && !single.is_list() => {

@@ -33,7 +33,7 @@ pub(crate) fn check(ctx: &mut Ctx<'_>, decl: &JwtDecl, owner: &str) {
                  token would not be signed or checked that way"
             ),
             "remove it; Plinth validates `Authorization: Bearer` tokens \
-             (`validate: BEARER_TOKEN`)",
+             (`validate: BEARER_TOKEN`; see docs/annotations.md#kalix-options)",
         );
     }
     let jwt = &decl.jwt;
@@ -127,7 +127,7 @@ fn field_claim(ctx: &Ctx<'_>, field: &FieldDescriptor) -> Result<Option<String>,
     if int(&jwt, "claim") != KALIX_EXTRACT || name.is_empty() || extras {
         return Err(
             "only `jwt: { claim: EXTRACT name: \"...\" }` (copy one claim of the bearer token) \
-             is supported on a field"
+             is supported on a field (see docs/annotations.md#kalix-options)"
                 .into(),
         );
     }
@@ -212,7 +212,7 @@ pub(crate) fn stray(ctx: &mut Ctx<'_>, built: &[Built]) {
                     message.full_name()
                 ),
                 "validate the bearer token on the rpc instead: \
-                 `option (kalix.method).jwt = { validate: BEARER_TOKEN };`",
+                 `option (kalix.method).jwt = { validate: BEARER_TOKEN };` (see docs/annotations.md#kalix-options)",
             );
         }
         if inputs.contains(message.full_name()) {

@@ -50,7 +50,7 @@ pub(crate) fn component(ctx: &mut Ctx<'_>, service: &ServiceDescriptor) -> Optio
                 "service `{}` is a replicated entity, which Plinth does not support",
                 service.name()
             ),
-            "model the state as a value entity or an event-sourced entity",
+            "model the state as a value entity or an event-sourced entity (see docs/annotations.md#kalix-options)",
         );
         return None;
     } else {
@@ -143,7 +143,7 @@ pub(crate) fn method(ctx: &mut Ctx<'_>, method: &MethodDescriptor, decl: &mut Me
                     "rpc `{}` declares a JSON view (`view.json_schema`), which is not supported",
                     method.name()
                 ),
-                "give the view's rows a protobuf message type and drop `json_schema`",
+                "give the view's rows a protobuf message type and drop `json_schema` (see docs/annotations.md#kalix-options)",
             );
         }
         if let Some(update) = message(&view, "update") {
@@ -165,7 +165,7 @@ pub(crate) fn method(ctx: &mut Ctx<'_>, method: &MethodDescriptor, decl: &mut Me
                          reshapes a query's results here",
                         method.name()
                     ),
-                    "shape the result in the query (`SELECT ... AS field`, nested projections) and remove the option",
+                    "shape the result in the query (`SELECT ... AS field`, nested projections) and remove the option (see docs/annotations.md#kalix-options)",
                 );
             }
             decl.query = Some((

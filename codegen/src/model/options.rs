@@ -292,7 +292,7 @@ pub(crate) fn subscribe(ctx: &mut Ctx<'_>, msg: &DynamicMessage, loc: Loc) -> Su
             "not served",
             "`handle_snapshots` is not served: the runtime delivers every event, never snapshots, \
              so this method is not called with snapshots",
-            "handle the events instead (a view is then built from the whole journal), or remove the option",
+            "handle the events instead (a view is then built from the whole journal), or remove the option (see docs/annotations.md#subscribe)",
         );
     }
     let sub = Subscription {
