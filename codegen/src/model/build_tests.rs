@@ -173,3 +173,42 @@ service Publisher {"#,
     );
     assert_eq!(rows.methods[1].subscribe, None);
 }
+
+#[test]
+fn a_consumer_group_on_a_view_update_is_reported_as_unused() {
+    let text = SHOP.replace(
+        "service Publisher {",
+        r#"service Rows {
+  option (plinth.component) = { view: {} };
+  rpc OnCart(Cart) returns (Cart) {
+    option (plinth.method) = {
+      subscribe: { value_entity: "carts" consumer_group: "audit" }
+      update: { table: "rows" }
+    };
+  }
+}
+
+service Publisher {"#,
+    );
+    let model = build_proto(&text).unwrap_or_else(|e| panic!("{}", e.render_plain()));
+    let warnings: Vec<String> = model.warnings.0.iter().map(|w| w.render_plain()).collect();
+    let [warning] = warnings.as_slice() else {
+        panic!("one warning, not {warnings:?}")
+    };
+    let flat = warning.replace("\n  | ", " ");
+    assert!(
+        flat.contains("`consumer_group` (\"audit\") changes nothing"),
+        "{warning}"
+    );
+    assert!(warning.contains("shop.proto:38:42"), "{warning}");
+    // An action's subscription uses it: no warning there.
+    let grouped = SHOP.replace(
+        r#"subscribe: { value_entity: "carts" }
+      publish"#,
+        r#"subscribe: { value_entity: "carts" consumer_group: "audit" }
+      publish"#,
+    );
+    assert!(grouped.contains("consumer_group"));
+    let model = build_proto(&grouped).unwrap_or_else(|e| panic!("{}", e.render_plain()));
+    assert!(model.warnings.0.is_empty(), "{:?}", model.warnings.0);
+}

@@ -341,6 +341,22 @@ fn method(
             "actions and views",
         );
     }
+    if let (Some(sub), Some(at)) = (&subscribe, &subscribe_loc)
+        && is_view
+        && !sub.consumer_group.is_empty()
+    {
+        ctx.warning(
+            ErrorKind::InvalidOption,
+            &at.clone().at("consumer_group"),
+            "not used by views",
+            format!(
+                "rpc `{name}` updates a view: a view's projection keeps its own offsets, so \
+                 `consumer_group` (\"{}\") changes nothing here",
+                sub.consumer_group
+            ),
+            "remove `consumer_group`; it groups the processes of an action's subscription (see docs/annotations.md#subscribe)",
+        );
+    }
     let mut view = None;
     if let Some(update) = &m.update {
         if !is_view {
