@@ -39,6 +39,7 @@ mod server;
 pub mod service;
 pub mod status;
 pub mod storage;
+mod telemetry;
 pub mod testkit;
 mod trace;
 mod trigger;

@@ -3,7 +3,9 @@
 //! context (they carry the call's metadata), and messages it publishes
 //! (their attributes), so subscribers of the topic see it in their
 //! metadata. A malformed `traceparent` is not carried (nor its
-//! `tracestate`), as the W3C recommendation says.
+//! `tracestate`), as the W3C recommendation says. With spans exported
+//! over OTLP, what is carried on names the current span as its parent
+//! (`crate::telemetry`).
 
 use crate::context::Metadata;
 
@@ -43,7 +45,16 @@ pub(crate) fn is_valid_traceparent(value: &str) -> bool {
 }
 
 /// Copy the trace context of `from` onto `to`, when it is well formed.
+/// With spans exported, the context put on `to` names the current span
+/// instead (its trace is the caller's, when the call came with one).
 pub(crate) fn carry(from: &Metadata, to: &mut Metadata) {
+    if let Some((parent, state)) = crate::telemetry::outgoing_context() {
+        to.insert(TRACEPARENT, parent);
+        if let Some(state) = state.filter(|s| s.len() <= MAX_TRACESTATE) {
+            to.insert(TRACESTATE, state);
+        }
+        return;
+    }
     let Some(parent) = from.get(TRACEPARENT).filter(|p| is_valid_traceparent(p)) else {
         return;
     };

@@ -15,6 +15,7 @@ use bytes::Bytes;
 use futures::future::BoxFuture;
 use futures::stream::BoxStream;
 use futures::{FutureExt, StreamExt};
+use tracing::Instrument as _;
 
 use crate::component::adapter::{ActionAdapter, ActionReply};
 use crate::component::info::ComponentInfo;
@@ -288,6 +289,7 @@ impl Dispatcher {
             }
         };
         let inner = self.inner.clone();
+        let span = handler_span(Some(&route), &metadata);
         async move {
             let (info, method) = (route.info, route.method);
             let reply = async {
@@ -317,6 +319,7 @@ impl Dispatcher {
             route.stat.finish(started, &reply);
             reply
         }
+        .instrument(span)
         .boxed()
     }
 }
@@ -329,6 +332,7 @@ impl Inner {
         metadata: Metadata,
         depth: usize,
     ) -> BoxFuture<'static, Result<ActionReply, Status>> {
+        let span = handler_span(self.routes.get(path.as_str()), &metadata);
         async move {
             if let Some(type_id) = path.strip_prefix(DRIVE_PATH) {
                 return self.drive(type_id, payload, metadata, depth).await;
@@ -374,6 +378,7 @@ impl Inner {
                 Handler::View(engine) => engine.query(route.method, payload).await,
             }
         }
+        .instrument(span)
         .boxed()
     }
 
@@ -471,6 +476,28 @@ impl Inner {
             }
         }
     }
+}
+
+/// The span of one handler call: a child of the current span (the call's
+/// front-door span, or the handler that called through its context), or,
+/// for a call from no span (a delivered message, a scheduled call), of the
+/// trace context in its metadata when spans are exported.
+fn handler_span(route: Option<&Route>, metadata: &Metadata) -> tracing::Span {
+    let Some(route) = route else {
+        return tracing::Span::none();
+    };
+    let method = &route.info.methods[route.method];
+    let orphan = tracing::Span::current().is_none();
+    let span = tracing::info_span!(
+        "plinth.handler",
+        otel.name = method.path.trim_start_matches('/'),
+        component = route.info.name,
+        method = method.name,
+    );
+    if orphan {
+        crate::telemetry::follow_remote_parent(&span, metadata);
+    }
+    span
 }
 
 /// Call an action, turning a panic anywhere in its handler (or its reply
