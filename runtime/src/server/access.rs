@@ -9,7 +9,8 @@
 //! back in `x-request-id`, so a client can quote it.
 //!
 //! Each call is also served inside one INFO span, `plinth.call` (exported
-//! under the name `POST /route/{template}`, or the gRPC method), with the
+//! under the name `POST /route/{template}` once a route matched, or the
+//! gRPC method; never the raw path, which may hold user data), with the
 //! method, route, request id and, once the head is ready, the status. With
 //! spans exported, a valid `traceparent` from the caller is its parent.
 //! Fields are formatted only when a subscriber records the span.
@@ -61,6 +62,7 @@ impl Access {
             request_id = Empty,
         );
         if !span.is_disabled() {
+            crate::telemetry::set_remote_parent(&span, request.headers());
             let path = request.uri().path();
             span.record("request_id", id.to_str().unwrap_or("-"));
             if grpc {
@@ -68,10 +70,7 @@ impl Access {
                 span.record("otel.name", method);
                 span.record("rpc.system", "grpc");
                 span.record("rpc.method", method);
-            } else {
-                span.record("otel.name", format!("{} {path}", request.method()));
             }
-            crate::telemetry::set_remote_parent(&span, request.headers());
         }
         Access {
             method: request.method().clone(),
@@ -123,7 +122,7 @@ pub(crate) fn record_http_route(method: &http::Method, template: &str, rpc_metho
     if span.is_disabled() {
         return;
     }
-    span.record("otel.name", format!("{method} {template}"));
+    crate::telemetry::rename(&span, format!("{method} {template}"));
     span.record("http.route", template);
     span.record("rpc.method", rpc_method.trim_start_matches('/'));
 }

@@ -6,7 +6,8 @@
 //! (`PLINTH_OTLP_ENDPOINT`, `OTEL_EXPORTER_OTLP_ENDPOINT` or `otlp_endpoint:`),
 //! starting the service installs, once per process, a tracing subscriber
 //! that logs as without export (filtered by `PLINTH_LOG`) and also sends
-//! the spans through a batch span processor on the tokio runtime to the
+//! the spans (those `PLINTH_LOG` lets through, never fewer than INFO)
+//! through a batch span processor on the tokio runtime to the
 //! collector over OTLP/gRPC. Without an endpoint no exporter, provider or
 //! bridge layer exists.
 //!
@@ -29,12 +30,13 @@ use opentelemetry::trace::TracerProvider as _;
 use opentelemetry_otlp::WithExportConfig as _;
 use opentelemetry_sdk::trace::SdkTracerProvider;
 use opentelemetry_sdk::trace::span_processor_with_async_runtime::BatchSpanProcessor;
+use tracing_subscriber::Layer as _;
 use tracing_subscriber::layer::SubscriberExt as _;
 use tracing_subscriber::util::SubscriberInitExt as _;
 
 use crate::config::Config;
 
-pub(crate) use propagate::{follow_remote_parent, outgoing_context, set_remote_parent};
+pub(crate) use propagate::{follow_remote_parent, outgoing_context, rename, set_remote_parent};
 
 /// The tracer provider, once export is installed in this process.
 static PROVIDER: OnceLock<SdkTracerProvider> = OnceLock::new();
@@ -92,9 +94,12 @@ pub(crate) fn install_export(config: &Config) {
         .build();
     let layer = tracing_opentelemetry::layer().with_tracer(provider.tracer("plinth"));
     let installed = tracing_subscriber::registry()
-        .with(filter(&config.log))
-        .with(tracing_subscriber::fmt::layer().with_ansi(ansi()))
-        .with(layer)
+        .with(
+            tracing_subscriber::fmt::layer()
+                .with_ansi(ansi())
+                .with_filter(filter(&config.log)),
+        )
+        .with(layer.with_filter(export_filter(&config.log)))
         .try_init();
     match installed {
         Ok(()) => {
@@ -154,6 +159,16 @@ fn service_name(config: &Config) -> String {
 
 fn filter(log: &str) -> tracing_subscriber::EnvFilter {
     tracing_subscriber::EnvFilter::try_new(log).unwrap_or_else(|_| "info".into())
+}
+
+/// What is exported: the spans `PLINTH_LOG` lets through, and never fewer
+/// than the INFO ones (a quiet log still exports the runtime's spans).
+fn export_filter(log: &str) -> tracing_subscriber::EnvFilter {
+    let from_log = filter(log);
+    match from_log.max_level_hint() {
+        Some(level) if level < tracing::level_filters::LevelFilter::INFO => filter("info"),
+        _ => from_log,
+    }
 }
 
 fn ansi() -> bool {

@@ -64,6 +64,14 @@ pub(crate) fn outgoing_context() -> Option<(String, Option<String>)> {
     carrier.parent.map(|parent| (parent, carrier.state))
 }
 
+/// Give the exported span of `span` this name (its route is known only
+/// once the call is being served, after the span began).
+pub(crate) fn rename(span: &tracing::Span, name: String) {
+    if super::exporting() {
+        span.context().span().update_name(name);
+    }
+}
+
 fn adopt(span: &tracing::Span, parent: &str, state: Option<&str>) {
     let carrier = Carrier {
         parent: Some(parent.to_owned()),
