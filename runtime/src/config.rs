@@ -1,6 +1,11 @@
 //! Service configuration: defaults, an optional `plinth.yaml`, and `PLINTH_*`
 //! environment overrides, in that order. A bad value stops startup with an error
 //! naming the key.
+//!
+//! Span export reads the standard OpenTelemetry variables too:
+//! `OTEL_EXPORTER_OTLP_ENDPOINT` (overridden by `PLINTH_OTLP_ENDPOINT`;
+//! file key `otlp_endpoint`) and `OTEL_SERVICE_NAME` (file key
+//! `service_name`); see [`Config::otlp_endpoint`] and `docs/tracing.md`.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
