@@ -31,6 +31,10 @@ use tracing::Instrument as _;
 
 /// A message to the writer task.
 #[derive(Debug)]
+#[expect(
+    clippy::large_enum_variant,
+    reason = "nearly every request is a write: boxing it would cost an allocation per write and save no channel space"
+)]
 pub(super) enum Request {
     /// Run a write; reply once it is committed (or failed).
     Write {
