@@ -3,7 +3,8 @@
 //! a loopback port). A call that comes with a `traceparent` is served in a
 //! front-door span whose parent is the caller's span, in the caller's
 //! trace, with the dispatcher's handler span, the executor's command span
-//! and the storage writer's commit span below it.
+//! and the storage writer's commit span below it; the same over gRPC; and
+//! a message published by a handler names that handler's span as parent.
 //!
 //! The tracing subscriber is the process's, installed by the first service
 //! that exports: this file holds one test.
@@ -12,7 +13,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use counter::Counter;
-use counter::counter::CounterEntityComponent;
+use counter::counter::{ChangeValue, CounterEntityComponent, CounterServiceClient};
 use opentelemetry_proto::tonic::collector::trace::v1::trace_service_server::{
     TraceService, TraceServiceServer,
 };
@@ -20,10 +21,18 @@ use opentelemetry_proto::tonic::collector::trace::v1::{
     ExportTraceServiceRequest, ExportTraceServiceResponse,
 };
 use opentelemetry_proto::tonic::trace::v1::Span;
+use plinth::Metadata;
 use plinth::testkit::{TestService, eventually};
+use plinth_tests::relay::{
+    InboxEntityComponent, Inboxes, Note, Relay, RelayActionComponent, RelayServiceClient,
+};
 
 const TRACE_ID: &str = "4bf92f3577b34da6a3ce929d0e0e4736";
 const CALLER_SPAN: &str = "00f067aa0ba902b7";
+/// The trace of the gRPC call.
+const GRPC_TRACE_ID: &str = "0af7651916cd43dd8448eb211c80319c";
+/// The trace of the call that publishes.
+const RELAY_TRACE_ID: &str = "5c6ae4b7e0d0f7c3a1b2c3d4e5f60718";
 
 /// An OTLP receiver that keeps every span it is sent.
 #[derive(Clone, Default)]
@@ -129,6 +138,47 @@ async fn a_call_with_a_traceparent_is_exported_in_the_callers_trace() {
         )
         .await;
     assert_eq!(reply.status, 200, "{}", reply.body);
+    service
+        .call_with(
+            CounterServiceClient::increase(ChangeValue {
+                counter_id: "c2".into(),
+                amount: 1,
+            }),
+            Metadata::new().with(
+                "traceparent",
+                format!("00-{GRPC_TRACE_ID}-{CALLER_SPAN}-01"),
+            ),
+        )
+        .await
+        .expect("increased over gRPC");
+    // A second service of the process exports through the same pipeline.
+    let relay = TestService::start(
+        plinth::Service::new()
+            .with(InboxEntityComponent::new(Inboxes))
+            .with(RelayActionComponent::new(Relay)),
+    )
+    .await
+    .expect("the relay service starts");
+    relay
+        .call_with(
+            RelayServiceClient::relay(Note {
+                inbox_id: "t1".into(),
+                text: "traced".into(),
+            }),
+            Metadata::new().with(
+                "traceparent",
+                format!("00-{RELAY_TRACE_ID}-{CALLER_SPAN}-01"),
+            ),
+        )
+        .await
+        .expect("relayed");
+    let published = relay.published("relayed");
+    let sent_on = published[0]
+        .metadata
+        .get("traceparent")
+        .expect("the published message carries the trace")
+        .to_owned();
+    relay.shutdown().await;
     // The shutdown sends the spans still queued.
     service.shutdown().await;
 
@@ -165,5 +215,27 @@ async fn a_call_with_a_traceparent_is_exported_in_the_callers_trace() {
     assert_eq!(attribute(&command, "entity.id"), None);
     assert_eq!(attribute(&commit, "db.system").as_deref(), Some("sqlite"));
     assert_eq!(attribute(&commit, "batch.size").as_deref(), Some("1"));
+
+    let spans = collector.spans.lock().expect("the span list").clone();
+    let grpc_door = spans
+        .iter()
+        .find(|span| {
+            hex(&span.trace_id) == GRPC_TRACE_ID && hex(&span.parent_span_id) == CALLER_SPAN
+        })
+        .expect("the gRPC call's front-door span, a child of the caller's");
+    assert_eq!(grpc_door.name, "counter.CounterService/Increase");
+    assert_eq!(attribute(grpc_door, "rpc.system").as_deref(), Some("grpc"));
+    child(&spans, grpc_door, "counter.CounterService/Increase").expect("its handler span");
+
+    // What the relay published names its handler's span, in the caller's trace.
+    let parts: Vec<&str> = sent_on.split('-').collect();
+    assert_eq!(parts[1], RELAY_TRACE_ID, "{sent_on}");
+    assert_ne!(parts[2], CALLER_SPAN, "{sent_on}");
+    let publisher = spans
+        .iter()
+        .find(|span| hex(&span.span_id) == parts[2])
+        .expect("the span named by the published traceparent is exported");
+    assert_eq!(publisher.name, "relay.RelayService/Relay");
+    assert_eq!(hex(&publisher.trace_id), RELAY_TRACE_ID);
     receiver.abort();
 }
