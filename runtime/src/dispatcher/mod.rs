@@ -487,7 +487,8 @@ fn handler_span(route: Option<&Route>, metadata: &Metadata) -> tracing::Span {
         return tracing::Span::none();
     };
     let method = &route.info.methods[route.method];
-    let orphan = tracing::Span::current().is_none();
+    // Only an exported span can take a remote parent: skip the lookup otherwise.
+    let orphan = crate::telemetry::exporting() && tracing::Span::current().is_none();
     let span = tracing::info_span!(
         "plinth.handler",
         otel.name = method.path.trim_start_matches('/'),
