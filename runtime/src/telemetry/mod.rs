@@ -51,9 +51,9 @@ pub(crate) fn exporting() -> bool {
 /// service started by `Service::run`: a subscriber with `config.log` as
 /// its filter, unless one is installed.
 pub(crate) fn install_for_run(config: &Config) {
-    if config.otlp_endpoint.is_some() {
-        install_export(config);
-    } else {
+    install_export(config);
+    if !exporting() {
+        // No endpoint, or the exporter could not be set up: log all the same.
         let _ = tracing_subscriber::fmt()
             .with_env_filter(filter(&config.log))
             .with_ansi(ansi())
