@@ -1,6 +1,11 @@
 //! Service configuration: defaults, an optional `plinth.yaml`, and `PLINTH_*`
 //! environment overrides, in that order. A bad value stops startup with an error
 //! naming the key.
+//!
+//! Span export reads the standard OpenTelemetry variables too:
+//! `OTEL_EXPORTER_OTLP_ENDPOINT` (overridden by `PLINTH_OTLP_ENDPOINT`;
+//! file key `otlp_endpoint`) and `OTEL_SERVICE_NAME` (file key
+//! `service_name`); see [`Config::otlp_endpoint`] and `docs/tracing.md`.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -9,6 +14,7 @@ use std::time::Duration;
 use serde::Deserialize;
 
 mod front_door;
+mod telemetry;
 
 pub use front_door::{AdminAccess, TlsConfig};
 
@@ -114,6 +120,14 @@ pub struct Config {
     /// or JSON list, or `jwt_keys:` in the file; default none). See
     /// [`crate::auth::JwtKeyConfig`].
     pub jwt_keys: Vec<crate::auth::JwtKeyConfig>,
+    /// Where spans are exported over OTLP/gRPC, `http://host:port`
+    /// (`PLINTH_OTLP_ENDPOINT`, else the standard
+    /// `OTEL_EXPORTER_OTLP_ENDPOINT`, or `otlp_endpoint:` in the file;
+    /// default none: no exporter). See `docs/tracing.md`.
+    pub otlp_endpoint: Option<String>,
+    /// The `service.name` of exported spans (`OTEL_SERVICE_NAME`, or
+    /// `service_name:` in the file; default the program's name).
+    pub service_name: Option<String>,
 }
 
 impl Default for Config {
@@ -140,6 +154,8 @@ impl Default for Config {
             admin_addr: None,
             admin_access: AdminAccess::Loopback,
             jwt_keys: Vec::new(),
+            otlp_endpoint: None,
+            service_name: None,
         }
     }
 }
@@ -171,6 +187,8 @@ struct FileConfig {
     admin_addr: Option<String>,
     admin_access: Option<String>,
     jwt_keys: Option<Vec<crate::auth::JwtKeyConfig>>,
+    otlp_endpoint: Option<String>,
+    service_name: Option<String>,
 }
 
 /// One raw setting and the key it came from.
@@ -375,6 +393,22 @@ impl Config {
         }
         config.jwt_keys =
             crate::auth::keys_from_config(file_config.jwt_keys, env("PLINTH_JWT_KEYS"))?;
+        if let Some(raw) = pick("PLINTH_OTLP_ENDPOINT", "otlp_endpoint", None).or_else(|| {
+            pick(
+                "OTEL_EXPORTER_OTLP_ENDPOINT",
+                "otlp_endpoint",
+                file_config.otlp_endpoint,
+            )
+        }) {
+            config.otlp_endpoint = telemetry::endpoint(&raw)?;
+        }
+        if let Some(raw) = pick(
+            "OTEL_SERVICE_NAME",
+            "service_name",
+            file_config.service_name,
+        ) {
+            config.service_name = Some(telemetry::service_name(&raw)?);
+        }
         Ok(config)
     }
 

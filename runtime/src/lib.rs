@@ -40,6 +40,7 @@ pub mod service;
 pub mod status;
 pub mod storage;
 mod streaming_call;
+mod telemetry;
 pub mod testkit;
 mod trace;
 mod trigger;

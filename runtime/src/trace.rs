@@ -3,9 +3,12 @@
 //! context (they carry the call's metadata), and messages it publishes
 //! (their attributes), so subscribers of the topic see it in their
 //! metadata — and changes it makes to entities (stored with each change-feed
-//! record, [`stored`]), so the subscriptions and views that consume the
-//! change see it in their metadata ([`restore`]). A malformed `traceparent`
-//! is not carried (nor its `tracestate`), as the W3C recommendation says.
+//! record and scheduled call, [`stored`]), so the subscriptions that consume
+//! the change, and the calls made later, see it in their metadata
+//! ([`restore`]). A malformed `traceparent` is not carried (nor its
+//! `tracestate`), as the W3C recommendation says. With spans exported over
+//! OTLP, what a handler publishes names the current span as its parent
+//! (`crate::telemetry`).
 
 use crate::context::Metadata;
 
@@ -45,7 +48,16 @@ pub(crate) fn is_valid_traceparent(value: &str) -> bool {
 }
 
 /// Copy the trace context of `from` onto `to`, when it is well formed.
+/// With spans exported, the context put on `to` names the current span
+/// instead (its trace is the caller's, when the call came with one).
 pub(crate) fn carry(from: &Metadata, to: &mut Metadata) {
+    if let Some((parent, state)) = crate::telemetry::outgoing_context() {
+        to.insert(TRACEPARENT, parent);
+        if let Some(state) = state.filter(|s| s.len() <= MAX_TRACESTATE) {
+            to.insert(TRACESTATE, state);
+        }
+        return;
+    }
     let Some(parent) = from.get(TRACEPARENT).filter(|p| is_valid_traceparent(p)) else {
         return;
     };
@@ -57,8 +69,17 @@ pub(crate) fn carry(from: &Metadata, to: &mut Metadata) {
 
 /// The trace context of `metadata` as it is stored with a change:
 /// `traceparent`, then a newline and `tracestate` when there is one; `None`
-/// when there is no well-formed `traceparent`.
+/// when there is no well-formed `traceparent`. With spans exported, the
+/// current span's context instead (as [`carry`]).
 pub(crate) fn stored(metadata: &Metadata) -> Option<String> {
+    if let Some((parent, state)) = crate::telemetry::outgoing_context() {
+        return Some(
+            match state.filter(|s| s.len() <= MAX_TRACESTATE && !s.contains('\n')) {
+                Some(state) => format!("{parent}\n{state}"),
+                None => parent,
+            },
+        );
+    }
     let parent = metadata
         .get(TRACEPARENT)
         .filter(|p| is_valid_traceparent(p))?;

@@ -136,3 +136,93 @@ fn unknown_file_keys_are_rejected() {
         .unwrap_err();
     assert!(error.to_string().contains("adress"), "{error}");
 }
+
+#[test]
+fn the_otlp_endpoint_is_read_from_the_plinth_variable_the_standard_one_or_the_file() {
+    let file = Some((
+        Path::new("plinth.yaml"),
+        "otlp_endpoint: http://collector:4317\nservice_name: shop\n",
+    ));
+    let from_file = Config::from_sources(file, env_of(&[])).unwrap();
+    assert_eq!(
+        from_file.otlp_endpoint.as_deref(),
+        Some("http://collector:4317")
+    );
+    assert_eq!(from_file.service_name.as_deref(), Some("shop"));
+    let standard = Config::from_sources(
+        file,
+        env_of(&[
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://otel:4317/"),
+            ("OTEL_SERVICE_NAME", "checkout"),
+        ]),
+    )
+    .unwrap();
+    assert_eq!(standard.otlp_endpoint.as_deref(), Some("http://otel:4317"));
+    assert_eq!(standard.service_name.as_deref(), Some("checkout"));
+    let ours = Config::from_sources(
+        file,
+        env_of(&[
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://otel:4317"),
+            ("PLINTH_OTLP_ENDPOINT", "http://127.0.0.1:14317"),
+        ]),
+    )
+    .unwrap();
+    assert_eq!(
+        ours.otlp_endpoint.as_deref(),
+        Some("http://127.0.0.1:14317")
+    );
+    // An empty value turns export off, as the OpenTelemetry variables do.
+    let off = Config::from_sources(file, env_of(&[("PLINTH_OTLP_ENDPOINT", " ")])).unwrap();
+    assert_eq!(off.otlp_endpoint, None);
+}
+
+#[test]
+fn without_an_endpoint_nothing_is_exported() {
+    let config = Config::from_sources(None, env_of(&[])).unwrap();
+    assert_eq!(config.otlp_endpoint, None);
+    crate::telemetry::install_export(&config);
+    assert!(!crate::telemetry::exporting());
+}
+
+#[test]
+fn bad_otlp_endpoints_name_their_key() {
+    let cases: &[(&[(&str, &str)], &str)] = &[
+        (
+            &[("PLINTH_OTLP_ENDPOINT", "collector:4317")],
+            "PLINTH_OTLP_ENDPOINT",
+        ),
+        (
+            &[("PLINTH_OTLP_ENDPOINT", "not a url")],
+            "PLINTH_OTLP_ENDPOINT",
+        ),
+        (
+            &[("OTEL_EXPORTER_OTLP_ENDPOINT", "ftp://collector:4317")],
+            "OTEL_EXPORTER_OTLP_ENDPOINT",
+        ),
+        (
+            &[("OTEL_EXPORTER_OTLP_ENDPOINT", "https://collector:4317")],
+            "OTEL_EXPORTER_OTLP_ENDPOINT",
+        ),
+        (
+            &[("PLINTH_OTLP_ENDPOINT", "http://collector:4317/v1/traces")],
+            "PLINTH_OTLP_ENDPOINT",
+        ),
+        (&[("OTEL_SERVICE_NAME", "  ")], "OTEL_SERVICE_NAME"),
+    ];
+    for (env, key) in cases {
+        let env = env.to_vec();
+        let error = Config::from_sources(None, move |k| {
+            env.iter()
+                .find(|(e, _)| *e == k)
+                .map(|(_, v)| v.to_string())
+        })
+        .unwrap_err();
+        assert!(error.to_string().contains(key), "{error} should name {key}");
+    }
+    let error = Config::from_sources(
+        Some((Path::new("plinth.yaml"), "otlp_endpoint: collector\n")),
+        env_of(&[]),
+    )
+    .unwrap_err();
+    assert!(error.to_string().contains("otlp_endpoint"), "{error}");
+}

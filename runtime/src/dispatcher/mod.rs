@@ -5,6 +5,7 @@
 
 mod budget;
 pub(crate) mod metrics;
+mod span;
 
 use std::collections::HashMap;
 use std::panic::AssertUnwindSafe;
@@ -15,6 +16,9 @@ use bytes::Bytes;
 use futures::future::BoxFuture;
 use futures::stream::BoxStream;
 use futures::{FutureExt, StreamExt};
+use tracing::Instrument as _;
+
+use span::handler_span;
 
 use crate::component::adapter::{ActionAdapter, ActionReply};
 use crate::component::info::ComponentInfo;
@@ -288,6 +292,7 @@ impl Dispatcher {
             }
         };
         let inner = self.inner.clone();
+        let span = handler_span(Some(&route), &metadata);
         async move {
             let (info, method) = (route.info, route.method);
             let reply = async {
@@ -317,6 +322,7 @@ impl Dispatcher {
             route.stat.finish(started, &reply);
             reply
         }
+        .instrument(span)
         .boxed()
     }
 }
@@ -329,6 +335,7 @@ impl Inner {
         metadata: Metadata,
         depth: usize,
     ) -> BoxFuture<'static, Result<ActionReply, Status>> {
+        let span = handler_span(self.routes.get(path.as_str()), &metadata);
         async move {
             if let Some(type_id) = path.strip_prefix(DRIVE_PATH) {
                 return self.drive(type_id, payload, metadata, depth).await;
@@ -374,6 +381,7 @@ impl Inner {
                 Handler::View(engine) => engine.query(route.method, payload).await,
             }
         }
+        .instrument(span)
         .boxed()
     }
 

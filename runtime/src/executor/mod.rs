@@ -44,6 +44,7 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use futures::future::BoxFuture;
+use tracing::Instrument as _;
 
 use crate::component::info::ComponentInfo;
 use crate::context::Metadata;
@@ -265,7 +266,24 @@ where
 {
     let decoded = guard::guarded(info, method, decode)??;
     let id = entity_id(info, method, decoded.entity_id)?;
-    run_detached(info, method, execute(decoded.command, id)).await
+    let span = command_span(info, method, &id);
+    run_detached(info, method, execute(decoded.command, id).instrument(span)).await
+}
+
+/// The span of one entity (or workflow) command, a child of the handler
+/// span: the type and method at INFO; the id, which may be user data,
+/// only when DEBUG is on for this module.
+fn command_span(info: &'static ComponentInfo, method: usize, id: &str) -> tracing::Span {
+    let span = tracing::info_span!(
+        "plinth.command",
+        entity.type = info.type_id,
+        method = info.methods[method].name,
+        entity.id = tracing::field::Empty,
+    );
+    if !span.is_disabled() && tracing::enabled!(tracing::Level::DEBUG) {
+        span.record("entity.id", id);
+    }
+    span
 }
 
 /// Spawn `work` so it runs to completion even if the caller goes away, and

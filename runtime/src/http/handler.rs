@@ -64,6 +64,7 @@ async fn serve(front: &Frontend, request: Request) -> Result<Response, Status> {
             return Ok(response);
         }
     };
+    crate::server::record_http_route(&parts.method, &route.pattern.source, route.method.path);
     crate::acl::check(
         route.method,
         crate::server::calling_service(&parts.extensions),

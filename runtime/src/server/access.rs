@@ -7,10 +7,18 @@
 //! The request id is the client's `x-request-id` when it is a short
 //! printable token, else a new UUID; either way the response carries it
 //! back in `x-request-id`, so a client can quote it.
+//!
+//! Each call is also served inside one INFO span, `plinth.call` (exported
+//! under the name `POST /route/{template}` once a route matched, or the
+//! gRPC method; never the raw path, which may hold user data), with the
+//! method, route, request id and, once the head is ready, the status. With
+//! spans exported, a valid `traceparent` from the caller is its parent.
+//! Fields are formatted only when a subscriber records the span.
 
 use std::time::Instant;
 
 use http::{HeaderValue, Request, Response};
+use tracing::field::Empty;
 
 /// The header carrying the request id.
 const REQUEST_ID: &str = "x-request-id";
@@ -24,6 +32,7 @@ pub(crate) struct Access {
     grpc: bool,
     started: Instant,
     id: HeaderValue,
+    span: tracing::Span,
 }
 
 impl Access {
@@ -40,13 +49,42 @@ impl Access {
                 HeaderValue::from_str(&uuid::Uuid::new_v4().to_string())
                     .unwrap_or(HeaderValue::from_static("-"))
             });
+        let span = tracing::info_span!(
+            "plinth.call",
+            otel.name = Empty,
+            otel.kind = "server",
+            rpc.system = Empty,
+            rpc.method = Empty,
+            http.request.method = %request.method(),
+            http.route = Empty,
+            http.response.status_code = Empty,
+            rpc.grpc.status_code = Empty,
+            request_id = Empty,
+        );
+        if !span.is_disabled() {
+            crate::telemetry::set_remote_parent(&span, request.headers());
+            let path = request.uri().path();
+            span.record("request_id", id.to_str().unwrap_or("-"));
+            if grpc {
+                let method = path.trim_start_matches('/');
+                span.record("otel.name", method);
+                span.record("rpc.system", "grpc");
+                span.record("rpc.method", method);
+            }
+        }
         Access {
             method: request.method().clone(),
             path: request.uri().path().to_owned(),
             grpc,
             started: Instant::now(),
             id,
+            span,
         }
+    }
+
+    /// The span the call is served in.
+    pub(crate) fn span(&self) -> &tracing::Span {
+        &self.span
     }
 
     /// Log the call once its response head is ready, and hand the request
@@ -57,6 +95,11 @@ impl Access {
             .get("grpc-status")
             .and_then(|value| value.to_str().ok())
             .map(str::to_owned);
+        self.span
+            .record("http.response.status_code", response.status().as_u16());
+        if let Some(code) = grpc_status.as_deref().and_then(|c| c.parse::<u32>().ok()) {
+            self.span.record("rpc.grpc.status_code", code);
+        }
         tracing::debug!(
             target: "plinth::access",
             method = %self.method,
@@ -70,4 +113,16 @@ impl Access {
         );
         response.headers_mut().insert(REQUEST_ID, self.id);
     }
+}
+
+/// Name the current call's span by the HTTP route that serves it: its
+/// template (not the path, which may hold user data) and the method behind.
+pub(crate) fn record_http_route(method: &http::Method, template: &str, rpc_method: &str) {
+    let span = tracing::Span::current();
+    if span.is_disabled() {
+        return;
+    }
+    crate::telemetry::rename(&span, format!("{method} {template}"));
+    span.record("http.route", template);
+    span.record("rpc.method", rpc_method.trim_start_matches('/'));
 }

@@ -20,6 +20,7 @@ mod connections;
 mod files;
 mod tls;
 
+pub(crate) use access::record_http_route;
 pub(crate) use tls::{TlsError, acceptor as tls_acceptor};
 
 use std::convert::Infallible;
@@ -36,6 +37,7 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpListener;
 use tokio_rustls::TlsAcceptor;
 use tower::ServiceExt;
+use tracing::Instrument as _;
 
 use connections::{Admission, Close, InFlight, Registry};
 
@@ -141,10 +143,11 @@ impl FrontDoors {
         }
         request.extensions_mut().insert(peer.as_ref().clone());
         let request = request.map(axum::body::Body::new);
+        let span = access.span().clone();
         let mut response = if is_grpc {
-            self.grpc.oneshot(request).await?
+            self.grpc.oneshot(request).instrument(span).await?
         } else {
-            self.http.oneshot(request).await?
+            self.http.oneshot(request).instrument(span).await?
         };
         access.finish(&mut response);
         // The call stays in flight until its body is sent or dropped.

@@ -121,11 +121,12 @@ impl Service {
             Some(config) => config,
             None => Config::load()?,
         };
-        init_logging(&config.log);
+        crate::telemetry::install_for_run(&config);
         let running = self.config(config).start().await?;
         let signal = shutdown_signal().await;
         tracing::info!("shutting down");
         running.shutdown().await;
+        crate::telemetry::shutdown().await;
         signal
     }
 
@@ -170,6 +171,7 @@ impl Service {
             Some(config) => config,
             None => Config::load()?,
         };
+        crate::telemetry::install_export(&config);
         let injected_storage = self.storage.is_some();
         let storage = match self.storage {
             Some(storage) => storage,
@@ -461,16 +463,6 @@ fn http_router(
         auth,
     )
     .map_err(|error| ServiceError::Http(error.to_string()))
-}
-
-/// Install a tracing subscriber with this filter, unless one is installed.
-fn init_logging(filter: &str) {
-    let filter = tracing_subscriber::EnvFilter::try_new(filter).unwrap_or_else(|_| "info".into());
-    let ansi = std::io::IsTerminal::is_terminal(&std::io::stdout());
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_ansi(ansi)
-        .try_init();
 }
 
 /// Wait for SIGTERM or Ctrl-C.

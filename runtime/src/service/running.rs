@@ -54,11 +54,14 @@ impl RunningService {
     }
 
     /// Stop accepting connections, let in-flight calls finish (up to the
-    /// configured grace period), and return.
+    /// configured grace period), send the spans still queued for export,
+    /// and return.
     pub async fn shutdown(self) {
         let _ = self.stop.send(());
         if let Err(error) = self.task.await {
             tracing::error!(%error, "server task failed");
         }
+        // Spans of the last calls are sent before the service is gone.
+        crate::telemetry::flush().await;
     }
 }

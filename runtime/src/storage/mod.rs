@@ -181,3 +181,23 @@ pub struct FeedRecord {
     /// ([`StateWrite::trace`]).
     pub trace: Option<String>,
 }
+
+/// The span of one committed batch of writes on a backend's writer: a
+/// child of the first write's command span (so a lone write is in its
+/// caller's trace), following from the others' (links when exported), with
+/// the batch size.
+pub(crate) fn batch_span(system: &'static str, callers: &[tracing::Span]) -> tracing::Span {
+    let parent = callers.first().and_then(tracing::Span::id);
+    let span = tracing::info_span!(
+        parent: parent,
+        "plinth.storage.commit",
+        db.system = system,
+        batch.size = callers.len(),
+    );
+    if !span.is_disabled() {
+        for caller in callers.iter().skip(1) {
+            span.follows_from(caller);
+        }
+    }
+    span
+}

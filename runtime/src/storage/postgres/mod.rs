@@ -284,7 +284,11 @@ impl PostgresStorage {
         }
         let (reply, outcome) = oneshot::channel();
         self.requests
-            .send(Request::Write { op, reply })
+            .send(Request::Write {
+                op,
+                reply,
+                span: tracing::Span::current(),
+            })
             .await
             .map_err(|_| StorageError::Closed)?;
         // The writer drops the reply only when it stops without running the write.

@@ -27,9 +27,14 @@ use super::pipeline::in_order;
 use super::schema::Keys;
 use super::states;
 use crate::storage::{StorageError, StorageResult};
+use tracing::Instrument as _;
 
 /// A message to the writer task.
 #[derive(Debug)]
+#[expect(
+    clippy::large_enum_variant,
+    reason = "nearly every request is a write: boxing it would cost an allocation per write and save no channel space"
+)]
 pub(super) enum Request {
     /// Run a write; reply once it is committed (or failed).
     Write {
@@ -37,6 +42,9 @@ pub(super) enum Request {
         op: WriteOp,
         /// Where the outcome goes.
         reply: oneshot::Sender<StorageResult<u64>>,
+        /// The span of the command that made it (the batch's span is a
+        /// child of the first one's).
+        span: tracing::Span,
     },
     /// Stop accepting writes, finish the queued ones, then reply.
     Close {
@@ -65,13 +73,17 @@ pub(super) async fn run(writer: Writer, mut requests: mpsc::Receiver<Request>) {
     let mut incoming = Vec::with_capacity(max_batch);
     let mut batch = Vec::with_capacity(max_batch);
     let mut close_waiters = Vec::new();
+    let mut callers = Vec::with_capacity(max_batch);
     loop {
         if requests.recv_many(&mut incoming, max_batch).await == 0 {
             break;
         }
         for request in incoming.drain(..) {
             match request {
-                Request::Write { op, reply } => batch.push((op, reply)),
+                Request::Write { op, reply, span } => {
+                    batch.push((op, reply));
+                    callers.push(span);
+                }
                 Request::Close { reply } => {
                     // Queued writes are still received; new sends fail.
                     requests.close();
@@ -81,7 +93,9 @@ pub(super) async fn run(writer: Writer, mut requests: mpsc::Receiver<Request>) {
         }
         if !batch.is_empty() {
             let ops: Vec<&WriteOp> = batch.iter().map(|(op, _)| op).collect();
-            let outcomes = commit(&writer, &ops).await;
+            let span = crate::storage::batch_span("postgresql", &callers);
+            let outcomes = commit(&writer, &ops).instrument(span).await;
+            callers.clear();
             for ((_, reply), outcome) in batch.drain(..).zip(outcomes) {
                 // A caller that stopped waiting does not undo a committed write.
                 let _ = reply.send(outcome);

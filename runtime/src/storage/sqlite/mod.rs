@@ -201,7 +201,11 @@ impl SqliteStorage {
         self.requests
             .as_ref()
             .ok_or(StorageError::Closed)?
-            .send(Request::Write { op, reply })
+            .send(Request::Write {
+                op,
+                reply,
+                span: tracing::Span::current(),
+            })
             .await
             .map_err(|_| StorageError::Closed)?;
         // The writer drops the reply only when it stops without running the write.

@@ -19,6 +19,10 @@ use crate::storage::{StorageError, StorageResult};
 
 /// A message to the writer thread.
 #[derive(Debug)]
+#[expect(
+    clippy::large_enum_variant,
+    reason = "nearly every request is a write: boxing it would cost an allocation per write and save no channel space"
+)]
 pub(super) enum Request {
     /// Run a write; reply once it is durable (or failed).
     Write {
@@ -26,6 +30,9 @@ pub(super) enum Request {
         op: WriteOp,
         /// Where the outcome goes.
         reply: oneshot::Sender<StorageResult<u64>>,
+        /// The span of the command that made it (the batch's span is a
+        /// child of the first one's).
+        span: tracing::Span,
     },
     /// Stop accepting writes, finish the queued ones, close the connection,
     /// then reply.
@@ -65,13 +72,17 @@ pub(super) fn run(
     let mut batch: Vec<(WriteOp, oneshot::Sender<StorageResult<u64>>)> =
         Vec::with_capacity(max_batch);
     let mut close_waiters = Vec::new();
+    let mut callers = Vec::with_capacity(max_batch);
     loop {
         if requests.blocking_recv_many(&mut incoming, max_batch) == 0 {
             break;
         }
         for request in incoming.drain(..) {
             match request {
-                Request::Write { op, reply } => batch.push((op, reply)),
+                Request::Write { op, reply, span } => {
+                    batch.push((op, reply));
+                    callers.push(span);
+                }
                 Request::Close { reply } => {
                     // Queued writes are still received; new sends fail.
                     requests.close();
@@ -80,7 +91,10 @@ pub(super) fn run(
             }
         }
         if !batch.is_empty() {
+            let span = crate::storage::batch_span("sqlite", &callers);
+            let _entered = span.enter();
             commit_batch(&mut conn, &mut batch, &counters, &feed_head, clock.as_ref());
+            callers.clear();
         }
     }
     drop(conn);
