@@ -18,7 +18,10 @@ const LOCK: &str = include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/../Cargo.l
 
 /// The template, file by file: (path in the new crate, text).
 const TEMPLATE: &[(&str, &str)] = &[
-    ("Cargo.toml", include_str!("../templates/new/Cargo.toml")),
+    (
+        "Cargo.toml",
+        include_str!("../templates/new/Cargo.toml.tmpl"),
+    ),
     ("build.rs", include_str!("../templates/new/build.rs")),
     ("README.md", include_str!("../templates/new/README.md")),
     (".gitignore", include_str!("../templates/new/gitignore")),
