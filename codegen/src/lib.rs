@@ -13,6 +13,10 @@
 //!
 //! [`generate`] is the pure core tests call; [`configure`] is the `build.rs` API.
 
+// Module docs name their private submodules for contributors; they resolve
+// with `cargo doc --document-private-items`.
+#![allow(rustdoc::private_intra_doc_links)]
+
 mod builder;
 pub mod compile;
 pub mod emit;

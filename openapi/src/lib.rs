@@ -12,6 +12,10 @@
 //! server-streaming reply is NDJSON (`application/x-ndjson`) or Server-Sent
 //! Events; errors are `google.rpc.Status` objects.
 
+// Module docs name their private submodules for contributors; they resolve
+// with `cargo doc --document-private-items`.
+#![allow(rustdoc::private_intra_doc_links)]
+
 mod schema;
 
 use std::collections::BTreeMap;

@@ -17,6 +17,10 @@
 //!   harness.
 //! - [`include_protos!`]: pulls the generated code into a crate.
 
+// Module docs name their private submodules for contributors; they resolve
+// with `cargo doc --document-private-items`.
+#![allow(rustdoc::private_intra_doc_links)]
+
 mod acl;
 #[cfg(feature = "mimalloc")]
 mod alloc;
