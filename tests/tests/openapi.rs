@@ -5,18 +5,12 @@
 
 use std::process::Command;
 
-use customer_registry::CustomerRegistry;
-use customer_registry::customer::api::CustomerEntityComponent;
-use customer_registry::customer::view::{CustomerByNameView, CustomersByCityView};
-use plinth::{Config, Service};
+use plinth::Config;
 
 #[tokio::test]
 async fn the_service_serves_a_valid_document_of_its_routes() {
     let dir = tempfile::tempdir().unwrap();
-    let service = Service::new()
-        .with(CustomerEntityComponent::new(CustomerRegistry))
-        .with(CustomerByNameView)
-        .with(CustomersByCityView)
+    let service = customer_registry::service()
         .config(
             Config::default()
                 .with_addr("127.0.0.1:0".parse().unwrap())

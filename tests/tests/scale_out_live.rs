@@ -6,9 +6,6 @@
 
 use std::time::Duration;
 
-use customer_registry::CustomerRegistry;
-use customer_registry::customer::api::CustomerEntityComponent;
-use customer_registry::customer::view::{CustomerByNameView, CustomersByCityView};
 use plinth::config::StorageTarget;
 use plinth::{Config, RunningService};
 use plinth_tests::customers::{create, watch_city};
@@ -21,10 +18,7 @@ async fn start(url: &str) -> RunningService {
     // One slice per projection: the first process runs every projection and
     // the second one stands by, so the second serves rows it never projects.
     config.consumer_slices = 1;
-    plinth::Service::new()
-        .with(CustomerEntityComponent::new(CustomerRegistry))
-        .with(CustomerByNameView)
-        .with(CustomersByCityView)
+    customer_registry::service()
         .config(config)
         .start()
         .await

@@ -7,18 +7,12 @@
 
 use std::process::Command;
 
-use customer_registry::CustomerRegistry;
-use customer_registry::customer::api::CustomerEntityComponent;
-use customer_registry::customer::view::{CustomerByNameView, CustomersByCityView};
-use plinth::{Config, Service};
+use plinth::Config;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn generated_requests_get_conforming_replies_and_no_server_error() {
     let dir = tempfile::tempdir().unwrap();
-    let service = Service::new()
-        .with(CustomerEntityComponent::new(CustomerRegistry))
-        .with(CustomerByNameView)
-        .with(CustomersByCityView)
+    let service = customer_registry::service()
         .config(
             Config::default()
                 .with_addr("127.0.0.1:0".parse().unwrap())

@@ -6,12 +6,9 @@
 use std::path::Path;
 use std::time::Duration;
 
-use customer_registry::CustomerRegistry;
-use customer_registry::customer::api::CustomerEntityComponent;
 use customer_registry::customer::domain::CustomerState;
 use customer_registry::customer::view::{
-    ByEmailRequest, ByEmailsRequest, ByNameRequest, CustomerByNameView, CustomerList,
-    CustomersByCityView,
+    ByEmailRequest, ByEmailsRequest, ByNameRequest, CustomerList,
 };
 use futures::StreamExt;
 use http::uri::PathAndQuery;
@@ -24,10 +21,7 @@ use serde_json::{Value, json};
 use tonic_prost::ProstCodec;
 
 async fn start(db: &Path) -> RunningService {
-    plinth::Service::new()
-        .with(CustomerEntityComponent::new(CustomerRegistry))
-        .with(CustomerByNameView)
-        .with(CustomersByCityView)
+    customer_registry::service()
         .config(
             Config::default()
                 .with_addr("127.0.0.1:0".parse().unwrap())

@@ -10,15 +10,17 @@ use counter::counter::{
 use counter::{Counter, CounterPublisher};
 use plinth::testkit::TestService;
 
+fn counters() -> plinth::Service {
+    plinth::Service::new()
+        .with(CounterEntityComponent::new(Counter))
+        .with(CounterEventsActionComponent::new(CounterPublisher))
+}
+
 #[tokio::test]
 async fn every_change_is_published_to_counter_events() {
-    let service = TestService::start(
-        plinth::Service::new()
-            .with(CounterEntityComponent::new(Counter))
-            .with(CounterEventsActionComponent::new(CounterPublisher)),
-    )
-    .await
-    .expect("the service starts");
+    let service = TestService::start(counters())
+        .await
+        .expect("the service starts");
     let reply = service
         .call(CounterServiceClient::increase(ChangeValue {
             counter_id: "c1".into(),
@@ -45,13 +47,9 @@ async fn every_change_is_published_to_counter_events() {
 
 #[tokio::test]
 async fn a_callers_trace_context_reaches_the_message_its_change_causes() {
-    let service = TestService::start(
-        plinth::Service::new()
-            .with(CounterEntityComponent::new(Counter))
-            .with(CounterEventsActionComponent::new(CounterPublisher)),
-    )
-    .await
-    .expect("the service starts");
+    let service = TestService::start(counters())
+        .await
+        .expect("the service starts");
     let parent = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01";
     // The change is stored with the caller's trace context; the action that
     // consumes it from the change feed sees it, and so does its message.

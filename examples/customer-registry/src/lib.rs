@@ -19,6 +19,16 @@ use customer::api::{
 use customer::domain::{self, CustomerState};
 use plinth::{CommandContext, Effect, Status};
 
+/// The registry: the customer entity and both views.
+pub fn service() -> plinth::Service {
+    plinth::Service::new()
+        .with(customer::api::CustomerEntityComponent::new(
+            CustomerRegistry,
+        ))
+        .with(customer::view::CustomerByNameView)
+        .with(customer::view::CustomersByCityView)
+}
+
 /// The registry's business rules for one customer.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct CustomerRegistry;

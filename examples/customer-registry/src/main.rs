@@ -3,14 +3,6 @@
 
 use std::process::ExitCode;
 
-use customer_registry::CustomerRegistry;
-use customer_registry::customer::api::CustomerEntityComponent;
-use customer_registry::customer::view::{CustomerByNameView, CustomersByCityView};
-
 fn main() -> ExitCode {
-    plinth::Service::new()
-        .with(CustomerEntityComponent::new(CustomerRegistry))
-        .with(CustomerByNameView)
-        .with(CustomersByCityView)
-        .run_blocking()
+    customer_registry::service().run_blocking()
 }

@@ -3,23 +3,17 @@
 
 use std::time::Duration;
 
-use customer_registry::CustomerRegistry;
 use customer_registry::customer::api::{
-    Address, ChangeNameRequest, Customer, CustomerEntityComponent, CustomerServiceClient,
-    GetCustomerRequest,
+    Address, ChangeNameRequest, Customer, CustomerServiceClient, GetCustomerRequest,
 };
 use customer_registry::customer::view::{
-    ByCityRequest, ByEmailRequest, ByNameRequest, CustomerByNameClient, CustomerByNameView,
-    CustomersByCityClient, CustomersByCityView,
+    ByCityRequest, ByEmailRequest, ByNameRequest, CustomerByNameClient, CustomersByCityClient,
 };
 use plinth::Code;
 use plinth::testkit::{TestService, eventually};
 
 fn registry() -> plinth::Service {
-    plinth::Service::new()
-        .with(CustomerEntityComponent::new(CustomerRegistry))
-        .with(CustomerByNameView)
-        .with(CustomersByCityView)
+    customer_registry::service()
 }
 
 fn alice() -> Customer {
