@@ -161,7 +161,7 @@ async fn handler_errors_and_bad_input_persist_nothing() {
 
 #[tokio::test]
 async fn a_conflicting_write_is_retried_on_fresh_state() {
-    let storage = Arc::new(MemoryStorage::default());
+    let storage = Arc::new(MemoryStorage::shared_by_processes());
     let service = start(storage.clone(), test_config()).await;
     let dispatch = service.dispatch();
     call::<CounterState>(&dispatch, "/test.Counter/Increment", &inc("k", 1))

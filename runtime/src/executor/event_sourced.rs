@@ -1,7 +1,9 @@
 //! Event-sourced entities: rebuild the state from the latest snapshot and the
 //! later events, run the handler, append its events fenced by the last sequence
 //! number (with a snapshot every N events), apply them to the cached state, and
-//! only then compute the reply from the new state.
+//! reply from the new state once the append is durable (pipelined with the
+//! entity's next commands when this process is the only writer:
+//! [`super::pipeline`]).
 
 use std::sync::Arc;
 
@@ -11,9 +13,10 @@ use prost::Message;
 
 use super::cache::EntityCache;
 use super::guard::guarded;
+use super::pipeline::{Pending, Tail};
 use super::{
-    CommandReply, CommandResult, EntityRunner, ExecutorSettings, MAX_CONFLICT_RETRIES, Scheduled,
-    start_command, storage_status,
+    CommandReply, CommandResult, EntityRunner, ExecutorSettings, MAX_CONFLICT_RETRIES, Ran,
+    Scheduled, start_command, storage_status,
 };
 use crate::component::adapter::{EventSet, EventSourcedAdapter};
 use crate::component::info::ComponentInfo;
@@ -29,6 +32,8 @@ struct Loaded<S> {
     since_snapshot: u64,
     /// Another process wrote the entity while this one had it cached.
     contended: bool,
+    /// The queued append the state was built on, until it is durable.
+    tail: Tail,
 }
 
 /// Runs the commands of one event-sourced component.
@@ -108,6 +113,7 @@ impl<A: EventSourcedAdapter> EventSourcedRunner<A> {
             state,
             since_snapshot,
             contended: false,
+            tail: Tail::default(),
         })
     }
 
@@ -121,7 +127,31 @@ impl<A: EventSourcedAdapter> EventSourcedRunner<A> {
     ) -> Result<CommandResult, Status> {
         let info = self.info;
         let cell = self.cache.checkout(&id);
-        let mut slot = cell.lock().await;
+        let ran = {
+            let mut slot = cell.lock().await;
+            self.run_locked(&mut slot, method, &payload, first, &id, metadata)
+                .await?
+        };
+        // The entity is free for its next command; this one waits for
+        // durability (see `pipeline`).
+        ran.finish(&self.settings, info, &id).await
+    }
+
+    /// Run the command holding the entity's slot.
+    async fn run_locked(
+        &self,
+        slot: &mut Option<Loaded<A::State>>,
+        method: usize,
+        payload: &Bytes,
+        first: A::Command,
+        id: &str,
+        metadata: Metadata,
+    ) -> Result<Ran, Status> {
+        let info = self.info;
+        if slot.as_ref().is_some_and(|cached| cached.tail.broken()) {
+            // Built on a write that failed: reload (see `pipeline`).
+            *slot = None;
+        }
         // Another process may have written the entity since it was cached
         // (see the module doc). An entity other processes write too is read
         // before the command (cheaper than losing the write's race); any
@@ -133,12 +163,12 @@ impl<A: EventSourcedAdapter> EventSourcedRunner<A> {
         if self.settings.validate && contended {
             *slot = None;
         }
-        let ctx = CommandContext::new(id.clone()).with_metadata(metadata);
+        let ctx = CommandContext::new(id.to_owned()).with_metadata(metadata);
         let mut first = Some(first);
         self.settings.stats.command();
         for _ in 0..=MAX_CONFLICT_RETRIES {
             if slot.is_none() {
-                let mut fresh = self.load(&id, method).await?;
+                let mut fresh = self.load(id, method).await?;
                 // Unchanged since it was cached: no other writer lately.
                 fresh.contended = contended && cached_seq != Some(fresh.seq);
                 *slot = Some(fresh);
@@ -149,7 +179,7 @@ impl<A: EventSourcedAdapter> EventSourcedRunner<A> {
             };
             let command = match first.take() {
                 Some(command) => command,
-                None => guarded(info, method, || self.adapter.decode(method, &payload))??.command,
+                None => guarded(info, method, || self.adapter.decode(method, payload))??.command,
             };
             let effect = guarded(info, method, || {
                 self.adapter.handle(&loaded.state, command, &ctx)
@@ -157,7 +187,7 @@ impl<A: EventSourcedAdapter> EventSourcedRunner<A> {
             let timers = ctx.take_schedule();
             let (events, delete, outcome, side_effects) = effect.into_parts();
             if !verified && events.is_empty() && !delete {
-                let stored = self.load(&id, method).await?;
+                let stored = self.load(id, method).await?;
                 verified = true;
                 if stored.seq != loaded.seq {
                     // Stale: run the command again on the stored state.
@@ -167,16 +197,18 @@ impl<A: EventSourcedAdapter> EventSourcedRunner<A> {
                     continue;
                 }
             }
+            let tail = loaded.tail.to_wait_for();
             if let EventOutcome::Error(status) = outcome {
-                return Err(status);
+                return Ok(Ran::rejected(tail, status));
             }
             let trace = crate::trace::stored(ctx.metadata());
-            let mut scheduled = Scheduled::of(info, &id, timers, side_effects, trace.clone());
+            let mut scheduled = Scheduled::of(info, id, timers, side_effects, trace.clone());
             if events.is_empty() && !delete {
-                let reply = finish(info, method, outcome, &loaded.state)?;
-                return scheduled
-                    .store_alone(&self.settings, info, &id, reply)
-                    .await;
+                return Ok(Ran::Unwritten {
+                    tail,
+                    scheduled,
+                    reply: finish(info, method, outcome, &loaded.state),
+                });
             }
 
             // Apply to a copy first: a panicking `apply` leaves the cached state
@@ -196,7 +228,7 @@ impl<A: EventSourcedAdapter> EventSourcedRunner<A> {
                 && loaded.since_snapshot + count >= self.snapshot_every;
             let append = EventAppend {
                 type_id: info.type_id.to_string(),
-                entity_id: id.clone(),
+                entity_id: id.to_owned(),
                 expected_seq: loaded.seq,
                 events: events
                     .iter()
@@ -207,6 +239,34 @@ impl<A: EventSourcedAdapter> EventSourcedRunner<A> {
                 schedule: std::mem::take(&mut scheduled.ops),
                 trace,
             };
+            if !self.settings.validate {
+                // Only writer: queue the append and let the next command in.
+                let queued = self
+                    .settings
+                    .storage
+                    .queue_append(append)
+                    .await
+                    .map_err(|error| storage_status(info, id, &error))?;
+                let pending = Pending::new(queued);
+                let reply = finish(info, method, outcome, &new_state)?;
+                loaded.seq += count;
+                loaded.since_snapshot = if take_snapshot {
+                    0
+                } else {
+                    loaded.since_snapshot + count
+                };
+                loaded.state = if delete {
+                    guarded(info, method, || self.adapter.empty_state())?
+                } else {
+                    new_state
+                };
+                loaded.tail.push(pending.clone());
+                return Ok(Ran::Queued {
+                    write: pending,
+                    scheduled,
+                    reply,
+                });
+            }
             match self.settings.storage.append_events(append).await {
                 Ok(seq) => {
                     let reply = finish(info, method, outcome, &new_state);
@@ -221,7 +281,7 @@ impl<A: EventSourcedAdapter> EventSourcedRunner<A> {
                     } else {
                         new_state
                     };
-                    return Ok(scheduled.committed(reply?));
+                    return Ok(Ran::Done(scheduled.committed(reply?)));
                 }
                 Err(StorageError::Conflict {
                     expected, actual, ..
@@ -233,7 +293,7 @@ impl<A: EventSourcedAdapter> EventSourcedRunner<A> {
                 }
                 Err(error) => {
                     *slot = None;
-                    return Err(storage_status(info, &id, &error));
+                    return Err(storage_status(info, id, &error));
                 }
             }
         }

@@ -28,7 +28,12 @@
 //! figures behind the choice are in BENCHMARKS.md ("PostgreSQL and several
 //! processes").
 //!
+//! Commands to one entity are pipelined when this process is the only writer
+//! of its storage: the next command runs while the last one's write commits,
+//! and replies wait for their writes ([`pipeline`] states the rule).
+//!
 //! - [`cache`]: the active-entity slots and their passivation.
+//! - [`pipeline`]: queued writes and what replies wait for.
 //! - [`value`]: value entities (load state, handle, write with the expected sequence).
 //! - [`event_sourced`]: event-sourced entities (replay, handle, append, snapshot).
 //! - [`guard`]: turning handler panics into `INTERNAL` with a correlation id.
@@ -37,6 +42,7 @@
 pub(crate) mod cache;
 pub(crate) mod event_sourced;
 pub(crate) mod guard;
+pub(crate) mod pipeline;
 pub(crate) mod stats;
 pub(crate) mod value;
 
@@ -198,6 +204,65 @@ impl Scheduled {
             side_effects: self.pending,
             timers_changed: self.timers_changed,
             forward: self.forward,
+        }
+    }
+}
+
+/// How a command left its entity's slot, and what it still waits for.
+pub(crate) enum Ran {
+    /// Its write (if any) is durable.
+    Done(CommandResult),
+    /// It wrote no state: its reply (or rejection) and its schedule changes
+    /// wait for the write its state was built on.
+    Unwritten {
+        tail: Option<pipeline::Pending>,
+        scheduled: Scheduled,
+        reply: Result<CommandReply, Status>,
+    },
+    /// Its write is queued: the reply waits for it.
+    Queued {
+        write: pipeline::Pending,
+        scheduled: Scheduled,
+        reply: CommandReply,
+    },
+}
+
+impl Ran {
+    /// A command rejected with `status`: it changes nothing.
+    pub(crate) fn rejected(tail: Option<pipeline::Pending>, status: Status) -> Ran {
+        Ran::Unwritten {
+            tail,
+            scheduled: Scheduled::default(),
+            reply: Err(status),
+        }
+    }
+
+    /// Wait for what the command waits for (the entity's slot released),
+    /// then its result.
+    pub(crate) async fn finish(
+        self,
+        settings: &ExecutorSettings,
+        info: &ComponentInfo,
+        id: &str,
+    ) -> Result<CommandResult, Status> {
+        match self {
+            Ran::Done(result) => Ok(result),
+            Ran::Unwritten {
+                tail,
+                scheduled,
+                reply,
+            } => {
+                pipeline::settle(tail, info, id).await?;
+                scheduled.store_alone(settings, info, id, reply?).await
+            }
+            Ran::Queued {
+                write,
+                scheduled,
+                reply,
+            } => {
+                write.durable(info, id).await?;
+                Ok(scheduled.committed(reply))
+            }
         }
     }
 }

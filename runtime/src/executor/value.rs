@@ -1,7 +1,8 @@
 //! Value entities: load the state (or the empty state), run the handler, write
 //! the new state fenced by the sequence number it was loaded at, and only then
-//! reply. A conflict means another writer got there first: reload and run the
-//! command again on the fresh state.
+//! reply (pipelined with the entity's next commands when this process is the
+//! only writer: [`super::pipeline`]). A conflict means another writer got
+//! there first: reload and run the command again on the fresh state.
 
 use std::sync::Arc;
 
@@ -11,9 +12,10 @@ use prost::Message;
 
 use super::cache::EntityCache;
 use super::guard::guarded;
+use super::pipeline::{Pending, Tail};
 use super::{
-    CommandReply, CommandResult, EntityRunner, ExecutorSettings, MAX_CONFLICT_RETRIES, Scheduled,
-    start_command, storage_status,
+    CommandReply, CommandResult, EntityRunner, ExecutorSettings, MAX_CONFLICT_RETRIES, Ran,
+    Scheduled, start_command, storage_status,
 };
 use crate::component::adapter::ValueEntityAdapter;
 use crate::component::info::ComponentInfo;
@@ -28,6 +30,8 @@ struct Loaded<S> {
     state: S,
     /// Another process wrote the entity while this one had it cached.
     contended: bool,
+    /// The queued write the state was built on, until it is durable.
+    tail: Tail,
 }
 
 /// Runs the commands of one value-entity component.
@@ -64,6 +68,7 @@ impl<A: ValueEntityAdapter> ValueEntityRunner<A> {
                 seq: stored.map_or(0, |s| s.seq),
                 state: self.adapter.empty_state(),
                 contended: false,
+                tail: Tail::default(),
             },
             Some(StoredState {
                 seq,
@@ -78,6 +83,7 @@ impl<A: ValueEntityAdapter> ValueEntityRunner<A> {
                     seq,
                     state,
                     contended: false,
+                    tail: Tail::default(),
                 }
             }
         })
@@ -93,7 +99,31 @@ impl<A: ValueEntityAdapter> ValueEntityRunner<A> {
     ) -> Result<CommandResult, Status> {
         let info = self.info;
         let cell = self.cache.checkout(&id);
-        let mut slot = cell.lock().await;
+        let ran = {
+            let mut slot = cell.lock().await;
+            self.run_locked(&mut slot, method, &payload, first, &id, metadata)
+                .await?
+        };
+        // The entity is free for its next command; this one waits for
+        // durability (see `pipeline`).
+        ran.finish(&self.settings, info, &id).await
+    }
+
+    /// Run the command holding the entity's slot.
+    async fn run_locked(
+        &self,
+        slot: &mut Option<Loaded<A::State>>,
+        method: usize,
+        payload: &Bytes,
+        first: A::Command,
+        id: &str,
+        metadata: Metadata,
+    ) -> Result<Ran, Status> {
+        let info = self.info;
+        if slot.as_ref().is_some_and(|cached| cached.tail.broken()) {
+            // Built on a write that failed: reload (see `pipeline`).
+            *slot = None;
+        }
         // Another process may have written the entity since it was cached
         // (see the module doc). An entity other processes write too is read
         // before the command (cheaper than losing the write's race); any
@@ -105,12 +135,12 @@ impl<A: ValueEntityAdapter> ValueEntityRunner<A> {
         if self.settings.validate && contended {
             *slot = None;
         }
-        let ctx = CommandContext::new(id.clone()).with_metadata(metadata);
+        let ctx = CommandContext::new(id.to_owned()).with_metadata(metadata);
         let mut first = Some(first);
         self.settings.stats.command();
         for _ in 0..=MAX_CONFLICT_RETRIES {
             if slot.is_none() {
-                let mut fresh = self.load(&id).await?;
+                let mut fresh = self.load(id).await?;
                 // Unchanged since it was cached: no other writer lately.
                 fresh.contended = contended && cached_seq != Some(fresh.seq);
                 *slot = Some(fresh);
@@ -121,7 +151,7 @@ impl<A: ValueEntityAdapter> ValueEntityRunner<A> {
             };
             let command = match first.take() {
                 Some(command) => command,
-                None => guarded(info, method, || self.adapter.decode(method, &payload))??.command,
+                None => guarded(info, method, || self.adapter.decode(method, payload))??.command,
             };
             let effect = guarded(info, method, || {
                 self.adapter.handle(&loaded.state, command, &ctx)
@@ -129,7 +159,7 @@ impl<A: ValueEntityAdapter> ValueEntityRunner<A> {
             let timers = ctx.take_schedule();
             let (change, outcome, side_effects) = effect.into_parts();
             if !verified && matches!(change, StateChange::None) {
-                let stored = self.load(&id).await?;
+                let stored = self.load(id).await?;
                 verified = true;
                 if stored.seq != loaded.seq {
                     // Stale: run the command again on the stored state.
@@ -139,18 +169,21 @@ impl<A: ValueEntityAdapter> ValueEntityRunner<A> {
                     continue;
                 }
             }
+            let tail = loaded.tail.to_wait_for();
             let reply = match outcome {
-                Outcome::Error(status) => return Err(status),
+                Outcome::Error(status) => return Ok(Ran::rejected(tail, status)),
                 Outcome::Reply(message) => CommandReply::Message(message),
                 Outcome::Forward(call) => CommandReply::Forward(call),
             };
             let trace = crate::trace::stored(ctx.metadata());
-            let mut scheduled = Scheduled::of(info, &id, timers, side_effects, trace.clone());
+            let mut scheduled = Scheduled::of(info, id, timers, side_effects, trace.clone());
             let (stored, new_state) = match change {
                 StateChange::None => {
-                    return scheduled
-                        .store_alone(&self.settings, info, &id, reply)
-                        .await;
+                    return Ok(Ran::Unwritten {
+                        tail,
+                        scheduled,
+                        reply: Ok(reply),
+                    });
                 }
                 StateChange::Update(state) => (Some(Bytes::from(state.encode_to_vec())), state),
                 StateChange::Delete => {
@@ -163,18 +196,36 @@ impl<A: ValueEntityAdapter> ValueEntityRunner<A> {
             let write = StateWrite {
                 meta: None,
                 type_id: info.type_id.to_string(),
-                entity_id: id.clone(),
+                entity_id: id.to_owned(),
                 expected_seq: loaded.seq,
                 payload: stored,
                 type_name: info.state_type.to_string(),
                 schedule: std::mem::take(&mut scheduled.ops),
                 trace,
             };
+            if !self.settings.validate {
+                // Only writer: queue the write and let the next command in.
+                let queued = self
+                    .settings
+                    .storage
+                    .queue_state(write)
+                    .await
+                    .map_err(|error| storage_status(info, id, &error))?;
+                let pending = Pending::new(queued);
+                loaded.seq += 1;
+                loaded.state = new_state;
+                loaded.tail.push(pending.clone());
+                return Ok(Ran::Queued {
+                    write: pending,
+                    scheduled,
+                    reply,
+                });
+            }
             match self.settings.storage.write_state(write).await {
                 Ok(seq) => {
                     loaded.seq = seq;
                     loaded.state = new_state;
-                    return Ok(scheduled.committed(reply));
+                    return Ok(Ran::Done(scheduled.committed(reply)));
                 }
                 Err(StorageError::Conflict {
                     expected, actual, ..
@@ -187,7 +238,7 @@ impl<A: ValueEntityAdapter> ValueEntityRunner<A> {
                 Err(error) => {
                     // Whether the write landed is unknown: forget the cached copy.
                     *slot = None;
-                    return Err(storage_status(info, &id, &error));
+                    return Err(storage_status(info, id, &error));
                 }
             }
         }

@@ -21,7 +21,7 @@ pub mod view;
 pub use open::{StorageTarget, open};
 pub(crate) use open::{open_with_clock, redact};
 pub use postgres::{PostgresOptions, PostgresStorage};
-pub use roles::{EntityStore, FeedSource, OffsetStore, Storage};
+pub use roles::{EntityStore, FeedSource, OffsetStore, QueuedWrite, Storage};
 pub use schedule::{Claim, DueCall, ScheduleOp, ScheduleStore, ScheduledCall};
 pub use sqlite::{SCHEMA_VERSION, SqliteOptions, SqliteStorage, WriteStats};
 pub use view::{RowChange, ViewBatch, ViewStore, ViewWrite};

@@ -19,7 +19,21 @@ use super::schedule::ScheduleStore;
 use super::view::ViewStore;
 use super::{EventAppend, FeedRecord, Replay, StateWrite, StorageResult, StoredState};
 
+/// A write that is queued: resolves to its outcome (as
+/// [`EntityStore::write_state`] or [`EntityStore::append_events`] would
+/// return it) once the write is durable or has failed.
+pub type QueuedWrite = BoxFuture<'static, StorageResult<u64>>;
+
 /// Entity state, journals and snapshots. Writes return only once durable.
+///
+/// A backend that commits queued writes in order may also let a caller queue
+/// a write and wait for it later ([`EntityStore::queue_state`],
+/// [`EntityStore::queue_append`]): writes queued one after another are applied
+/// in that order, in the same transaction or later ones, and their outcomes
+/// are decided in that order. So a caller may queue a write fenced by the
+/// sequence number an earlier queued write will produce; if the earlier one
+/// fails, the fence makes the later one fail too. The default queues
+/// nothing: it writes, and waits until the write is durable.
 pub trait EntityStore: Send + Sync + 'static {
     /// The stored state of a value entity, if it was ever written.
     fn load_state<'a>(
@@ -29,7 +43,7 @@ pub trait EntityStore: Send + Sync + 'static {
     ) -> BoxFuture<'a, StorageResult<Option<StoredState>>>;
 
     /// Write a value entity's state (or delete it) and its feed record, fenced by
-    /// `expected_seq`. Returns the new sequence number.
+    /// `expected_seq`. Returns the new sequence number, `expected_seq + 1`.
     fn write_state(&self, write: StateWrite) -> BoxFuture<'_, StorageResult<u64>>;
 
     /// The latest snapshot and the later events of an event-sourced entity.
@@ -40,8 +54,26 @@ pub trait EntityStore: Send + Sync + 'static {
     ) -> BoxFuture<'a, StorageResult<Replay>>;
 
     /// Append events (and their feed records, and an optional snapshot), fenced by
-    /// `expected_seq`. Returns the sequence number of the last event.
+    /// `expected_seq`. Returns the sequence number of the last event,
+    /// `expected_seq` plus the number of events.
     fn append_events(&self, append: EventAppend) -> BoxFuture<'_, StorageResult<u64>>;
+
+    /// Queue [`EntityStore::write_state`]: resolves once the write is queued
+    /// behind every write queued before, with its outcome to wait for.
+    fn queue_state(&self, write: StateWrite) -> BoxFuture<'_, StorageResult<QueuedWrite>> {
+        Box::pin(async move {
+            let outcome = self.write_state(write).await;
+            Ok(Box::pin(std::future::ready(outcome)) as QueuedWrite)
+        })
+    }
+
+    /// Queue [`EntityStore::append_events`], as [`EntityStore::queue_state`].
+    fn queue_append(&self, append: EventAppend) -> BoxFuture<'_, StorageResult<QueuedWrite>> {
+        Box::pin(async move {
+            let outcome = self.append_events(append).await;
+            Ok(Box::pin(std::future::ready(outcome)) as QueuedWrite)
+        })
+    }
 }
 
 /// A change feed: records in offset order. A reader never skips a committed

@@ -5,6 +5,7 @@
 
 #[path = "../../../tests/src/fixture/mod.rs"]
 pub mod components;
+pub mod queue;
 pub mod storage;
 
 use std::sync::Arc;

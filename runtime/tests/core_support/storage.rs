@@ -11,9 +11,11 @@ use futures::FutureExt;
 use futures::future::BoxFuture;
 use plinth::storage::{
     Claim, DueCall, EntityStore, EventAppend, FeedKind, FeedRecord, FeedSource, OffsetStore,
-    Replay, ScheduleOp, ScheduleStore, StateWrite, Storage, StorageError, StorageResult,
-    StoredEvent, StoredState,
+    QueuedWrite, Replay, ScheduleOp, ScheduleStore, StateWrite, Storage, StorageError,
+    StorageResult, StoredEvent, StoredState,
 };
+
+use super::queue::Op;
 
 type Key = (String, String);
 
@@ -90,6 +92,10 @@ impl Mem {
 pub struct MemoryStorage {
     mem: Mutex<Mem>,
     write_delay: Option<Duration>,
+    /// Other processes may write it too (see `Storage::shared`).
+    shared: bool,
+    /// Queued writes commit in batches (see `queue`).
+    pub(super) queue: Option<super::queue::Queue>,
     /// Successful writes and appends.
     pub writes: AtomicUsize,
     /// Writes refused with a conflict.
@@ -107,7 +113,23 @@ impl MemoryStorage {
         }
     }
 
-    async fn pause(&self) {
+    /// A storage several processes may write (see `Storage::shared`).
+    pub fn shared_by_processes() -> MemoryStorage {
+        MemoryStorage {
+            shared: true,
+            ..MemoryStorage::default()
+        }
+    }
+
+    /// A storage whose queued writes go to `queue`.
+    pub(super) fn with_queue(queue: super::queue::Queue) -> MemoryStorage {
+        MemoryStorage {
+            queue: Some(queue),
+            ..MemoryStorage::default()
+        }
+    }
+
+    pub(super) async fn pause(&self) {
         match self.write_delay {
             Some(delay) => tokio::time::sleep(delay).await,
             None => tokio::task::yield_now().await,
@@ -135,6 +157,94 @@ impl MemoryStorage {
     pub fn feed_len(&self) -> usize {
         self.mem.lock().unwrap().feed.len()
     }
+
+    /// Write a value entity's state now, fenced like the real backends.
+    pub(super) fn apply_state(&self, write: StateWrite) -> StorageResult<u64> {
+        let mut mem = self.mem.lock().unwrap();
+        let key = (write.type_id.clone(), write.entity_id.clone());
+        let actual = mem.states.get(&key).map_or(0, |s| s.seq);
+        if actual != write.expected_seq {
+            self.conflicts.fetch_add(1, Ordering::SeqCst);
+            return Err(StorageError::Conflict {
+                type_id: write.type_id,
+                entity_id: write.entity_id,
+                expected: write.expected_seq,
+                actual,
+            });
+        }
+        let seq = actual + 1;
+        let offset = mem.feed.len() as u64 + 1;
+        mem.feed.push(FeedRecord {
+            offset,
+            type_id: write.type_id.clone(),
+            entity_id: write.entity_id.clone(),
+            seq,
+            kind: if write.payload.is_some() {
+                FeedKind::State
+            } else {
+                FeedKind::Delete
+            },
+            type_name: String::new(),
+            payload: write.payload.clone().unwrap_or_default(),
+            trace: None,
+        });
+        mem.states.insert(
+            key,
+            StoredState {
+                seq,
+                payload: write.payload,
+                meta: write.meta,
+            },
+        );
+        mem.apply_schedule(write.schedule);
+        self.writes.fetch_add(1, Ordering::SeqCst);
+        Ok(seq)
+    }
+
+    /// Append events now, fenced like the real backends.
+    pub(super) fn apply_append(&self, append: EventAppend) -> StorageResult<u64> {
+        let mut guard = self.mem.lock().unwrap();
+        let mem = &mut *guard;
+        let key = (append.type_id.clone(), append.entity_id.clone());
+        let journal = mem.journals.entry(key).or_default();
+        let actual = journal.events.last().map_or(0, |e| e.seq);
+        if actual != append.expected_seq {
+            self.conflicts.fetch_add(1, Ordering::SeqCst);
+            return Err(StorageError::Conflict {
+                type_id: append.type_id,
+                entity_id: append.entity_id,
+                expected: append.expected_seq,
+                actual,
+            });
+        }
+        let mut seq = actual;
+        for (type_name, payload) in append.events {
+            seq += 1;
+            let offset = mem.feed.len() as u64 + 1;
+            mem.feed.push(FeedRecord {
+                offset,
+                type_id: append.type_id.clone(),
+                entity_id: append.entity_id.clone(),
+                seq,
+                kind: FeedKind::Event,
+                type_name: type_name.clone(),
+                payload: payload.clone(),
+                trace: None,
+            });
+            journal.events.push(StoredEvent {
+                seq,
+                type_name,
+                payload,
+            });
+        }
+        if let Some(snapshot) = append.snapshot {
+            journal.snapshot = Some((seq, snapshot));
+        }
+        journal.deleted |= append.delete;
+        mem.apply_schedule(append.schedule);
+        self.writes.fetch_add(1, Ordering::SeqCst);
+        Ok(seq)
+    }
 }
 
 impl EntityStore for MemoryStorage {
@@ -156,47 +266,17 @@ impl EntityStore for MemoryStorage {
     fn write_state(&self, write: StateWrite) -> BoxFuture<'_, StorageResult<u64>> {
         async move {
             self.pause().await;
-            let mut mem = self.mem.lock().unwrap();
-            let key = (write.type_id.clone(), write.entity_id.clone());
-            let actual = mem.states.get(&key).map_or(0, |s| s.seq);
-            if actual != write.expected_seq {
-                self.conflicts.fetch_add(1, Ordering::SeqCst);
-                return Err(StorageError::Conflict {
-                    type_id: write.type_id,
-                    entity_id: write.entity_id,
-                    expected: write.expected_seq,
-                    actual,
-                });
-            }
-            let seq = actual + 1;
-            let offset = mem.feed.len() as u64 + 1;
-            mem.feed.push(FeedRecord {
-                offset,
-                type_id: write.type_id.clone(),
-                entity_id: write.entity_id.clone(),
-                seq,
-                kind: if write.payload.is_some() {
-                    FeedKind::State
-                } else {
-                    FeedKind::Delete
-                },
-                type_name: String::new(),
-                payload: write.payload.clone().unwrap_or_default(),
-                trace: None,
-            });
-            mem.states.insert(
-                key,
-                StoredState {
-                    seq,
-                    payload: write.payload,
-                    meta: write.meta,
-                },
-            );
-            mem.apply_schedule(write.schedule);
-            self.writes.fetch_add(1, Ordering::SeqCst);
-            Ok(seq)
+            self.apply_state(write)
         }
         .boxed()
+    }
+
+    fn queue_state(&self, write: StateWrite) -> BoxFuture<'_, StorageResult<QueuedWrite>> {
+        super::queue::queue(self, Op::State(write))
+    }
+
+    fn queue_append(&self, append: EventAppend) -> BoxFuture<'_, StorageResult<QueuedWrite>> {
+        super::queue::queue(self, Op::Append(append))
     }
 
     fn load_journal<'a>(
@@ -231,47 +311,7 @@ impl EntityStore for MemoryStorage {
     fn append_events(&self, append: EventAppend) -> BoxFuture<'_, StorageResult<u64>> {
         async move {
             self.pause().await;
-            let mut guard = self.mem.lock().unwrap();
-            let mem = &mut *guard;
-            let key = (append.type_id.clone(), append.entity_id.clone());
-            let journal = mem.journals.entry(key).or_default();
-            let actual = journal.events.last().map_or(0, |e| e.seq);
-            if actual != append.expected_seq {
-                self.conflicts.fetch_add(1, Ordering::SeqCst);
-                return Err(StorageError::Conflict {
-                    type_id: append.type_id,
-                    entity_id: append.entity_id,
-                    expected: append.expected_seq,
-                    actual,
-                });
-            }
-            let mut seq = actual;
-            for (type_name, payload) in append.events {
-                seq += 1;
-                let offset = mem.feed.len() as u64 + 1;
-                mem.feed.push(FeedRecord {
-                    offset,
-                    type_id: append.type_id.clone(),
-                    entity_id: append.entity_id.clone(),
-                    seq,
-                    kind: FeedKind::Event,
-                    type_name: type_name.clone(),
-                    payload: payload.clone(),
-                    trace: None,
-                });
-                journal.events.push(StoredEvent {
-                    seq,
-                    type_name,
-                    payload,
-                });
-            }
-            if let Some(snapshot) = append.snapshot {
-                journal.snapshot = Some((seq, snapshot));
-            }
-            journal.deleted |= append.delete;
-            mem.apply_schedule(append.schedule);
-            self.writes.fetch_add(1, Ordering::SeqCst);
-            Ok(seq)
+            self.apply_append(append)
         }
         .boxed()
     }
@@ -445,5 +485,9 @@ impl ScheduleStore for MemoryStorage {
 impl Storage for MemoryStorage {
     fn describe(&self) -> String {
         "memory".to_string()
+    }
+
+    fn shared(&self) -> bool {
+        self.shared
     }
 }

@@ -40,9 +40,9 @@ use self::reader::ReadPool;
 use self::writer::{Counters, Request};
 use super::view::{Dialect, SqlValue};
 use super::{
-    Claim, DueCall, EntityStore, EventAppend, FeedRecord, FeedSource, OffsetStore, Replay,
-    ScheduleOp, ScheduleStore, StateWrite, Storage, StorageError, StorageResult, StoredState,
-    ViewBatch, ViewStore,
+    Claim, DueCall, EntityStore, EventAppend, FeedRecord, FeedSource, OffsetStore, QueuedWrite,
+    Replay, ScheduleOp, ScheduleStore, StateWrite, Storage, StorageError, StorageResult,
+    StoredState, ViewBatch, ViewStore,
 };
 use crate::clock::{self, Clock, unix_millis};
 
@@ -197,6 +197,13 @@ impl SqliteStorage {
 
     /// Queue a write and wait until it is durable.
     async fn write(&self, op: WriteOp) -> StorageResult<u64> {
+        self.queue(op).await?.await
+    }
+
+    /// Queue a write behind every write queued before it (the writer takes
+    /// them in order and commits a batch in one transaction), with the
+    /// future of its outcome.
+    async fn queue(&self, op: WriteOp) -> StorageResult<QueuedWrite> {
         let (reply, outcome) = oneshot::channel();
         self.requests
             .as_ref()
@@ -209,7 +216,9 @@ impl SqliteStorage {
             .await
             .map_err(|_| StorageError::Closed)?;
         // The writer drops the reply only when it stops without running the write.
-        outcome.await.map_err(|_| StorageError::Closed)?
+        Ok(Box::pin(async move {
+            outcome.await.map_err(|_| StorageError::Closed)?
+        }))
     }
 
     /// Run a read, unless the storage is closed.
@@ -262,6 +271,14 @@ impl EntityStore for SqliteStorage {
 
     fn append_events(&self, append: EventAppend) -> BoxFuture<'_, StorageResult<u64>> {
         Box::pin(self.write(WriteOp::Append(append)))
+    }
+
+    fn queue_state(&self, write: StateWrite) -> BoxFuture<'_, StorageResult<QueuedWrite>> {
+        Box::pin(self.queue(WriteOp::State(write)))
+    }
+
+    fn queue_append(&self, append: EventAppend) -> BoxFuture<'_, StorageResult<QueuedWrite>> {
+        Box::pin(self.queue(WriteOp::Append(append)))
     }
 }
 
