@@ -36,6 +36,19 @@ struct Loaded<S> {
     tail: Tail,
 }
 
+impl<S> Loaded<S> {
+    /// `count` events (and a snapshot if `snapshot`) were appended, leaving `state`.
+    fn advance(&mut self, count: u64, snapshot: bool, state: S) {
+        self.seq += count;
+        self.since_snapshot = if snapshot {
+            0
+        } else {
+            self.since_snapshot + count
+        };
+        self.state = state;
+    }
+}
+
 /// Runs the commands of one event-sourced component.
 pub(crate) struct EventSourcedRunner<A: EventSourcedAdapter> {
     adapter: A,
@@ -240,7 +253,15 @@ impl<A: EventSourcedAdapter> EventSourcedRunner<A> {
                 trace,
             };
             if !self.settings.validate {
-                // Only writer: queue the append and let the next command in.
+                // Only writer: queue the append and let the next command in
+                // (the reply and the next state first, so that a failure
+                // there queues nothing).
+                let reply = finish(info, method, outcome, &new_state)?;
+                let next = if delete {
+                    guarded(info, method, || self.adapter.empty_state())?
+                } else {
+                    new_state
+                };
                 let queued = self
                     .settings
                     .storage
@@ -248,18 +269,7 @@ impl<A: EventSourcedAdapter> EventSourcedRunner<A> {
                     .await
                     .map_err(|error| storage_status(info, id, &error))?;
                 let pending = Pending::new(queued);
-                let reply = finish(info, method, outcome, &new_state)?;
-                loaded.seq += count;
-                loaded.since_snapshot = if take_snapshot {
-                    0
-                } else {
-                    loaded.since_snapshot + count
-                };
-                loaded.state = if delete {
-                    guarded(info, method, || self.adapter.empty_state())?
-                } else {
-                    new_state
-                };
+                loaded.advance(count, take_snapshot, next);
                 loaded.tail.push(pending.clone());
                 return Ok(Ran::Queued {
                     write: pending,
@@ -270,17 +280,13 @@ impl<A: EventSourcedAdapter> EventSourcedRunner<A> {
             match self.settings.storage.append_events(append).await {
                 Ok(seq) => {
                     let reply = finish(info, method, outcome, &new_state);
-                    loaded.seq = seq;
-                    loaded.since_snapshot = if take_snapshot {
-                        0
-                    } else {
-                        loaded.since_snapshot + count
-                    };
-                    loaded.state = if delete {
+                    let next = if delete {
                         guarded(info, method, || self.adapter.empty_state())?
                     } else {
                         new_state
                     };
+                    debug_assert_eq!(seq, loaded.seq + count);
+                    loaded.advance(count, take_snapshot, next);
                     return Ok(Ran::Done(scheduled.committed(reply?)));
                 }
                 Err(StorageError::Conflict {
