@@ -2,7 +2,7 @@
 //! fed by a topic (`orders.proto`), an action serving raw HTTP bodies
 //! (`web.proto`), one taking request streams (`numbers.proto`), and a shop
 //! (`shop.proto`) whose direct event stream another service (`catalog.proto`)
-//! reads.
+//! reads, and an action echoing every kind of field (`kinds.proto`).
 
 fn main() {
     if plinth_codegen::configure()
@@ -15,6 +15,7 @@ fn main() {
                 "protos/shop.proto",
                 "protos/catalog.proto",
                 "protos/relay.proto",
+                "protos/kinds.proto",
             ],
             &["protos"],
         )

@@ -20,6 +20,15 @@ pub use crate::component::{Component, Registration};
 pub use crate::context::{ActionContext, CommandContext, Metadata, UpdateContext};
 pub use crate::effect::{DeferredCall, Effect, EventEffect, RowUpdate};
 pub use crate::http::HttpBody;
+pub use crate::http::typed_json::JsonCodec;
+
+/// What generated JSON codecs use.
+pub mod json {
+    #[doc(hidden)]
+    pub use crate::http::typed_json::*;
+    #[doc(hidden)]
+    pub use ::serde;
+}
 pub use crate::status::{Code, Status};
 pub use crate::streaming_call::StreamingCall;
 pub use crate::testkit::{

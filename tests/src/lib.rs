@@ -9,6 +9,7 @@
 //! - [`direct`]: a shop producing a direct event stream and a catalog reading it.
 //! - [`eventing`]: reading topics and waiting, for the eventing tests.
 //! - [`grpc`]: a gRPC client calling methods by path.
+//! - [`kinds`]: a generated action echoing a message with every kind of field.
 //! - [`nats`]: a NATS JetStream server on a free loopback port.
 //! - [`postgres`]: a fresh database on the test PostgreSQL server.
 //! - [`process`]: starting a service binary as a child process on a free port.
@@ -31,6 +32,7 @@ pub mod eventing;
 pub mod fixture;
 pub mod flow;
 pub mod grpc;
+pub mod kinds;
 pub mod nats;
 pub mod numbers;
 pub mod orders;

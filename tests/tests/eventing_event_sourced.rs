@@ -51,6 +51,7 @@ static WATCHER_INFO: LazyLock<ComponentInfo> = LazyLock::new(|| ComponentInfo {
     methods: &WATCHER_METHODS,
     // The fixture's messages, for the HTTP/JSON route of the method.
     file_descriptor_set: FILE_DESCRIPTOR_SET,
+    json: &[],
 });
 
 /// One delivery: subject, `by`, `plinth-seq`, `ce-type`.

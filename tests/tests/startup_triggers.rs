@@ -84,6 +84,7 @@ static INFO: LazyLock<ComponentInfo> = LazyLock::new(|| ComponentInfo {
     snapshot_every: 0,
     methods: &METHODS,
     file_descriptor_set: *DESCRIPTORS,
+    json: &[],
 });
 
 /// The triggered action: counts each call on counter `<method>-calls`.

@@ -56,6 +56,7 @@ pub fn emit(ctx: &Ctx<'_>) -> TokenStream {
         .iter()
         .map(|method| method_info(ctx, method));
     let root = ctx.root();
+    let json = super::json::codec_list(ctx.package, &component.json_codecs);
     let doc = format!(" What the runtime knows about `{service}` (component `{name}`).");
     quote! {
         #[doc = #doc]
@@ -69,6 +70,7 @@ pub fn emit(ctx: &Ctx<'_>) -> TokenStream {
             snapshot_every: #snapshot_every,
             methods: &[#(#methods),*],
             file_descriptor_set: #root FILE_DESCRIPTOR_SET,
+            json: #json,
         };
     }
 }

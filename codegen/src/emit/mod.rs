@@ -7,7 +7,8 @@
 //! Per component kind, one module: [`entity`] (value entities), [`workflow`],
 //! [`event_sourced`], [`action`], [`view`]; shared pieces: [`info`] (the static
 //! `ComponentInfo`), [`client`] (typed deferred calls), [`commands`] (command
-//! decoding and entity ids), [`testkit`] (the typed test kits). [`messages`] runs prost-build; [`tree`] writes the
+//! decoding and entity ids), [`testkit`] (the typed test kits), [`json`] (the
+//! generated JSON codecs). [`messages`] runs prost-build; [`tree`] writes the
 //! module tree.
 
 mod action;
@@ -17,6 +18,7 @@ mod entity;
 mod event_sourced;
 pub mod format;
 mod info;
+mod json;
 pub mod messages;
 mod names;
 pub mod sql;
@@ -59,6 +61,13 @@ pub fn emit(pool: &DescriptorPool, model: &Model) -> Result<Vec<GeneratedFile>> 
     let mut files = Vec::new();
     for name in &packages {
         let mut contents = messages.remove(name).unwrap_or_default();
+        let codecs = json::impls(name, &model.json);
+        if !codecs.is_empty() {
+            if !contents.is_empty() {
+                contents.push('\n');
+            }
+            contents.push_str(&format::format(codecs)?);
+        }
         if let Some(package) = model.packages.iter().find(|package| &package.name == name) {
             let plinth = emit_package(pool, package)?;
             if !plinth.is_empty() {

@@ -48,6 +48,7 @@ fn entity(name: &str, methods: Vec<Method>) -> Package {
                 state: ty("shop", "Cart"),
             },
             methods,
+            json_codecs: Vec::new(),
         }],
     }
 }

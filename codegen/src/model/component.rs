@@ -172,6 +172,7 @@ pub(crate) fn build(ctx: &mut Ctx<'_>, service: &ServiceDescriptor) -> Option<Bu
         comments: span::comments(&file, service.path()),
         kind,
         methods,
+        json_codecs: Vec::new(),
     };
     Some(Built {
         component,

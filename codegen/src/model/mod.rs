@@ -12,6 +12,7 @@ mod component;
 mod direct;
 mod http;
 mod id;
+mod json;
 mod jwt;
 mod kalix;
 mod options;
@@ -21,6 +22,7 @@ mod types;
 mod validate;
 mod view;
 
+pub use json::{JsonField, JsonMessage, JsonModel, Scalar, Shape, ValueKind};
 pub use template::parse_template;
 pub use types::*;
 
@@ -57,6 +59,18 @@ pub fn build(pool: &DescriptorPool, sources: &Sources) -> Result<Model> {
     if let Some(error) = Error::from_problems(ctx.problems) {
         return Err(error);
     }
+    let json = json::build(pool, &packages.values().flatten().collect::<Vec<_>>());
+    for component in packages.values_mut().flatten() {
+        let mut codecs: Vec<TypeRef> = Vec::new();
+        for method in &component.methods {
+            for ty in [&method.input, &method.output] {
+                if json.has(&ty.full_name) && !codecs.contains(ty) {
+                    codecs.push(ty.clone());
+                }
+            }
+        }
+        component.json_codecs = codecs;
+    }
     Ok(Model {
         packages: packages
             .into_iter()
@@ -64,6 +78,7 @@ pub fn build(pool: &DescriptorPool, sources: &Sources) -> Result<Model> {
             .collect(),
         file_descriptor_set: pool.encode_to_vec(),
         warnings: types::Warnings(ctx.warnings),
+        json,
     })
 }
 

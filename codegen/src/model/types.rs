@@ -13,6 +13,8 @@ pub struct Model {
     /// What the build reports without failing: options Plinth accepts but
     /// does not act on, each saying why.
     pub warnings: Warnings,
+    /// The messages and enums that get generated JSON codecs.
+    pub json: super::json::JsonModel,
 }
 
 /// The warnings of a model, compared by kind, message and place.
@@ -70,6 +72,9 @@ pub struct Component {
     pub kind: ComponentKind,
     /// The rpcs, in declaration order.
     pub methods: Vec<Method>,
+    /// The messages its methods take or return that have a generated JSON
+    /// codec, each once.
+    pub json_codecs: Vec<TypeRef>,
 }
 
 /// The kind of a component.

@@ -39,6 +39,9 @@ pub struct ComponentInfo {
     /// The encoded `FileDescriptorSet` (options included) of the service's
     /// files and their imports.
     pub file_descriptor_set: &'static [u8],
+    /// The generated JSON codecs of the messages its methods take and return
+    /// (those that have one; the others are transcoded by reflection).
+    pub json: &'static [crate::http::typed_json::JsonCodec],
 }
 
 impl ComponentInfo {

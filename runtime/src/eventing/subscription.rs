@@ -373,6 +373,7 @@ mod tests {
         snapshot_every: 0,
         methods: &METHODS,
         file_descriptor_set: &[],
+        json: &[],
     };
 
     fn group_of(groups: &[SubscriptionGroup], source: SourceKind) -> SubscriptionGroup {

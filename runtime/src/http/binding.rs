@@ -94,6 +94,49 @@ pub(crate) fn set_text(
     Ok(())
 }
 
+/// Appends `text` encoded as a top-level singular `string` field — the usual
+/// path variable, an id — without building a message: decoded after the
+/// body's bytes, it replaces the body's value as [`set_text`] would. False,
+/// appending nothing, for any other field or an empty text (a default that
+/// encoding would drop); the caller then takes the general path.
+pub(crate) fn encode_plain_string(
+    fields: &[FieldDescriptor],
+    text: &str,
+    out: &mut Vec<u8>,
+) -> bool {
+    let [field] = fields else {
+        return false;
+    };
+    if field.kind() != Kind::String || field.is_list() || field.is_map() || text.is_empty() {
+        return false;
+    }
+    prost::encoding::encode_key(
+        field.number(),
+        prost::encoding::WireType::LengthDelimited,
+        out,
+    );
+    prost::encoding::encode_varint(text.len() as u64, out);
+    out.extend_from_slice(text.as_bytes());
+    true
+}
+
+/// Whether the field at the end of `fields` (resolved from `message`'s type)
+/// is set: present, for a field with presence; not its default, otherwise.
+pub(crate) fn is_set(message: &DynamicMessage, fields: &[FieldDescriptor]) -> bool {
+    let Some((leaf, parents)) = fields.split_last() else {
+        return false;
+    };
+    let mut current = std::borrow::Cow::Borrowed(message);
+    for parent in parents {
+        let next = match current.get_field(parent).as_message() {
+            Some(inner) => inner.clone(),
+            None => return false,
+        };
+        current = std::borrow::Cow::Owned(next);
+    }
+    current.has_field(leaf)
+}
+
 /// The message at the end of `parents` inside `message`, created on the way.
 fn nested_mut<'m>(
     message: &'m mut DynamicMessage,

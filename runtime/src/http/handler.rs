@@ -115,12 +115,15 @@ async fn serve(front: &Frontend, request: Request) -> Result<Response, Status> {
             .dispatch_stream(route.method.path, requests, metadata)
             .await?
     } else {
-        let message = build_request(route, &found, &parts.headers, parts.uri.query(), &body)?;
-        let payload = front.auth.fill_fields(
-            route.method,
-            Bytes::from(message.encode_to_vec()),
-            claims.as_deref(),
-        )?;
+        let request = match typed_request(route, &found, &parts.headers, parts.uri.query(), &body) {
+            Some(request) => request,
+            None => build_request(route, &found, &parts.headers, parts.uri.query(), &body)?
+                .encode_to_vec(),
+        };
+        let payload =
+            front
+                .auth
+                .fill_fields(route.method, Bytes::from(request), claims.as_deref())?;
         metadata.set_claims(claims);
         front
             .dispatch
@@ -132,6 +135,13 @@ async fn serve(front: &Frontend, request: Request) -> Result<Response, Status> {
         ActionReply::Unary(bytes) if raw_reply => raw_response(&bytes),
         ActionReply::Stream(replies) if raw_reply => raw_stream(replies).await,
         ActionReply::Unary(bytes) => {
+            if let Some(json) = route
+                .output_codec
+                .filter(|_| route.response_body.is_none())
+                .and_then(|codec| (codec.render)(&bytes))
+            {
+                return Ok(json_response(json));
+            }
             let message = DynamicMessage::decode(route.output.clone(), bytes).map_err(|err| {
                 Status::internal(format!(
                     "the reply is not a valid `{}`: {err}",
@@ -139,12 +149,7 @@ async fn serve(front: &Frontend, request: Request) -> Result<Response, Status> {
                 ))
             })?;
             let json = json::encode(&message, route.response_body.as_ref(), route.float_wrappers)?;
-            Ok((
-                StatusCode::OK,
-                [(header::CONTENT_TYPE, "application/json")],
-                json,
-            )
-                .into_response())
+            Ok(json_response(json))
         }
         ActionReply::Stream(replies) => {
             let accept = parts
@@ -159,6 +164,63 @@ async fn serve(front: &Frontend, request: Request) -> Result<Response, Status> {
             ))
         }
     }
+}
+
+fn json_response(json: Vec<u8>) -> Response {
+    (
+        StatusCode::OK,
+        [(header::CONTENT_TYPE, "application/json")],
+        json,
+    )
+        .into_response()
+}
+
+/// The encoded request through the route's generated codec, when it takes
+/// this request: a JSON body that is the whole request (or none), no query
+/// string, path variables that each set a value. `None` leaves the request
+/// to [`build_request`], which also reports every problem; both give the
+/// same message. Path variables are encoded apart and appended: a field
+/// given again later in protobuf's encoding replaces a singular value and
+/// merges into a message, as setting it on the decoded body does.
+fn typed_request(
+    route: &Route,
+    found: &PathMatch,
+    headers: &HeaderMap,
+    query: Option<&str>,
+    body: &[u8],
+) -> Option<Vec<u8>> {
+    let codec = route.input_codec?;
+    if !query.unwrap_or("").is_empty() {
+        return None;
+    }
+    let mut request = match route.body {
+        Body::None | Body::Whole if body.is_empty() => Vec::new(),
+        Body::Whole
+            if headers
+                .get(header::CONTENT_TYPE)
+                .is_none_or(|value| value.to_str().is_ok_and(is_json)) =>
+        {
+            (codec.parse)(body)?
+        }
+        _ => return None,
+    };
+    let mut variables: Option<DynamicMessage> = None;
+    for (capture, fields) in found.captures.iter().zip(&route.path_fields) {
+        let text = capture.decode().ok()?;
+        if binding::encode_plain_string(fields, &text, &mut request) {
+            continue;
+        }
+        let variables = variables.get_or_insert_with(|| DynamicMessage::new(route.input.clone()));
+        binding::set_text(variables, fields, &text, "").ok()?;
+        // A default value would not be encoded, so it could not replace the body's.
+        if !binding::is_set(variables, fields) {
+            return None;
+        }
+    }
+    if let Some(variables) = variables {
+        variables.encode(&mut request).ok()?;
+    }
+    Some(request)
 }
 
 /// A `google.api.HttpBody` reply as the response: its data with its content type.

@@ -7,8 +7,11 @@
 //!   pool, and the lookup of a request's route.
 //! - `template`: compiled path templates and the segment matcher.
 //! - `binding`: path variables and query parameters into request fields.
-//! - `json`: JSON bodies in, JSON replies out; `json_check`: the object
-//!   rules the decoder does not check (duplicate fields, oneofs).
+//! - `json`: JSON bodies in, JSON replies out by reflection; `json_check`:
+//!   the object rules that decoder does not check (duplicate fields, oneofs).
+//! - `typed_json`: the same JSON through generated code, for the messages
+//!   that have a generated codec (the hot path; reflection stays the
+//!   fallback and the reference).
 //! - `handler`: one request from route lookup to rendered reply.
 //! - `stream`: streamed replies as NDJSON or Server-Sent Events.
 //! - `error`: setup errors and the JSON error body.
@@ -23,6 +26,7 @@ pub(crate) mod openapi;
 mod routes;
 mod stream;
 mod template;
+pub(crate) mod typed_json;
 
 use std::sync::Arc;
 

@@ -13,6 +13,8 @@ use prost_reflect::{DescriptorPool, FieldDescriptor, MessageDescriptor};
 
 use crate::component::info::{BodySelector, ComponentInfo, HttpMethod, MethodInfo};
 
+use super::typed_json::{self, JsonCodec};
+
 use super::binding;
 use super::error::HttpSetupError;
 use super::template::{PathMatch, Pattern, split_path};
@@ -69,6 +71,10 @@ pub(crate) struct Route {
     pub path_fields: Vec<Vec<FieldDescriptor>>,
     /// Whether the reply can hold float wrappers (see [`super::json::encode`]).
     pub float_wrappers: bool,
+    /// The generated codec of the request message, if it has one.
+    pub input_codec: Option<JsonCodec>,
+    /// The generated codec of the reply message, if it has one.
+    pub output_codec: Option<JsonCodec>,
 }
 
 /// The outcome of looking a request up.
@@ -115,8 +121,15 @@ impl RouteTable {
                     }
                     let pattern = Pattern::compile(&rule.template);
                     let (body, response_body) = (rule.body, rule.response_body);
-                    let route =
-                        resolve_route(method, rule.method, pattern, body, response_body, pool)?;
+                    let route = resolve_route(
+                        component,
+                        method,
+                        rule.method,
+                        pattern,
+                        body,
+                        response_body,
+                        pool,
+                    )?;
                     table.add(route, true)?;
                 }
             }
@@ -125,6 +138,7 @@ impl RouteTable {
             for method in component.methods.iter().filter(|m| m.public()) {
                 let pattern = Pattern::literal(method.path);
                 let route = resolve_route(
+                    component,
                     method,
                     HttpMethod::Post,
                     pattern,
@@ -200,6 +214,7 @@ impl RouteTable {
 }
 
 fn resolve_route(
+    component: &'static ComponentInfo,
     method: &'static MethodInfo,
     http_method: HttpMethod,
     pattern: Pattern,
@@ -251,6 +266,8 @@ fn resolve_route(
         })?),
     };
     Ok(Route {
+        input_codec: codec(component, method.input_type),
+        output_codec: codec(component, method.output_type),
         http_method,
         pattern,
         method,
@@ -261,6 +278,18 @@ fn resolve_route(
         response_body,
         path_fields,
     })
+}
+
+/// The generated codec of message `name` among `component`'s.
+fn codec(component: &ComponentInfo, name: &str) -> Option<JsonCodec> {
+    if name == typed_json::EMPTY.type_name {
+        return Some(typed_json::EMPTY);
+    }
+    component
+        .json
+        .iter()
+        .find(|codec| codec.type_name == name)
+        .copied()
 }
 
 fn method_matches(rule: &HttpMethod, method: &http::Method) -> bool {

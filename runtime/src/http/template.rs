@@ -57,6 +57,39 @@ pub(crate) struct Pattern {
     verb: Option<String>,
 }
 
+impl Pattern {
+    /// False when `segments` cannot match a verb-less pattern: a different
+    /// number of segments (without `**`) or a literal atom that differs before
+    /// any `**`. True means "try the full match".
+    fn rejects_quickly(&self, segments: &[&str]) -> bool {
+        let mut count_fixed = true;
+        for (atom, segment) in self.atoms.iter().zip(segments) {
+            match atom {
+                Atom::Literal(literal) if !literal_matches(segment, literal) => return false,
+                Atom::DoubleStar => {
+                    count_fixed = false;
+                    break;
+                }
+                _ => {}
+            }
+        }
+        if count_fixed && self.atoms.contains(&Atom::DoubleStar) {
+            count_fixed = false;
+        }
+        !count_fixed || segments.len() == self.atoms.len()
+    }
+}
+
+/// Whether a raw path segment is `literal` once percent-decoded (compared as
+/// it stands when it holds no escape, as nearly every segment does).
+fn literal_matches(segment: &str, literal: &str) -> bool {
+    if segment.contains('%') {
+        percent_decode_str(segment).decode_utf8_lossy() == literal
+    } else {
+        segment == literal
+    }
+}
+
 /// A successful match of a path against a pattern.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct PathMatch {
@@ -176,6 +209,11 @@ impl Pattern {
 
     /// Match the raw segments of a request path.
     pub fn matches(&self, segments: &[&str]) -> Option<PathMatch> {
+        // Most templates of a table fail on the number of segments or on a
+        // literal: say so before allocating anything.
+        if self.verb.is_none() && !self.rejects_quickly(segments) {
+            return None;
+        }
         let mut segments: Vec<&str> = segments.to_vec();
         if let Some(verb) = &self.verb {
             let last = segments.last_mut()?;
@@ -193,7 +231,7 @@ impl Pattern {
             match atom {
                 Atom::Literal(literal) => {
                     let segment = segments.get(pos)?;
-                    if percent_decode_str(segment).decode_utf8_lossy() != literal.as_str() {
+                    if !literal_matches(segment, literal) {
                         return None;
                     }
                     pos += 1;
@@ -303,6 +341,11 @@ mod tests {
             "a variable never matches an empty segment"
         );
         assert_eq!(captures(&p, "/v2/shelves/s1/books/b2"), None);
+        assert_eq!(
+            captures(&p, "/v1/shel%76es/s1/books/b2"),
+            Some(vec!["s1".into(), "b2".into()]),
+            "literals compare percent-decoded"
+        );
         assert_eq!(p.variables[1].field_path, vec!["book", "id"]);
     }
 

@@ -389,5 +389,6 @@ pub fn component_with(
         snapshot_every: 0,
         methods,
         file_descriptor_set,
+        json: &[],
     }))
 }

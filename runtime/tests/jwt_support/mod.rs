@@ -174,6 +174,7 @@ fn info() -> &'static ComponentInfo {
         snapshot_every: 0,
         methods: METHODS,
         file_descriptor_set: descriptor_set(),
+        json: &[],
     })
 }
 
