@@ -5,6 +5,7 @@
 use plinth::storage::EntityStore;
 use std::path::Path;
 use std::sync::Arc;
+use std::time::Duration;
 
 use bytes::Bytes;
 use plinth::storage::{EventAppend, SCHEMA_VERSION, SqliteOptions, SqliteStorage, StateWrite};
@@ -228,10 +229,12 @@ fn wal_bytes(db: &Path) -> u64 {
     std::fs::metadata(wal).map_or(0, |m| m.len())
 }
 
-/// Storage at `path` that checkpoints when the WAL holds `pages` pages.
+/// Storage at `path` whose writer alone checkpoints, when the WAL holds
+/// `pages` pages.
 fn open_checkpointing_at(path: &Path, pages: u32) -> Arc<SqliteStorage> {
     let options = SqliteOptions {
         checkpoint_pages: pages,
+        checkpoint_interval: None,
         ..SqliteOptions::default()
     };
     Arc::new(SqliteStorage::open(path, options).unwrap())
@@ -297,4 +300,42 @@ async fn wal_is_checkpointed_at_the_configured_size() {
             .expect("written");
         assert_eq!(loaded.payload.map(|p| p.len()), Some(4096));
     }
+}
+
+#[tokio::test]
+async fn the_checkpoint_thread_copies_the_wal_while_the_writer_commits() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("thread.db");
+    // The writer alone would not checkpoint before 100,000 pages (the large
+    // case above shows it does not at 5,000): the data reaches the database
+    // file only through the thread.
+    let options = SqliteOptions {
+        checkpoint_pages: 100_000,
+        checkpoint_interval: Some(Duration::from_millis(20)),
+        ..SqliteOptions::default()
+    };
+    let storage = Arc::new(SqliteStorage::open(&path, options).unwrap());
+    write_large_states(&storage, 1500).await;
+    // The thread checkpoints within a round of the last commit.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let main = std::fs::metadata(&path).unwrap().len();
+        if main >= 1500 * 4096 {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the checkpoint thread did not copy the states into the database file ({main} bytes)"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    for i in [0, 749, 1499] {
+        let loaded = storage
+            .load_state("big", &format!("id-{i}"))
+            .await
+            .unwrap()
+            .expect("written");
+        assert_eq!(loaded.payload.map(|p| p.len()), Some(4096));
+    }
+    storage.close().await.unwrap();
 }

@@ -2,6 +2,7 @@
 //!
 //! - [`schema`]: connection settings (WAL, `synchronous=FULL`) and migrations.
 //! - [`writer`]: the one writer thread, with group commit.
+//! - [`checkpoint`]: the thread that copies the WAL into the database file.
 //! - [`ops`]: the statements of each write, fenced by the expected sequence.
 //! - [`reader`]: read-only connections for concurrent reads.
 //! - [`leases`]: leases of consumers.
@@ -16,6 +17,7 @@
 //! rusqlite and sqlx cannot share a build (both link their own SQLite), so the
 //! choice is one or the other.
 
+mod checkpoint;
 mod leases;
 mod lock;
 mod metrics;
@@ -59,10 +61,15 @@ pub struct SqliteOptions {
     pub queue_capacity: usize,
     /// How long a connection waits for a lock held by another process.
     pub busy_timeout: Duration,
-    /// WAL size, in pages, at which a commit copies the WAL back into the
-    /// database file (a checkpoint). Larger values copy pages that are
+    /// WAL size, in pages, at which the writer copies the WAL back into the
+    /// database file itself (a checkpoint inside its commit, which the writes
+    /// queued behind it wait for). Larger values copy pages that are
     /// rewritten often fewer times, at the cost of a larger WAL file.
     pub checkpoint_pages: u32,
+    /// How often a thread of its own checkpoints while the writer commits,
+    /// so that the writer rarely reaches `checkpoint_pages`; `None`: only the
+    /// writer checkpoints.
+    pub checkpoint_interval: Option<Duration>,
     /// The clock the schedule's due times and the leases' expiry are kept
     /// by (the system clock by default; a service opens its storage with its
     /// own, [`Service::clock`](crate::Service::clock)).
@@ -76,7 +83,8 @@ impl Default for SqliteOptions {
             max_batch: 1024,
             queue_capacity: 8192,
             busy_timeout: Duration::from_secs(5),
-            checkpoint_pages: schema::WAL_CHECKPOINT_PAGES,
+            checkpoint_pages: schema::WAL_CHECKPOINT_PAGES * checkpoint::BACKSTOP_FACTOR,
+            checkpoint_interval: Some(checkpoint::INTERVAL),
             clock: clock::system(),
         }
     }
@@ -106,6 +114,8 @@ pub struct SqliteStorage {
     /// The writer's queue; `None` only while dropping.
     requests: Option<mpsc::Sender<Request>>,
     writer: Mutex<Option<JoinHandle<()>>>,
+    /// `None` when only the writer checkpoints.
+    checkpointer: Option<checkpoint::Checkpointer>,
     readers: ReadPool,
     counters: Arc<Counters>,
     closed: AtomicBool,
@@ -145,10 +155,20 @@ impl SqliteStorage {
                 )
             })
             .map_err(|e| StorageError::Backend(format!("cannot start the writer thread: {e}")))?;
+        let checkpointer = match options.checkpoint_interval {
+            Some(interval) => Some(checkpoint::Checkpointer::start(
+                &path,
+                options.busy_timeout,
+                interval,
+                counters.clone(),
+            )?),
+            None => None,
+        };
         Ok(SqliteStorage {
             path,
             requests: Some(requests),
             writer: Mutex::new(Some(writer)),
+            checkpointer,
             readers,
             counters,
             closed: AtomicBool::new(false),
@@ -177,6 +197,9 @@ impl SqliteStorage {
     pub async fn close(&self) -> StorageResult<()> {
         self.closed.store(true, Ordering::SeqCst);
         self.readers.close();
+        if let Some(checkpointer) = &self.checkpointer {
+            checkpointer.stop();
+        }
         let (reply, done) = oneshot::channel();
         let Some(requests) = &self.requests else {
             return Ok(());
@@ -237,6 +260,9 @@ impl SqliteStorage {
 impl Drop for SqliteStorage {
     fn drop(&mut self) {
         self.readers.close();
+        if let Some(checkpointer) = &self.checkpointer {
+            checkpointer.stop();
+        }
         // With the only sender gone, the writer commits what is queued and stops.
         drop(self.requests.take());
         if let Some(handle) = self.writer.get_mut().ok().and_then(Option::take) {

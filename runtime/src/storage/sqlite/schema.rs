@@ -138,8 +138,10 @@ const MIGRATIONS: &[&str] = &[
 /// The writer connection's page cache, as SQLite's `cache_size` (negative: KiB).
 const WRITER_CACHE_KIB: i64 = -32 * 1024;
 
-/// The default WAL size, in pages, at which a commit checkpoints
-/// ([`super::SqliteOptions::checkpoint_pages`]; SQLite's own default is 1,000).
+/// The WAL size, in pages, at which a commit checkpoints when the writer is
+/// the only one to ([`super::SqliteOptions::checkpoint_pages`]; SQLite's own
+/// default is 1,000). With the checkpoint thread (the default), the writer's
+/// threshold is a backstop above it (`super::checkpoint`).
 ///
 /// A checkpoint copies every page the WAL holds back into the database file,
 /// once per page however often it was rewritten, on the writer thread inside
