@@ -308,6 +308,24 @@ async fn over_http_replies_and_requests_are_those_of_the_reflective_path() {
         );
     }
 
+    // A streamed reply is one rendering per line, the same as the reflective path's.
+    for _ in 0..10 {
+        let message = everything(&mut rng, 1);
+        let json = reflective(&pool, &message.encode_to_vec());
+        let expected = reflective(&pool, &reflective_parse(&pool, &json).unwrap());
+        let reply = client
+            .post(format!("{base}/kinds/echo-thrice"))
+            .body(json.clone())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(reply.status(), 200);
+        let body = reply.text().await.unwrap();
+        let lines: Vec<&str> = body.lines().collect();
+        let expected = String::from_utf8_lossy(&expected);
+        assert_eq!(lines, vec![&*expected; 3]);
+    }
+
     // Path variables replace what the body says, also with the body's own value.
     let reply: Value = client
         .post(format!("{base}/kinds/from%20path/echo"))

@@ -160,6 +160,7 @@ async fn serve(front: &Frontend, request: Request) -> Result<Response, Status> {
                 replies,
                 route.output.clone(),
                 route.response_body.clone(),
+                route.output_codec,
                 StreamFormat::for_accept(accept),
             ))
         }

@@ -17,6 +17,7 @@ use crate::status::Status;
 
 use super::error::error_json;
 use super::json;
+use super::typed_json::JsonCodec;
 
 /// How a stream of replies is framed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -86,12 +87,19 @@ pub(crate) fn streaming_response(
     replies: BoxStream<'static, Result<Bytes, Status>>,
     output: MessageDescriptor,
     response_body: Option<FieldDescriptor>,
+    codec: Option<JsonCodec>,
     format: StreamFormat,
 ) -> Response {
     let float_wrappers = json::holds_float_wrappers(&output);
+    // The generated writer renders whole replies; one field of them goes
+    // through reflection.
+    let codec = codec.filter(|_| response_body.is_none());
     let frames = replies
         .map(move |reply| {
             let rendered = reply.and_then(|bytes| {
+                if let Some(json) = codec.and_then(|codec| (codec.render)(&bytes)) {
+                    return Ok(json);
+                }
                 let message = DynamicMessage::decode(output.clone(), bytes).map_err(|err| {
                     Status::internal(format!(
                         "a streamed reply is not a valid `{}`: {err}",
