@@ -258,6 +258,19 @@ async fn write_large_states(storage: &Arc<SqliteStorage>, count: usize) {
     }
 }
 
+/// The first, middle and last of the states `write_large_states` wrote for
+/// 1,500 entities read back whole.
+async fn assert_large_states_read_back(storage: &SqliteStorage) {
+    for i in [0, 749, 1499] {
+        let loaded = storage
+            .load_state("big", &format!("id-{i}"))
+            .await
+            .unwrap()
+            .expect("written");
+        assert_eq!(loaded.payload.map(|p| p.len()), Some(4096));
+    }
+}
+
 #[tokio::test]
 async fn wal_is_checkpointed_at_the_configured_size() {
     // One 4 KiB state is at least two pages (its feed record does not fit in
@@ -292,14 +305,7 @@ async fn wal_is_checkpointed_at_the_configured_size() {
         "no checkpoint at 1,000 pages: after 1,500 states of 4 KiB the WAL has {} frames",
         wal / FRAME
     );
-    for i in [0, 749, 1499] {
-        let loaded = storage
-            .load_state("big", &format!("id-{i}"))
-            .await
-            .unwrap()
-            .expect("written");
-        assert_eq!(loaded.payload.map(|p| p.len()), Some(4096));
-    }
+    assert_large_states_read_back(&storage).await;
 }
 
 #[tokio::test]
@@ -329,13 +335,6 @@ async fn the_checkpoint_thread_copies_the_wal_while_the_writer_commits() {
         );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    for i in [0, 749, 1499] {
-        let loaded = storage
-            .load_state("big", &format!("id-{i}"))
-            .await
-            .unwrap()
-            .expect("written");
-        assert_eq!(loaded.payload.map(|p| p.len()), Some(4096));
-    }
+    assert_large_states_read_back(&storage).await;
     storage.close().await.unwrap();
 }
