@@ -129,6 +129,30 @@ async fn a_panicking_handler_fails_with_internal_and_changes_nothing() {
 }
 
 #[tokio::test]
+async fn a_command_whose_caller_goes_away_still_runs_to_completion() {
+    let storage = Arc::new(MemoryStorage::with_write_delay(Duration::from_millis(20)));
+    let service = start(storage.clone(), test_config()).await;
+    let dispatch = service.dispatch();
+    // Cached and free: the command's handler runs on the caller's task.
+    call::<CounterState>(&dispatch, "/test.Counter/Increment", &inc("gone", 1))
+        .await
+        .unwrap();
+    let payload = Bytes::from(inc("gone", 2).encode_to_vec());
+    let mut caller = dispatch.dispatch("/test.Counter/Increment", payload, Metadata::new());
+    assert!(
+        futures::poll!(&mut caller).is_pending(),
+        "the write takes 20 ms to commit"
+    );
+    drop(caller);
+    let state: CounterState = call(&dispatch, "/test.Counter/Get", &inc("gone", 0))
+        .await
+        .unwrap();
+    assert_eq!(state.value, 3, "the abandoned increment still committed");
+    assert_eq!(storage.writes.load(Ordering::SeqCst), 2);
+    service.shutdown().await;
+}
+
+#[tokio::test]
 async fn handler_errors_and_bad_input_persist_nothing() {
     let storage = Arc::new(MemoryStorage::default());
     let service = start(storage.clone(), test_config()).await;

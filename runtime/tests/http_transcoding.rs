@@ -28,6 +28,17 @@ async fn single_segment_variables_and_query_parameters() {
 }
 
 #[tokio::test]
+async fn an_escaped_first_segment_finds_the_route_of_its_literal() {
+    let (calls, app) = app();
+    let reply = send(&app, "GET", "/%761/shelves/s1", &[], "").await;
+    assert_eq!(reply.status, 200, "{}", reply.text());
+    assert_eq!(reply.json()["shelf"], "s1");
+    assert_eq!(calls.last_path(), "/httptest.Library/GetShelf");
+    let reply = send(&app, "GET", "/v2/shelves/s1", &[], "").await;
+    assert_eq!(reply.status, 404, "{}", reply.text());
+}
+
+#[tokio::test]
 async fn literal_segments_beat_variables() {
     let (calls, app) = app();
     let reply = send(&app, "GET", "/v1/shelves/special", &[], "").await;

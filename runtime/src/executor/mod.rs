@@ -32,6 +32,15 @@
 //! of its storage: the next command runs while the last one's write commits,
 //! and replies wait for their writes ([`pipeline`] states the rule).
 //!
+//! A command runs detached from its caller (on a task of its own), so that
+//! once it started it runs to completion even if the caller goes away. The
+//! exception costs nothing to that rule: a value-entity command that finds
+//! its entity free and cached (and this process its only writer) runs its
+//! handler on the caller's task, and when the handler only replies or
+//! rejects, with no write to wait for, the answer is given right there
+//! (nothing changed, so there is nothing to complete); any other effect is
+//! carried on detached, holding the entity, before the caller's task yields.
+//!
 //! - [`cache`]: the active-entity slots and their passivation.
 //! - [`pipeline`]: queued writes and what replies wait for.
 //! - [`value`]: value entities (load state, handle, write with the expected sequence).
@@ -338,7 +347,7 @@ where
 /// The span of one entity (or workflow) command, a child of the handler
 /// span: the type and method at INFO; the id, which may be user data,
 /// only when DEBUG is on for this module.
-fn command_span(info: &'static ComponentInfo, method: usize, id: &str) -> tracing::Span {
+pub(crate) fn command_span(info: &'static ComponentInfo, method: usize, id: &str) -> tracing::Span {
     let span = tracing::info_span!(
         "plinth.command",
         entity.type = info.type_id,
