@@ -4,7 +4,9 @@
 #   single   one process on PostgreSQL: Plinth against the hand-written reference (group commit
 #            and per-write commit), write and read, alternating (bench/run.sh --pg);
 #   scale    1, 2, 3 ... Plinth processes on one database serving one load spread round-robin
-#            over them, with each process's commands and conflict retries from /_plinth/metrics.
+#            over them, with each process's commands and conflict retries from /_plinth/metrics;
+#   wal      the WAL one write costs: Plinth and the group-commit reference each under one
+#            write run, the WAL between its first and last byte by record type (pg_walinspect).
 # Without --pg it starts its own PostgreSQL 15 with .ci/postgres.sh (own data dir and port) and
 # stops it at the end. Results: <out>/pg-summary.md, with the raw files beside it.
 set -euo pipefail
@@ -12,7 +14,7 @@ set -euo pipefail
 usage() {
     cat <<'EOF'
 usage: bench/pg.sh [options]
-  --parts "..."          parts to run (pgbench single scale)            [pgbench single scale]
+  --parts "..."          parts to run (pgbench single scale wal)        [pgbench single scale]
   --runs N               repetitions of every run (medians are over them)             [3]
   --duration D           measured time per load run (plinth-load syntax)              [5s]
   --warmup D             warm-up per load run                                         [1s]
@@ -327,12 +329,67 @@ plinth_entity_conflict_retries_total on /_plinth/metrics."
     } >>"$SUMMARY"
 }
 
+# --- wal: what one write costs in WAL, by record type -------------------------------------------
+run_wal() {
+    local system url addr target transport stats writes start end
+    local wal="$OUT/wal"
+    mkdir -p "$wal"
+    transport="${TRANSPORTS##* }"
+    for system in plinth-pg reference-pg-batching; do
+        url="$(fresh_db bench_wal)"
+        psql "$url" -q -c "CREATE EXTENSION IF NOT EXISTS pg_walinspect" >/dev/null
+        addr="127.0.0.1:$((PORT_BASE + 200))"
+        target="http://$addr"
+        case "$system" in
+            plinth-pg)
+                env PLINTH_ADDR="$addr" PLINTH_STORAGE="$url" PLINTH_LOG=warn TOKIO_WORKER_THREADS=2 \
+                    "$BIN/plinth-bench-service" >>"$wal/$system.server.log" 2>&1 & ;;
+            reference-pg-batching)
+                "$BIN/reference-server" --http "$addr" --grpc "127.0.0.1:$((PORT_BASE + 201))" --pg "$url" \
+                    --workers 2 --batching >>"$wal/$system.server.log" 2>&1 &
+                [ "$transport" = grpc ] && target="http://127.0.0.1:$((PORT_BASE + 201))" ;;
+        esac
+        PIDS+=($!)
+        "$BIN/bench-tool" ready --target "http://$addr" --timeout 60s >/dev/null
+        # Prefill and warm up (every id written once), then start the WAL afresh.
+        "$BIN/plinth-load" --target "$target" --transport "$transport" --scenario write \
+            --concurrency "$CONCURRENCY" --duration "$WARMUP" --warmup 0s --quiet >/dev/null
+        psql "$url" -q -c CHECKPOINT
+        start="$(psql "$url" -Atc 'SELECT pg_current_wal_lsn()')"
+        "$BIN/plinth-load" --target "$target" --transport "$transport" --scenario write --no-prefill \
+            --concurrency "$CONCURRENCY" --duration "$DURATION" --warmup 0s --quiet \
+            --json "$wal/$system.load.json" | sed -n '2p'
+        end="$(psql "$url" -Atc 'SELECT pg_current_wal_lsn()')"
+        writes="$(jq -r '.ok' "$wal/$system.load.json")"
+        psql "$url" -AtF '|' -v start="$start" -v end="$end" >"$wal/$system.stats" <<'SQL'
+SELECT "resource_manager/record_type", count, combined_size, fpi_size
+FROM pg_get_wal_stats(:'start', :'end', true) WHERE count > 0 ORDER BY combined_size DESC
+SQL
+        {
+            echo "### $system: $writes writes ($transport, $CONCURRENCY in flight, $DURATION)"
+            echo
+            echo "| record type | records | bytes | of which full-page images | bytes per write |"
+            echo "|---|---|---|---|---|"
+            awk -F'|' -v w="$writes" '{ t += $3; printf "| %s | %d | %d | %d | %.0f |\n", $1, $2, $3, $4, $3 / w }
+                END { printf "| **all** | | %d | | **%.0f** |\n", t, t / w }' "$wal/$system.stats"
+            echo
+        } >>"$wal/summary.md"
+        stop_processes
+    done
+    {
+        echo "## WAL per write, by record type (pg_walinspect)"
+        echo
+        cat "$wal/summary.md"
+    } >>"$SUMMARY"
+}
+
 for part in $PARTS; do
     case "$part" in
         pgbench) run_pgbench ;;
         single) run_single ;;
         scale) run_scale ;;
-        *) echo "pg.sh: unknown part $part (pgbench single scale)" >&2; exit 2 ;;
+        wal) run_wal ;;
+        *) echo "pg.sh: unknown part $part (pgbench single scale wal)" >&2; exit 2 ;;
     esac
 done
 

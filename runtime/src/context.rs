@@ -46,7 +46,9 @@ pub enum Caller {
 /// handler makes through its context, forwards and side effects carry them on.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Metadata {
-    entries: Vec<(String, String)>,
+    /// Shared: a call's metadata is cloned into every call it makes (and
+    /// kept for a forward) far more often than it is changed.
+    entries: Arc<Vec<(String, String)>>,
     caller: Caller,
     claims: Option<Arc<Claims>>,
 }
@@ -59,8 +61,9 @@ impl Metadata {
 
     /// Add an entry (keys are stored lower-case).
     pub fn insert(&mut self, key: impl Into<String>, value: impl Into<String>) {
-        self.entries
-            .push((key.into().to_ascii_lowercase(), value.into()));
+        let mut key = key.into();
+        key.make_ascii_lowercase();
+        Arc::make_mut(&mut self.entries).push((key, value.into()));
     }
 
     /// The same metadata with one more entry.

@@ -232,10 +232,17 @@ impl Dispatch for Dispatcher {
                 return futures::future::ready(Err(status)).boxed();
             }
         };
-        let call = self
-            .inner
-            .clone()
-            .call(path.to_string(), payload, metadata, 0);
+        let call = match route {
+            Some(route) if !path.starts_with(DRIVE_PATH) => {
+                self.inner
+                    .clone()
+                    .call_route(route.clone(), payload, metadata, 0)
+            }
+            _ => self
+                .inner
+                .clone()
+                .call(path.to_string(), payload, metadata, 0),
+        };
         let inner = self.inner.clone();
         async move {
             let reply = match call.await {
@@ -335,15 +342,31 @@ impl Inner {
         metadata: Metadata,
         depth: usize,
     ) -> BoxFuture<'static, Result<ActionReply, Status>> {
-        let span = handler_span(self.routes.get(path.as_str()), &metadata);
-        async move {
-            if let Some(type_id) = path.strip_prefix(DRIVE_PATH) {
-                return self.drive(type_id, payload, metadata, depth).await;
+        if let Some(type_id) = path.strip_prefix(DRIVE_PATH) {
+            let type_id = type_id.to_owned();
+            return async move { self.drive(&type_id, payload, metadata, depth).await }.boxed();
+        }
+        match self.routes.get(path.as_str()).cloned() {
+            Some(route) => self.call_route(route, payload, metadata, depth),
+            None => {
+                let status = Status::unimplemented(format!("unknown method {path}"));
+                futures::future::ready(Err(status)).boxed()
             }
-            let Some(route) = self.routes.get(path.as_str()).cloned() else {
-                return Err(Status::unimplemented(format!("unknown method {path}")));
-            };
+        }
+    }
+
+    /// A call of the method `route` serves.
+    fn call_route(
+        self: Arc<Self>,
+        route: Route,
+        payload: Bytes,
+        metadata: Metadata,
+        depth: usize,
+    ) -> BoxFuture<'static, Result<ActionReply, Status>> {
+        let span = handler_span(Some(&route), &metadata);
+        async move {
             if depth > MAX_FORWARD_DEPTH {
+                let path = route.info.methods[route.method].path;
                 return Err(Status::failed_precondition(format!(
                     "call to {path} forwarded more than {MAX_FORWARD_DEPTH} times (a forward loop?)"
                 )));

@@ -9,6 +9,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use futures::StreamExt;
+use http_body::Body as _;
 use http_body_util::{BodyExt, LengthLimitError, Limited};
 use prost::Message as _;
 use prost_reflect::{DynamicMessage, Value};
@@ -42,15 +43,29 @@ pub(crate) struct Frontend {
     pub auth: Arc<crate::auth::Authenticator>,
 }
 
+impl std::fmt::Debug for Frontend {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Frontend")
+            .field("options", &self.options)
+            .finish_non_exhaustive()
+    }
+}
+
 /// Serve one request (the router's fallback handler).
 pub(crate) async fn handle(State(front): State<Arc<Frontend>>, request: Request) -> Response {
-    match serve(&front, request).await {
+    serve(&front, request).await
+}
+
+/// Serve one request on the routes of `front`: its response, or the error
+/// response of why it has none.
+pub(crate) async fn serve(front: &Frontend, request: Request) -> Response {
+    match respond(front, request).await {
         Ok(response) => response,
         Err(status) => error_response(&status),
     }
 }
 
-async fn serve(front: &Frontend, request: Request) -> Result<Response, Status> {
+async fn respond(front: &Frontend, request: Request) -> Result<Response, Status> {
     let (parts, body) = request.into_parts();
     let path = parts.uri.path();
     let (route, found) = match front.table.lookup(&parts.method, path) {
@@ -83,16 +98,21 @@ async fn serve(front: &Frontend, request: Request) -> Result<Response, Status> {
     if declared.is_some_and(|length| length > limit as u64) {
         return Err(payload_too_large(limit));
     }
-    let body = match Limited::new(body, limit).collect().await {
-        Ok(collected) => collected.to_bytes(),
-        Err(err) if err.downcast_ref::<LengthLimitError>().is_some() => {
-            return Err(payload_too_large(limit));
-        }
-        Err(err) => {
-            return Err(bad_request(format!(
-                "the request body could not be read: {err}"
-            )));
-        }
+    // A request without a body (a GET, or a declared length of 0) has
+    // nothing to collect.
+    let body = match Limited::new(body, limit) {
+        body if body.is_end_stream() => Bytes::new(),
+        body => match body.collect().await {
+            Ok(collected) => collected.to_bytes(),
+            Err(err) if err.downcast_ref::<LengthLimitError>().is_some() => {
+                return Err(payload_too_large(limit));
+            }
+            Err(err) => {
+                return Err(bad_request(format!(
+                    "the request body could not be read: {err}"
+                )));
+            }
+        },
     };
 
     let mut metadata = metadata(&parts.headers);
@@ -167,13 +187,15 @@ async fn serve(front: &Frontend, request: Request) -> Result<Response, Status> {
     }
 }
 
+/// A `200 OK` with a JSON body (built directly: through `IntoResponse` the
+/// body's own content type is set first and then replaced).
 fn json_response(json: Vec<u8>) -> Response {
-    (
-        StatusCode::OK,
-        [(header::CONTENT_TYPE, "application/json")],
-        json,
-    )
-        .into_response()
+    let mut response = Response::new(axum::body::Body::from(json));
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    response
 }
 
 /// The encoded request through the route's generated codec, when it takes

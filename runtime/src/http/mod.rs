@@ -33,6 +33,8 @@ use std::sync::Arc;
 pub use error::{HttpSetupError, error_response};
 pub use http_body::HttpBody;
 
+pub(crate) use handler::{Frontend, serve};
+
 use crate::dispatch::SharedDispatch;
 
 /// Limits of the HTTP front door.
@@ -61,16 +63,17 @@ pub fn router(
     dispatch: SharedDispatch,
     options: HttpOptions,
 ) -> Result<axum::Router, HttpSetupError> {
-    router_with_auth(dispatch, options, Arc::default()).map(|(router, _)| router)
+    router_with_auth(dispatch, options, Arc::default()).map(|(router, _, _)| router)
 }
 
-/// [`router`], checking bearer tokens with `auth`, and the OpenAPI document
-/// of the routes it serves.
+/// [`router`], checking bearer tokens with `auth`; also what serves its
+/// routes without the router ([`serve`]), and the OpenAPI document of the
+/// routes.
 pub(crate) fn router_with_auth(
     dispatch: SharedDispatch,
     options: HttpOptions,
     auth: Arc<crate::auth::Authenticator>,
-) -> Result<(axum::Router, serde_json::Value), HttpSetupError> {
+) -> Result<(axum::Router, Arc<Frontend>, serde_json::Value), HttpSetupError> {
     let components = dispatch.components();
     let pool = routes::descriptor_pool(components)?;
     let table = routes::RouteTable::build(components, &pool)?;
@@ -83,6 +86,6 @@ pub(crate) fn router_with_auth(
     });
     let router = axum::Router::new()
         .fallback(handler::handle)
-        .with_state(front);
-    Ok((router, document))
+        .with_state(front.clone());
+    Ok((router, front, document))
 }

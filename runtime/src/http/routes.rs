@@ -178,18 +178,18 @@ impl RouteTable {
     pub fn lookup(&self, method: &http::Method, path: &str) -> Lookup<'_> {
         let segments = split_path(path);
         let mut best: Option<(&Route, PathMatch, (bool, bool))> = None;
-        let mut allowed: Vec<String> = Vec::new();
+        // Templates of other methods are matched only when none of this
+        // method matches (for the 405's `Allow`): a path usually matches
+        // the templates of several methods, and a match costs allocations.
+        let mut other_methods = false;
         for route in &self.routes {
+            if !method_matches(&route.http_method, method) {
+                other_methods = true;
+                continue;
+            }
             let Some(found) = route.pattern.matches(&segments) else {
                 continue;
             };
-            if !method_matches(&route.http_method, method) {
-                let name = method_name(&route.http_method).to_string();
-                if !allowed.contains(&name) {
-                    allowed.push(name);
-                }
-                continue;
-            }
             // Lower is better: (ranks, no verb, any-method).
             let key = (
                 !found.has_verb,
@@ -205,10 +205,27 @@ impl RouteTable {
                 best = Some((route, found, key));
             }
         }
-        match best {
-            Some((route, found, _)) => Lookup::Found(route, found),
-            None if allowed.is_empty() => Lookup::NotFound,
-            None => Lookup::MethodNotAllowed(allowed),
+        if let Some((route, found, _)) = best {
+            return Lookup::Found(route, found);
+        }
+        let mut allowed: Vec<String> = Vec::new();
+        if other_methods {
+            for route in &self.routes {
+                if method_matches(&route.http_method, method)
+                    || route.pattern.matches(&segments).is_none()
+                {
+                    continue;
+                }
+                let name = method_name(&route.http_method).to_string();
+                if !allowed.contains(&name) {
+                    allowed.push(name);
+                }
+            }
+        }
+        if allowed.is_empty() {
+            Lookup::NotFound
+        } else {
+            Lookup::MethodNotAllowed(allowed)
         }
     }
 }

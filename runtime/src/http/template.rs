@@ -214,14 +214,21 @@ impl Pattern {
         if self.verb.is_none() && !self.rejects_quickly(segments) {
             return None;
         }
-        let mut segments: Vec<&str> = segments.to_vec();
-        if let Some(verb) = &self.verb {
-            let last = segments.last_mut()?;
-            *last = last.strip_suffix(verb.as_str())?.strip_suffix(':')?;
-            if self.atoms.is_empty() && segments == [""] {
-                segments.clear();
+        // Only a template with a verb needs its own copy of the segments.
+        let stripped: Vec<&str>;
+        let segments = match &self.verb {
+            None => segments,
+            Some(verb) => {
+                let mut copy = segments.to_vec();
+                let last = copy.last_mut()?;
+                *last = last.strip_suffix(verb.as_str())?.strip_suffix(':')?;
+                if self.atoms.is_empty() && copy == [""] {
+                    copy.clear();
+                }
+                stripped = copy;
+                &stripped[..]
             }
-        }
+        };
         let count = segments.len();
         let mut pos = 0;
         let mut spans = Vec::with_capacity(self.atoms.len());

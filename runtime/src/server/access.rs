@@ -17,11 +17,13 @@
 
 use std::time::Instant;
 
-use http::{HeaderValue, Request, Response};
+use http::{HeaderName, HeaderValue, Request, Response};
 use tracing::field::Empty;
 
 /// The header carrying the request id.
-const REQUEST_ID: &str = "x-request-id";
+const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+/// The status in a gRPC response head (a refusal, or an error before any reply).
+const GRPC_STATUS: HeaderName = HeaderName::from_static("grpc-status");
 /// The longest client request id kept.
 const MAX_ID: usize = 128;
 
@@ -40,15 +42,12 @@ impl Access {
     pub(crate) fn start<B>(request: &Request<B>, grpc: bool) -> Access {
         let id = request
             .headers()
-            .get(REQUEST_ID)
+            .get(&REQUEST_ID)
             .filter(|value| {
                 value.len() <= MAX_ID && value.as_bytes().iter().all(|b| b.is_ascii_graphic())
             })
             .cloned()
-            .unwrap_or_else(|| {
-                HeaderValue::from_str(&uuid::Uuid::new_v4().to_string())
-                    .unwrap_or(HeaderValue::from_static("-"))
-            });
+            .unwrap_or_else(new_request_id);
         let span = tracing::info_span!(
             "plinth.call",
             otel.name = Empty,
@@ -90,11 +89,15 @@ impl Access {
     /// Log the call once its response head is ready, and hand the request
     /// id back on the response.
     pub(crate) fn finish<B>(self, response: &mut Response<B>) {
-        let grpc_status = response
-            .headers()
-            .get("grpc-status")
-            .and_then(|value| value.to_str().ok())
-            .map(str::to_owned);
+        let grpc_status = if self.grpc {
+            response
+                .headers()
+                .get(&GRPC_STATUS)
+                .and_then(|value| value.to_str().ok())
+                .map(str::to_owned)
+        } else {
+            None
+        };
         self.span
             .record("http.response.status_code", response.status().as_u16());
         if let Some(code) = grpc_status.as_deref().and_then(|c| c.parse::<u32>().ok()) {
@@ -113,6 +116,15 @@ impl Access {
         );
         response.headers_mut().insert(REQUEST_ID, self.id);
     }
+}
+
+/// A new request id: a random UUID, drawn from the thread's generator (the
+/// `fast-rng` feature: no system call per request) and formatted on the
+/// stack.
+fn new_request_id() -> HeaderValue {
+    let mut buffer = uuid::Uuid::encode_buffer();
+    let text = uuid::Uuid::new_v4().hyphenated().encode_lower(&mut buffer);
+    HeaderValue::from_str(text).unwrap_or(HeaderValue::from_static("-"))
 }
 
 /// Name the current call's span by the HTTP route that serves it: its

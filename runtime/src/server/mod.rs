@@ -54,6 +54,10 @@ pub(crate) struct FrontDoors {
     pub(crate) grpc: axum::Router,
     /// Serves everything else.
     pub(crate) http: axum::Router,
+    /// The service's own HTTP/JSON routes, served without `http`'s router
+    /// when the path is not one of the runtime's ([`is_runtime_path`]):
+    /// there `http` would only have fallen back to them.
+    pub(crate) routes: Option<Arc<crate::http::Frontend>>,
     /// Whether callers from other hosts may reach the admin surface here.
     pub(crate) admin_from_anywhere: bool,
 }
@@ -88,6 +92,13 @@ fn is_admin(path: &str) -> bool {
     path.starts_with("/_plinth/")
         || path.starts_with("/grpc.reflection.v1.ServerReflection/")
         || path.starts_with("/grpc.reflection.v1alpha.ServerReflection/")
+}
+
+/// Whether `path` is one the runtime serves beside the service's routes (the
+/// admin surface and the direct streams): every route of the HTTP router
+/// that is not its fallback starts so.
+fn is_runtime_path(path: &str) -> bool {
+    path.starts_with("/_plinth/") || path.starts_with("/plinth.direct/")
 }
 
 /// What a client may hold.
@@ -147,7 +158,12 @@ impl FrontDoors {
         let mut response = if is_grpc {
             self.grpc.oneshot(request).instrument(span).await?
         } else {
-            self.http.oneshot(request).instrument(span).await?
+            match &self.routes {
+                Some(routes) if !is_runtime_path(request.uri().path()) => {
+                    crate::http::serve(routes, request).instrument(span).await
+                }
+                _ => self.http.oneshot(request).instrument(span).await?,
+            }
         };
         access.finish(&mut response);
         // The call stays in flight until its body is sent or dropped.
@@ -355,6 +371,7 @@ mod tests {
         FrontDoors {
             grpc: axum::Router::new(),
             http: axum::Router::new(),
+            routes: None,
             admin_from_anywhere,
         }
     }

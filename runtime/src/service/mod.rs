@@ -288,7 +288,7 @@ impl Service {
         )
         .await?;
         let subscriptions = eventing.status_sources();
-        let (mut http, openapi) = http_router(shared.clone(), &config, auth.clone())?;
+        let (mut http, routes, openapi) = http_router(shared.clone(), &config, auth.clone())?;
         let status_routes = crate::view::status::router(
             views.clone(),
             subscriptions.clone(),
@@ -317,6 +317,7 @@ impl Service {
             )
             .await?,
             http,
+            routes: Some(routes),
             admin_from_anywhere: config.admin_access == crate::config::AdminAccess::Any,
         };
         let admin = match admin_listener {
@@ -325,6 +326,7 @@ impl Service {
                 FrontDoors {
                     grpc: crate::grpc::admin_router(&shared).await?,
                     http: status_routes,
+                    routes: None,
                     // Who reaches this address is the operator's choice.
                     admin_from_anywhere: true,
                 },
@@ -449,12 +451,13 @@ async fn open_topics(
     Ok(crate::eventing::open_topics(&config.topics, &beside).await?)
 }
 
-/// The HTTP/JSON front door, and the OpenAPI document of its routes.
+/// The HTTP/JSON front door (as a router, and what serves its routes
+/// directly), and the OpenAPI document of its routes.
 fn http_router(
     dispatch: SharedDispatch,
     config: &Config,
     auth: Arc<crate::auth::Authenticator>,
-) -> ServiceResult<(axum::Router, serde_json::Value)> {
+) -> ServiceResult<(axum::Router, Arc<crate::http::Frontend>, serde_json::Value)> {
     crate::http::router_with_auth(
         dispatch,
         HttpOptions {
