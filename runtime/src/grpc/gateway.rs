@@ -53,6 +53,19 @@ impl Gateway {
             auth,
         }
     }
+
+    /// Whether `path` is a method of a registered component.
+    pub(crate) fn serves(&self, path: &str) -> bool {
+        self.methods.contains_key(path)
+    }
+}
+
+impl std::fmt::Debug for Gateway {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Gateway")
+            .field("methods", &self.methods.len())
+            .finish_non_exhaustive()
+    }
 }
 
 impl<B> tower::Service<http::Request<B>> for Gateway

@@ -19,20 +19,23 @@ pub enum GrpcError {
 }
 
 /// The gRPC router of the service port: health, reflection when the admin
-/// surface is served here, and every other path through the dispatcher.
+/// surface is served here, and every other path through the dispatcher;
+/// also that gateway to the dispatcher, which serves the components'
+/// methods without the router.
 pub(crate) async fn router(
     dispatch: SharedDispatch,
     max_message_bytes: usize,
     with_reflection: bool,
     auth: std::sync::Arc<crate::auth::Authenticator>,
-) -> Result<axum::Router, GrpcError> {
+) -> Result<(axum::Router, gateway::Gateway), GrpcError> {
     let components = dispatch.components();
     let mut routes = health(components).await;
     if with_reflection {
         routes = add_reflection(routes, components)?;
     }
     let gateway = gateway::Gateway::new(dispatch, max_message_bytes, auth);
-    Ok(routes.into_axum_router().fallback_service(gateway))
+    let router = routes.into_axum_router().fallback_service(gateway.clone());
+    Ok((router, gateway))
 }
 
 /// The gRPC router of a separate admin address: health and reflection only.

@@ -120,11 +120,15 @@ impl Access {
 
 /// A new request id: a random UUID, drawn from the thread's generator (the
 /// `fast-rng` feature: no system call per request) and formatted on the
-/// stack.
+/// stack. It is marked sensitive so that HTTP/2's header compression sends
+/// it as a literal instead of entering a value that never repeats into the
+/// connection's table (which would evict the entries that do repeat).
 fn new_request_id() -> HeaderValue {
     let mut buffer = uuid::Uuid::encode_buffer();
     let text = uuid::Uuid::new_v4().hyphenated().encode_lower(&mut buffer);
-    HeaderValue::from_str(text).unwrap_or(HeaderValue::from_static("-"))
+    let mut id = HeaderValue::from_str(text).unwrap_or(HeaderValue::from_static("-"));
+    id.set_sensitive(true);
+    id
 }
 
 /// Name the current call's span by the HTTP route that serves it: its

@@ -36,7 +36,7 @@ use hyper_util::server::conn::auto;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpListener;
 use tokio_rustls::TlsAcceptor;
-use tower::ServiceExt;
+use tower::{Service as _, ServiceExt};
 use tracing::Instrument as _;
 
 use connections::{Admission, Close, InFlight, Registry};
@@ -52,6 +52,9 @@ const KEEP_ALIVE: (Duration, Duration) = (Duration::from_secs(30), Duration::fro
 pub(crate) struct FrontDoors {
     /// Serves `application/grpc*` requests.
     pub(crate) grpc: axum::Router,
+    /// The components' gRPC methods, served without `grpc`'s router (which
+    /// would only have fallen back to this gateway for them).
+    pub(crate) methods: Option<crate::grpc::gateway::Gateway>,
     /// Serves everything else.
     pub(crate) http: axum::Router,
     /// The service's own HTTP/JSON routes, served without `http`'s router
@@ -156,7 +159,15 @@ impl FrontDoors {
         let request = request.map(axum::body::Body::new);
         let span = access.span().clone();
         let mut response = if is_grpc {
-            self.grpc.oneshot(request).instrument(span).await?
+            match &self.methods {
+                Some(methods) if methods.serves(request.uri().path()) => methods
+                    .clone()
+                    .call(request)
+                    .instrument(span)
+                    .await?
+                    .map(axum::body::Body::new),
+                _ => self.grpc.oneshot(request).instrument(span).await?,
+            }
         } else {
             match &self.routes {
                 Some(routes) if !is_runtime_path(request.uri().path()) => {
@@ -370,6 +381,7 @@ mod tests {
     fn doors(admin_from_anywhere: bool) -> FrontDoors {
         FrontDoors {
             grpc: axum::Router::new(),
+            methods: None,
             http: axum::Router::new(),
             routes: None,
             admin_from_anywhere,

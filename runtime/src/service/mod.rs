@@ -308,14 +308,16 @@ impl Service {
         if admin_here {
             http = http.merge(status_routes.clone());
         }
+        let (grpc, methods) = crate::grpc::router(
+            shared.clone(),
+            config.max_body_bytes,
+            admin_here,
+            auth.clone(),
+        )
+        .await?;
         let doors = FrontDoors {
-            grpc: crate::grpc::router(
-                shared.clone(),
-                config.max_body_bytes,
-                admin_here,
-                auth.clone(),
-            )
-            .await?,
+            grpc,
+            methods: Some(methods),
             http,
             routes: Some(routes),
             admin_from_anywhere: config.admin_access == crate::config::AdminAccess::Any,
@@ -325,6 +327,7 @@ impl Service {
                 listener,
                 FrontDoors {
                     grpc: crate::grpc::admin_router(&shared).await?,
+                    methods: None,
                     http: status_routes,
                     routes: None,
                     // Who reaches this address is the operator's choice.
