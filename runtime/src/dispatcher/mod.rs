@@ -6,6 +6,7 @@
 mod budget;
 pub(crate) mod metrics;
 mod span;
+mod stream;
 
 use std::collections::HashMap;
 use std::panic::AssertUnwindSafe;
@@ -266,71 +267,6 @@ impl Dispatch for Dispatcher {
         metadata: Metadata,
     ) -> BoxFuture<'static, Result<ActionReply, Status>> {
         self.stream_call(path, requests, metadata)
-    }
-}
-
-impl Dispatcher {
-    /// A request stream's call: always to an action, holding a stream slot
-    /// for as long as the requests (and a streamed reply) last.
-    fn stream_call(
-        &self,
-        path: &str,
-        requests: BoxStream<'static, Result<Bytes, Status>>,
-        metadata: Metadata,
-    ) -> BoxFuture<'static, Result<ActionReply, Status>> {
-        let route = match self.inner.routes.get(path) {
-            Some(route) if route.info.methods[route.method].client_streaming => route.clone(),
-            _ => {
-                let status =
-                    Status::unimplemented(format!("{path} does not take a request stream"));
-                return futures::future::ready(Err(status)).boxed();
-            }
-        };
-        let Handler::Action(adapter) = route.handler.clone() else {
-            let status = Status::unimplemented(format!("{path} does not take a request stream"));
-            return futures::future::ready(Err(status)).boxed();
-        };
-        let started = Instant::now();
-        let slot = match self.inner.budgets.acquire(path, true) {
-            Ok(slot) => slot,
-            Err(status) => {
-                route.stat.record(status.code(), started.elapsed());
-                return futures::future::ready(Err(status)).boxed();
-            }
-        };
-        let inner = self.inner.clone();
-        let span = handler_span(Some(&route), &metadata);
-        async move {
-            let (info, method) = (route.info, route.method);
-            let reply = async {
-                let link = inner.link(info.service, 0);
-                let ctx = ActionContext::new(metadata.clone()).with_outbound(Arc::new(link));
-                let future = guarded(info, method, || adapter.call_stream(method, requests, ctx))?;
-                let reply = AssertUnwindSafe(future)
-                    .catch_unwind()
-                    .await
-                    .map_err(|panic| panic_status(info, method, panic))??;
-                let reply = crate::eventing::publish_reply(
-                    inner.publisher.get(),
-                    info,
-                    method,
-                    &metadata,
-                    reply,
-                )
-                .await?;
-                Ok(match reply {
-                    ActionReply::Stream(stream) => {
-                        ActionReply::Stream(inner.budgets.bound(stream, slot))
-                    }
-                    unary => unary,
-                })
-            }
-            .await;
-            route.stat.finish(started, &reply);
-            reply
-        }
-        .instrument(span)
-        .boxed()
     }
 }
 
