@@ -1,6 +1,10 @@
 //! One port, two front doors: an HTTP/1.1 + h2c server (hyper-util's auto
 //! builder) that sends `content-type: application/grpc*` requests to the gRPC
-//! router and everything else to the HTTP/JSON router.
+//! router and everything else to the HTTP/JSON router. A call of the
+//! service's own methods and routes skips the router and goes straight to
+//! what the router would have fallen back to (the gRPC gateway, the HTTP/JSON
+//! route table): the routers' own routes are the runtime's (health,
+//! reflection, `/_plinth/*`, the direct streams).
 //!
 //! What a client can hold is bounded ([`connections`]): a cap on open
 //! connections below the open-file limit ([`files`]) that evicts the longest
