@@ -233,13 +233,14 @@ impl Dispatch for Dispatcher {
                 return futures::future::ready(Err(status)).boxed();
             }
         };
+        // A registered method's path never names a workflow drive: those
+        // (and unknown paths) are for `call` to sort out.
         let call = match route {
-            Some(route) if !path.starts_with(DRIVE_PATH) => {
-                self.inner
-                    .clone()
-                    .call_route(route.clone(), payload, metadata, 0)
-            }
-            _ => self
+            Some(route) => self
+                .inner
+                .clone()
+                .call_route(route.clone(), payload, metadata, 0),
+            None => self
                 .inner
                 .clone()
                 .call(path.to_string(), payload, metadata, 0),
